@@ -1,0 +1,266 @@
+/* stoa-component: the XEP-0114 component daemon.
+ *
+ * Wires the pieces together on one libev loop: the settings, the link to the
+ * host server (complink), the dispatch (service), and Redis (rdb). Signals
+ * arrive as libev watchers, so handlers run on the loop like everything
+ * else: SIGTERM/SIGINT close the stream properly and exit, SIGHUP reloads
+ * what can change safely. */
+#include "autoconfig.h"
+
+#include <ev.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "complink.h"
+#include "log.h"
+#include "rdb.h"
+#include "service.h"
+#include "settings.h"
+
+/* sysexits.h's EX_CONFIG: init systems and scripts can tell a configuration
+ * error from a crash. */
+#define EXIT_CONFIG 78
+#define SHUTDOWN_GRACE 5.0
+
+typedef struct daemon_state {
+    struct ev_loop *loop;
+    const char *config_path;
+    settings cfg;
+    complink *link;
+    service *svc;
+    rdb *redis;
+    ev_signal sigterm, sigint, sighup;
+    ev_timer shutdown_deadline;
+    bool stopping;
+} daemon_state;
+
+static void stream_options_from(const settings *s, xstream_options *o)
+{
+    xstream_options_default(o);
+    o->limits.max_stanza_bytes = s->max_stanza_size;
+    o->limits.max_depth = (unsigned)s->max_depth;
+    o->limits.max_attrs = (unsigned)s->max_attributes;
+    o->limits.max_elements = (unsigned)s->max_elements;
+    o->keepalive = s->keepalive;
+}
+
+static void send_to_server(void *ud, const xml_node *stanza)
+{
+    daemon_state *d = ud;
+    if (complink_send(d->link, stanza) < 0)
+        log_debug("link not ready; reply dropped");
+}
+
+static void on_stanza(void *ud, xml_node *stanza)
+{
+    daemon_state *d = ud;
+    service_handle(d->svc, stanza);
+}
+
+static void on_stopped(void *ud)
+{
+    daemon_state *d = ud;
+    ev_break(d->loop, EVBREAK_ALL);
+}
+
+static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)w;
+    (void)revents;
+    log_warn("the server did not close the stream in time; exiting anyway");
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static void on_terminate(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)revents;
+    daemon_state *d = w->data;
+    if (d->stopping) {
+        log_warn("second signal: exiting now");
+        ev_break(loop, EVBREAK_ALL);
+        return;
+    }
+    d->stopping = true;
+    log_info("signal %d: closing the component link", w->signum);
+    ev_timer_init(&d->shutdown_deadline, on_deadline, SHUTDOWN_GRACE, 0);
+    ev_timer_start(loop, &d->shutdown_deadline);
+    complink_stop(d->link);
+}
+
+static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    daemon_state *d = w->data;
+    settings fresh;
+    char err[512];
+    if (settings_load(d->config_path, &fresh, err, sizeof err) < 0) {
+        log_error("reload failed, keeping the running configuration: %s", err);
+        return;
+    }
+    char changed[512];
+    if (config_unreloadable_changes(settings_schema, &d->cfg, &fresh, changed, sizeof changed) > 0)
+        log_warn("reload: %s changed but take effect only after a restart", changed);
+    /* Apply the reloadable keys; the others keep their running values. */
+    log_set_level((log_level)fresh.log_level);
+    service_set_name(d->svc, fresh.name);
+    xstream_options o;
+    stream_options_from(&fresh, &o);
+    complink_set_stream_options(d->link, &o);
+#define TAKE(f)                                                                                    \
+    do {                                                                                           \
+        d->cfg.f = fresh.f;                                                                        \
+    } while (0)
+    TAKE(keepalive);
+    TAKE(max_stanza_size);
+    TAKE(max_depth);
+    TAKE(max_attributes);
+    TAKE(max_elements);
+    TAKE(log_level);
+#undef TAKE
+    char *tmp = d->cfg.name;
+    d->cfg.name = fresh.name;
+    fresh.name = tmp;
+    settings_free(&fresh);
+    log_info("configuration reloaded from %s", d->config_path);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: stoa-component [-c FILE] [-t] [-d] [--syslog]\n"
+            "  -c, --config FILE  configuration file (default %s)\n"
+            "  -t, --test-config  check the configuration and exit\n"
+            "  -d, --debug        log at debug level, whatever the file says\n"
+            "      --syslog       log to syslog instead of stderr\n"
+            "  -V, --version      print the version and exit\n"
+            "  -h, --help         this text\n",
+            SYSCONFDIR "/stoa/stoa-component.conf");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"test-config", no_argument, NULL, 't'},
+        {"debug", no_argument, NULL, 'd'},
+        {"syslog", no_argument, NULL, 'S'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    daemon_state d = {0};
+    d.config_path = SYSCONFDIR "/stoa/stoa-component.conf";
+    bool test_only = false, debug = false, force_syslog = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:tdVh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            d.config_path = optarg;
+            break;
+        case 't':
+            test_only = true;
+            break;
+        case 'd':
+            debug = true;
+            break;
+        case 'S':
+            force_syslog = true;
+            break;
+        case 'V':
+            printf("stoa-component %s\n", PACKAGE_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+
+    char err[512];
+    if (settings_load(d.config_path, &d.cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "stoa-component: %s\n", err);
+        return EXIT_CONFIG;
+    }
+    if (test_only) {
+        printf("stoa-component: %s: configuration OK\n", d.config_path);
+        settings_free(&d.cfg);
+        return 0;
+    }
+    log_init("stoa-component", debug ? LOG_LVL_DEBUG : (log_level)d.cfg.log_level,
+             force_syslog || d.cfg.log_syslog);
+    signal(SIGPIPE, SIG_IGN);
+
+    d.loop = ev_default_loop(EVFLAG_AUTO);
+    service_config sc = {d.cfg.domain, d.cfg.name, PACKAGE_VERSION};
+    d.svc = service_new(&sc, send_to_server, &d);
+    complink_config lc = {
+        .host = d.cfg.server_host,
+        .port = (int)d.cfg.server_port,
+        .domain = d.cfg.domain,
+        .secret = d.cfg.secret,
+        .connect_timeout = d.cfg.connect_timeout,
+        .backoff_min = d.cfg.reconnect_min,
+        .backoff_max = d.cfg.reconnect_max,
+    };
+    stream_options_from(&d.cfg, &lc.stream);
+    static const complink_callbacks lcb = {NULL, on_stanza, NULL, on_stopped};
+    d.link = complink_new(d.loop, &lc, &lcb, &d);
+    if (!d.svc || !d.link) {
+        fprintf(stderr, "stoa-component: out of memory\n");
+        return 1;
+    }
+    if (d.cfg.redis_enabled) {
+        rdb_config rc = {
+            .host = d.cfg.redis_host,
+            .port = (int)d.cfg.redis_port,
+            .password = d.cfg.redis_password,
+            .db = (int)d.cfg.redis_db,
+            .backoff_min = d.cfg.reconnect_min,
+            .backoff_max = d.cfg.reconnect_max,
+            .ping_interval = 5,
+        };
+        d.redis = rdb_new(d.loop, &rc, NULL, NULL);
+        if (!d.redis) {
+            fprintf(stderr, "stoa-component: out of memory\n");
+            return 1;
+        }
+    }
+
+    ev_signal_init(&d.sigterm, on_terminate, SIGTERM);
+    ev_signal_init(&d.sigint, on_terminate, SIGINT);
+    ev_signal_init(&d.sighup, on_reload, SIGHUP);
+    d.sigterm.data = d.sigint.data = d.sighup.data = &d;
+    ev_signal_start(d.loop, &d.sigterm);
+    ev_signal_start(d.loop, &d.sigint);
+    ev_signal_start(d.loop, &d.sighup);
+
+    log_info("stoa-component %s starting: %s via %s:%ld", PACKAGE_VERSION, d.cfg.domain,
+             d.cfg.server_host, d.cfg.server_port);
+    complink_start(d.link);
+    if (d.redis)
+        rdb_start(d.redis);
+    ev_run(d.loop, 0);
+
+    ev_timer_stop(d.loop, &d.shutdown_deadline);
+    ev_signal_stop(d.loop, &d.sigterm);
+    ev_signal_stop(d.loop, &d.sigint);
+    ev_signal_stop(d.loop, &d.sighup);
+    rdb_free(d.redis);
+    complink_free(d.link);
+    service_free(d.svc);
+    settings_free(&d.cfg);
+    log_info("stopped");
+    log_close();
+    ev_loop_destroy(d.loop);
+    return 0;
+}

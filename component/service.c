@@ -1,0 +1,246 @@
+#include "service.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jid.h"
+#include "log.h"
+#include "ns.h"
+#include "stanza.h"
+
+struct service {
+    char *domain, *name, *version;
+    service_send_fn send;
+    void *ud;
+};
+
+/* Features this service offers, in disco#info order. */
+static const char *const features[] = {
+    NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_VERSION, NULL,
+};
+
+service *service_new(const service_config *cfg, service_send_fn send, void *ud)
+{
+    service *svc = calloc(1, sizeof *svc);
+    if (!svc)
+        return NULL;
+    svc->domain = strdup(cfg->domain);
+    svc->name = strdup(cfg->name);
+    svc->version = strdup(cfg->version);
+    if (!svc->domain || !svc->name || !svc->version) {
+        service_free(svc);
+        return NULL;
+    }
+    svc->send = send;
+    svc->ud = ud;
+    return svc;
+}
+
+void service_free(service *svc)
+{
+    if (!svc)
+        return;
+    free(svc->domain);
+    free(svc->name);
+    free(svc->version);
+    free(svc);
+}
+
+int service_set_name(service *svc, const char *name)
+{
+    char *n = strdup(name);
+    if (!n)
+        return -1;
+    free(svc->name);
+    svc->name = n;
+    return 0;
+}
+
+/* Sends and frees a reply; a NULL reply means the stanza must not be
+ * answered (an error or result) or memory ran out, and either way nothing
+ * more can be done for it. */
+static void emit(service *svc, xml_node *reply)
+{
+    if (!reply)
+        return;
+    svc->send(svc->ud, reply);
+    xml_free(reply);
+}
+
+static void reply_error(service *svc, const xml_node *st, stanza_error e, const char *text)
+{
+    emit(svc, stanza_error_reply(st, e, text, NULL));
+}
+
+static void disco_info(service *svc, const xml_node *iq, const xml_node *q)
+{
+    if (xml_attr(q, "node")) {
+        reply_error(svc, iq, STANZA_ERR_ITEM_NOT_FOUND, "no such node");
+        return;
+    }
+    xml_node *r = stanza_iq_result(iq);
+    xml_node *query = r ? xml_append_new(r, "query", NS_DISCO_INFO) : NULL;
+    xml_node *id = query ? xml_append_new(query, "identity", NULL) : NULL;
+    if (!id || xml_set_attr(id, "category", "conference") < 0 ||
+        xml_set_attr(id, "type", "text") < 0 || xml_set_attr(id, "name", svc->name) < 0)
+        goto oom;
+    for (const char *const *f = features; *f; f++) {
+        xml_node *fe = xml_append_new(query, "feature", NULL);
+        if (!fe || xml_set_attr(fe, "var", *f) < 0)
+            goto oom;
+    }
+    emit(svc, r);
+    return;
+oom:
+    xml_free(r);
+    reply_error(svc, iq, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+}
+
+static void disco_items(service *svc, const xml_node *iq, const xml_node *q)
+{
+    if (xml_attr(q, "node")) {
+        reply_error(svc, iq, STANZA_ERR_ITEM_NOT_FOUND, "no such node");
+        return;
+    }
+    xml_node *r = stanza_iq_result(iq);
+    if (r && !xml_append_new(r, "query", NS_DISCO_ITEMS)) {
+        xml_free(r);
+        r = NULL;
+    }
+    if (!r)
+        reply_error(svc, iq, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+    emit(svc, r);
+}
+
+static void version(service *svc, const xml_node *iq)
+{
+    /* No <os/>: telling the world the host's OS helps attackers more than
+     * users. */
+    xml_node *r = stanza_iq_result(iq);
+    xml_node *q = r ? xml_append_new(r, "query", NS_VERSION) : NULL;
+    xml_node *n = q ? xml_append_new(q, "name", NULL) : NULL;
+    xml_node *v = q ? xml_append_new(q, "version", NULL) : NULL;
+    if (!n || !v || xml_append_text(n, "Stoa") < 0 || xml_append_text(v, svc->version) < 0) {
+        xml_free(r);
+        reply_error(svc, iq, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+    emit(svc, r);
+}
+
+static bool ns_is(const xml_node *n, const char *ns)
+{
+    return xml_ns(n) && strcmp(xml_ns(n), ns) == 0;
+}
+
+static void handle_iq(service *svc, const xml_node *iq, const jid *to)
+{
+    const char *type = xml_attr(iq, "type");
+    bool get = type && strcmp(type, "get") == 0;
+    bool set = type && strcmp(type, "set") == 0;
+    if (!get && !set) {
+        reply_error(svc, iq, STANZA_ERR_BAD_REQUEST, "an IQ must have type get or set");
+        return;
+    }
+    if (!xml_attr(iq, "id")) {
+        reply_error(svc, iq, STANZA_ERR_BAD_REQUEST, "an IQ must have an id");
+        return;
+    }
+    const xml_node *q = stanza_iq_payload(iq);
+    if (!q) {
+        reply_error(svc, iq, STANZA_ERR_BAD_REQUEST,
+                    "an IQ get or set carries exactly one payload");
+        return;
+    }
+    if (to->local || to->resource) {
+        /* No rooms or users exist at this address (yet). */
+        reply_error(svc, iq, STANZA_ERR_SERVICE_UNAVAILABLE, NULL);
+        return;
+    }
+    const char *name = xml_name(q);
+    bool known = true;
+    if (ns_is(q, NS_DISCO_INFO) && strcmp(name, "query") == 0) {
+        if (get) {
+            disco_info(svc, iq, q);
+            return;
+        }
+    } else if (ns_is(q, NS_DISCO_ITEMS) && strcmp(name, "query") == 0) {
+        if (get) {
+            disco_items(svc, iq, q);
+            return;
+        }
+    } else if (ns_is(q, NS_PING) && strcmp(name, "ping") == 0) {
+        if (get) {
+            emit(svc, stanza_iq_result(iq));
+            return;
+        }
+    } else if (ns_is(q, NS_VERSION) && strcmp(name, "query") == 0) {
+        if (get) {
+            version(svc, iq);
+            return;
+        }
+    } else {
+        known = false;
+    }
+    /* RFC 6120 8.3.3: a namespace we understand but a request we do not
+     * support is feature-not-implemented; an unknown one is
+     * service-unavailable. */
+    reply_error(svc, iq,
+                known ? STANZA_ERR_FEATURE_NOT_IMPLEMENTED : STANZA_ERR_SERVICE_UNAVAILABLE, NULL);
+}
+
+void service_handle(service *svc, xml_node *st)
+{
+    const char *name = xml_name(st);
+    bool is_iq = strcmp(name, "iq") == 0;
+    bool is_msg = strcmp(name, "message") == 0;
+    bool is_pres = strcmp(name, "presence") == 0;
+    if ((!is_iq && !is_msg && !is_pres) || !ns_is(st, NS_COMPONENT)) {
+        log_warn("dropping unexpected <%s/> from the server", name);
+        xml_free(st);
+        return;
+    }
+    if (stanza_is_unanswerable(st)) {
+        xml_free(st);
+        return;
+    }
+    const char *from = xml_attr(st, "from");
+    const char *to = xml_attr(st, "to");
+    jid jfrom, jto;
+    jid_err e;
+    if (!from || (e = jid_parse(from, &jfrom)) != JID_OK) {
+        /* Without a usable sender there is nobody to answer; the server
+         * normally stamps 'from', so this is a server bug worth a log line. */
+        if (!from) {
+            log_warn("dropping <%s/> without a 'from'", name);
+        } else {
+            reply_error(svc, st, STANZA_ERR_JID_MALFORMED, jid_strerror(e));
+        }
+        xml_free(st);
+        return;
+    }
+    jid_free(&jfrom);
+    if (!to || (e = jid_parse(to, &jto)) != JID_OK) {
+        emit(svc, stanza_error_reply(st, STANZA_ERR_JID_MALFORMED,
+                                     to ? jid_strerror(e) : "missing 'to'", svc->domain));
+        xml_free(st);
+        return;
+    }
+    if (strcmp(jto.domain, svc->domain) != 0) {
+        emit(svc, stanza_error_reply(st, STANZA_ERR_ITEM_NOT_FOUND, "not a domain of this service",
+                                     svc->domain));
+    } else if (is_iq) {
+        handle_iq(svc, st, &jto);
+    } else if (is_pres) {
+        const char *type = xml_attr(st, "type");
+        /* An unavailable presence needs no answer: there is no session to
+         * end, and answering it would only add traffic. */
+        if (!type || strcmp(type, "unavailable") != 0)
+            reply_error(svc, st, STANZA_ERR_SERVICE_UNAVAILABLE, NULL);
+    } else {
+        reply_error(svc, st, STANZA_ERR_SERVICE_UNAVAILABLE, NULL);
+    }
+    jid_free(&jto);
+    xml_free(st);
+}

@@ -1,0 +1,34 @@
+/* service: what stoa-component does with each stanza the server routes to it.
+ *
+ * The dispatch is kept apart from the link (complink), so unit tests can feed
+ * literal stanzas in and read the stanzas that come out without a socket.
+ * Today it answers service discovery (XEP-0030), ping (XEP-0199) and software
+ * version (XEP-0092), validates addresses, and answers everything else with
+ * the RFC 6120 error that fits; room and safety features plug in here.
+ *
+ * Ownership: service_handle takes the stanza; stanzas given to the send
+ * callback are borrowed for the duration of the call. */
+#ifndef STOA_SERVICE_H
+#define STOA_SERVICE_H
+
+#include "xml.h"
+
+typedef struct service service;
+
+typedef void (*service_send_fn)(void *ud, const xml_node *stanza);
+
+typedef struct service_config {
+    const char *domain;  /* normalized component domain */
+    const char *name;    /* disco identity name */
+    const char *version; /* XEP-0092 version */
+} service_config;
+
+/* Copies the config strings. NULL on OOM. */
+service *service_new(const service_config *cfg, service_send_fn send, void *ud);
+void service_free(service *svc);
+/* Changes the disco name (SIGHUP). 0 or -1 on OOM. */
+int service_set_name(service *svc, const char *name);
+/* Handles one stanza from the server; takes ownership. */
+void service_handle(service *svc, xml_node *stanza);
+
+#endif

@@ -1,0 +1,123 @@
+#include "settings.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jid.h"
+#include "log.h"
+
+#define OFF(f) offsetof(settings, f)
+
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+
+/* The one place every key, its default and its bounds are written down;
+ * docs/configuration.md follows this table. */
+const config_key settings_schema[] = {
+    {"component", "domain", CFG_STRING, OFF(domain), NULL, true, false, false, 0, 0, NULL,
+     "the component's own domain, as declared on the host server"},
+    {"component", "secret", CFG_STRING, OFF(secret), NULL, true, false, true, 0, 0, NULL,
+     "shared secret of the server's component listener"},
+    {"component", "server_host", CFG_STRING, OFF(server_host), "127.0.0.1", false, false, false, 0,
+     0, NULL, "address of the host server's component listener"},
+    {"component", "server_port", CFG_INT, OFF(server_port), "5347", false, false, false, 1, 65535,
+     NULL, "port of the host server's component listener"},
+    {"component", "name", CFG_STRING, OFF(name), "Stoa chat rooms", false, true, false, 0, 0, NULL,
+     "name shown in service discovery"},
+    {"component", "keepalive", CFG_SECONDS, OFF(keepalive), "60s", false, true, false, 0, 86400,
+     NULL, "seconds of silence before a whitespace keepalive (0: off)"},
+    {"component", "reconnect_min", CFG_SECONDS, OFF(reconnect_min), "250ms", false, false, false,
+     0.01, 3600, NULL, "shortest delay before reconnecting"},
+    {"component", "reconnect_max", CFG_SECONDS, OFF(reconnect_max), "30s", false, false, false,
+     0.01, 3600, NULL, "longest delay before reconnecting"},
+    {"component", "connect_timeout", CFG_SECONDS, OFF(connect_timeout), "10s", false, false, false,
+     0.1, 600, NULL, "time allowed to connect and complete the handshake"},
+    {"limits", "max_stanza_size", CFG_SIZE, OFF(max_stanza_size), "256k", false, true, false, 1024,
+     64.0 * 1024 * 1024, NULL, "largest stanza accepted, in bytes"},
+    {"limits", "max_depth", CFG_INT, OFF(max_depth), "32", false, true, false, 2, 1000, NULL,
+     "deepest element nesting accepted inside a stanza"},
+    {"limits", "max_attributes", CFG_INT, OFF(max_attributes), "64", false, true, false, 4, 10000,
+     NULL, "most attributes accepted on one element"},
+    {"limits", "max_elements", CFG_INT, OFF(max_elements), "4096", false, true, false, 8, 1000000,
+     NULL, "most elements accepted in one stanza"},
+    {"redis", "enabled", CFG_BOOL, OFF(redis_enabled), "true", false, false, false, 0, 0, NULL,
+     "connect to Redis (shared state); false runs on local state only"},
+    {"redis", "host", CFG_STRING, OFF(redis_host), "127.0.0.1", false, false, false, 0, 0, NULL,
+     "Redis address, or a unix socket path starting with '/'"},
+    {"redis", "port", CFG_INT, OFF(redis_port), "6379", false, false, false, 1, 65535, NULL,
+     "Redis TCP port"},
+    {"redis", "password", CFG_STRING, OFF(redis_password), "", false, false, true, 0, 0, NULL,
+     "Redis AUTH password (empty: none)"},
+    {"redis", "db", CFG_INT, OFF(redis_db), "0", false, false, false, 0, 1000, NULL,
+     "Redis database number"},
+    {"redis", "prefix", CFG_STRING, OFF(redis_prefix), "stoa:", false, false, false, 0, 0, NULL,
+     "prefix of every Redis key Stoa writes"},
+    {"log", "level", CFG_ENUM, OFF(log_level), "info", false, true, false, 0, 0, log_levels,
+     "least severe level logged"},
+    {"log", "syslog", CFG_BOOL, OFF(log_syslog), "false", false, false, false, 0, 0, NULL,
+     "log to syslog instead of stderr"},
+    {NULL, NULL, 0, 0, NULL, false, false, false, 0, 0, NULL, NULL},
+};
+
+/* Checks that go beyond one key's type: they need jid.c or two keys. */
+static int validate(const char *name, settings *s, char *err, size_t errlen)
+{
+    jid j;
+    jid_err je = jid_parse(s->domain, &j);
+    if (je != JID_OK || j.local || j.resource) {
+        snprintf(err, errlen, "%s: [component] domain: '%s' is not a valid domain%s%s", name,
+                 s->domain, je != JID_OK ? ": " : "", je != JID_OK ? jid_strerror(je) : "");
+        if (je == JID_OK)
+            jid_free(&j);
+        return -1;
+    }
+    /* Store the normalized form: every later comparison is against
+     * normalized addresses. */
+    char *norm = jid_full(&j);
+    jid_free(&j);
+    if (!norm) {
+        snprintf(err, errlen, "%s: out of memory", name);
+        return -1;
+    }
+    free(s->domain);
+    s->domain = norm;
+    if (s->secret[0] == '\0') {
+        snprintf(err, errlen, "%s: [component] secret must not be empty", name);
+        return -1;
+    }
+    if (s->reconnect_min > s->reconnect_max) {
+        snprintf(err, errlen, "%s: [component] reconnect_min must not exceed reconnect_max", name);
+        return -1;
+    }
+    return 0;
+}
+
+int settings_load(const char *path, settings *s, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    if (config_load(path, settings_schema, s, err, errlen) < 0 ||
+        validate(path, s, err, errlen) < 0) {
+        settings_free(s);
+        return -1;
+    }
+    return 0;
+}
+
+int settings_load_string(const char *name, const char *text, settings *s, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    if (config_load_string(name, text, settings_schema, s, err, errlen) < 0 ||
+        validate(name, s, err, errlen) < 0) {
+        settings_free(s);
+        return -1;
+    }
+    return 0;
+}
+
+void settings_free(settings *s)
+{
+    if (s->secret)
+        memset(s->secret, 0, strlen(s->secret));
+    config_free_values(settings_schema, s);
+    memset(s, 0, sizeof *s);
+}

@@ -1,0 +1,46 @@
+/* settings: stoa-component's configuration file, its schema and defaults.
+ *
+ * Ownership: settings_load fills a settings struct whose strings it owns;
+ * settings_free releases them. */
+#ifndef STOA_SETTINGS_H
+#define STOA_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+
+typedef struct settings {
+    /* [component] */
+    char *domain;
+    char *secret;
+    char *server_host;
+    long server_port;
+    char *name;
+    double keepalive;
+    double reconnect_min, reconnect_max, connect_timeout;
+    /* [limits] */
+    size_t max_stanza_size;
+    long max_depth, max_attributes, max_elements;
+    /* [redis] */
+    bool redis_enabled;
+    char *redis_host;
+    long redis_port;
+    char *redis_password;
+    long redis_db;
+    char *redis_prefix;
+    /* [log] */
+    int log_level; /* log_level value */
+    bool log_syslog;
+} settings;
+
+extern const config_key settings_schema[];
+
+/* Loads and validates path. Returns 0, or -1 with a message naming the file,
+ * line and key in err. */
+int settings_load(const char *path, settings *s, char *err, size_t errlen);
+/* Same from text, for tests. */
+int settings_load_string(const char *name, const char *text, settings *s, char *err, size_t errlen);
+void settings_free(settings *s);
+
+#endif

@@ -1,0 +1,492 @@
+#include "complink.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backoff.h"
+#include "log.h"
+#include "ns.h"
+#include "resolve.h"
+
+/* A session shorter than this does not earn a fresh, short backoff: a server
+ * that accepts and then drops us at once must not be hammered. */
+#define STABLE_SESSION 10.0
+
+struct complink {
+    struct ev_loop *loop;
+    complink_config cfg; /* strings below are our own copies */
+    char *host, *domain, *secret;
+    complink_callbacks cb;
+    void *ud;
+    complink_state state;
+    backoff bo;
+    resolve_req *resolving;
+    struct addrinfo *addrs, *next_addr;
+    int fd; /* during CONNECTING */
+    ev_io connect_w;
+    ev_timer timer; /* connect/handshake deadline, or the backoff wait */
+    xstream *xs;
+    ev_tstamp ready_at;
+    unsigned sessions;
+    /* A stream error the server sent before closing, so the log line that
+     * follows names the real cause (e.g. not-authorized) once. */
+    char refusal[64];
+    char refusal_text[160];
+};
+
+static void attempt(complink *cl);
+static void try_next_addr(complink *cl);
+
+const char *complink_state_name(complink_state s)
+{
+    static const char *const names[] = {"idle",  "resolving", "connecting", "handshake",
+                                        "ready", "waiting",   "stopping",   "stopped"};
+    return s <= COMPLINK_STOPPED ? names[s] : "?";
+}
+
+static void drop_addrs(complink *cl)
+{
+    if (cl->addrs)
+        freeaddrinfo(cl->addrs);
+    cl->addrs = cl->next_addr = NULL;
+}
+
+static void drop_connect(complink *cl)
+{
+    ev_io_stop(cl->loop, &cl->connect_w);
+    if (cl->fd >= 0) {
+        close(cl->fd);
+        cl->fd = -1;
+    }
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents);
+
+static void arm_timer(complink *cl, double seconds)
+{
+    ev_timer_stop(cl->loop, &cl->timer);
+    ev_timer_set(&cl->timer, seconds, 0);
+    ev_timer_start(cl->loop, &cl->timer);
+}
+
+/* Every failure path ends here: pick the next delay and wait. */
+static void schedule_retry(complink *cl, log_level lvl, const char *what)
+{
+    drop_connect(cl);
+    drop_addrs(cl);
+    if (cl->state == COMPLINK_STOPPING || cl->state == COMPLINK_STOPPED)
+        return;
+    bool refused = cl->refusal[0] != '\0';
+    if (refused) {
+        /* Retrying fast cannot fix a wrong secret or a domain held by
+         * another instance; an operator has to act. */
+        backoff_to_max(&cl->bo);
+    }
+    double delay = backoff_next(&cl->bo);
+    if (refused) {
+        const char *hint = "";
+        if (strcmp(cl->refusal, "not-authorized") == 0)
+            hint = " (wrong secret?)";
+        else if (strcmp(cl->refusal, "conflict") == 0)
+            hint = " (is another component connected for this domain?)";
+        else if (strcmp(cl->refusal, "host-unknown") == 0)
+            hint = " (is the domain declared as a component on the server?)";
+        log_error("component link refused by %s:%d: %s%s%s%s; retrying in %.1fs", cl->host,
+                  cl->cfg.port, cl->refusal, hint, cl->refusal_text[0] ? ": " : "",
+                  cl->refusal_text, delay);
+        cl->refusal[0] = cl->refusal_text[0] = '\0';
+    } else {
+        log_msg(lvl, "%s; reconnecting in %.1fs", what, delay);
+    }
+    cl->state = COMPLINK_WAITING;
+    arm_timer(cl, delay);
+}
+
+/* ---- the stream ---- */
+
+static void send_handshake(complink *cl, const char *id)
+{
+    /* XEP-0114: hex SHA-1 of the stream id followed by the secret. */
+    size_t idlen = strlen(id), slen = strlen(cl->secret);
+    char *in = malloc(idlen + slen);
+    unsigned char digest[20];
+    char hex[41];
+    if (!in) {
+        xstream_close(cl->xs, "internal-server-error", NULL);
+        return;
+    }
+    memcpy(in, id, idlen);
+    memcpy(in + idlen, cl->secret, slen);
+    int rc = gnutls_hash_fast(GNUTLS_DIG_SHA1, in, idlen + slen, digest);
+    /* The secret must not linger in freed memory. */
+    memset(in, 0, idlen + slen);
+    free(in);
+    if (rc < 0) {
+        xstream_close(cl->xs, "internal-server-error", NULL);
+        return;
+    }
+    for (int i = 0; i < 20; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    char msg[80];
+    int n = snprintf(msg, sizeof msg, "<handshake>%s</handshake>", hex);
+    xstream_send_raw(cl->xs, msg, (size_t)n);
+}
+
+static void s_open(void *ud, xml_node *header)
+{
+    complink *cl = ud;
+    const char *id = xml_attr(header, "id");
+    if (cl->state == COMPLINK_HANDSHAKE && id && *id) {
+        send_handshake(cl, id);
+    } else {
+        log_warn("component link: server stream header has no id");
+        xstream_close(cl->xs, "invalid-id", NULL);
+    }
+    xml_free(header);
+}
+
+static void note_stream_error(complink *cl, xml_node *err)
+{
+    const char *cond = "undefined-condition";
+    for (xml_node *c = xml_first_child(err); c; c = xml_next(c)) {
+        if (xml_is_text(c) || !xml_ns(c) || strcmp(xml_ns(c), NS_STREAM_ERRORS) != 0)
+            continue;
+        if (strcmp(xml_name(c), "text") == 0) {
+            const char *t = xml_text(c);
+            snprintf(cl->refusal_text, sizeof cl->refusal_text, "%s", t ? t : "");
+        } else {
+            cond = xml_name(c);
+        }
+    }
+    snprintf(cl->refusal, sizeof cl->refusal, "%s", cond);
+}
+
+static void s_stanza(void *ud, xml_node *stanza)
+{
+    complink *cl = ud;
+    const char *name = xml_name(stanza);
+    const char *ns = xml_ns(stanza);
+    if (ns && strcmp(ns, NS_STREAMS) == 0) {
+        if (strcmp(name, "error") == 0)
+            note_stream_error(cl, stanza);
+        xml_free(stanza);
+        return;
+    }
+    if (cl->state == COMPLINK_HANDSHAKE) {
+        if (strcmp(name, "handshake") == 0) {
+            ev_timer_stop(cl->loop, &cl->timer);
+            cl->state = COMPLINK_READY;
+            cl->ready_at = ev_now(cl->loop);
+            cl->sessions++;
+            log_info("component link ready: %s via %s:%d", cl->domain, cl->host, cl->cfg.port);
+            if (cl->cb.on_ready)
+                cl->cb.on_ready(cl->ud);
+        } else {
+            log_warn("component link: unexpected <%s/> before the handshake", name);
+        }
+        xml_free(stanza);
+        return;
+    }
+    if (cl->state == COMPLINK_READY && cl->cb.on_stanza)
+        cl->cb.on_stanza(cl->ud, stanza);
+    else
+        xml_free(stanza);
+}
+
+static const char *close_reason_text(xstream_close_reason why)
+{
+    switch (why) {
+    case XSTREAM_CLOSED_LOCAL:
+        return "closed by us";
+    case XSTREAM_CLOSED_PEER:
+        return "server closed the stream";
+    case XSTREAM_CLOSED_EOF:
+        return "server closed the connection";
+    case XSTREAM_CLOSED_IO_ERROR:
+        return "I/O error";
+    case XSTREAM_CLOSED_BAD_INPUT:
+        return "bad input from the server";
+    case XSTREAM_CLOSED_TIMEOUT:
+        return "close timed out";
+    }
+    return "?";
+}
+
+static void s_closed(void *ud, xstream_close_reason why, const char *detail)
+{
+    complink *cl = ud;
+    bool was_ready = cl->state == COMPLINK_READY;
+    xstream_free(cl->xs);
+    cl->xs = NULL;
+    if (cl->state == COMPLINK_STOPPING) {
+        ev_timer_stop(cl->loop, &cl->timer);
+        cl->state = COMPLINK_STOPPED;
+        log_info("component link closed");
+        if (cl->cb.on_stopped)
+            cl->cb.on_stopped(cl->ud);
+        return;
+    }
+    if (was_ready && ev_now(cl->loop) - cl->ready_at >= STABLE_SESSION)
+        backoff_reset(&cl->bo);
+    char what[400];
+    snprintf(what, sizeof what, "component link %s: %s%s%s", was_ready ? "lost" : "failed",
+             close_reason_text(why), detail ? ": " : "", detail ? detail : "");
+    cl->state = COMPLINK_WAITING;
+    if (was_ready && cl->cb.on_down)
+        cl->cb.on_down(cl->ud);
+    schedule_retry(cl, LOG_LVL_WARN, what);
+}
+
+/* ---- connecting ---- */
+
+static void connected(complink *cl)
+{
+    static const xstream_callbacks xcb = {s_open, s_stanza, s_closed};
+    ev_io_stop(cl->loop, &cl->connect_w);
+    drop_addrs(cl);
+    cl->xs = xstream_new(cl->loop, cl->fd, &cl->cfg.stream, &xcb, cl);
+    if (!cl->xs) {
+        schedule_retry(cl, LOG_LVL_ERROR, "component link: out of memory");
+        return;
+    }
+    cl->fd = -1; /* the stream owns it now */
+    cl->state = COMPLINK_HANDSHAKE;
+    cl->refusal[0] = cl->refusal_text[0] = '\0';
+    char hdr[600];
+    int n = snprintf(hdr, sizeof hdr,
+                     "<?xml version='1.0'?><stream:stream xmlns='" NS_COMPONENT
+                     "' xmlns:stream='" NS_STREAMS "' to='%s'>",
+                     cl->domain);
+    xstream_send_raw(cl->xs, hdr, (size_t)n);
+}
+
+static void on_connect(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    complink *cl = w->data;
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(cl->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    if (err == 0) {
+        connected(cl);
+        return;
+    }
+    drop_connect(cl);
+    if (cl->next_addr) {
+        try_next_addr(cl);
+        return;
+    }
+    char what[200];
+    snprintf(what, sizeof what, "cannot connect to %s:%d: %s", cl->host, cl->cfg.port,
+             strerror(err));
+    ev_timer_stop(cl->loop, &cl->timer);
+    schedule_retry(cl, LOG_LVL_WARN, what);
+}
+
+static void try_next_addr(complink *cl)
+{
+    while (cl->next_addr) {
+        struct addrinfo *ai = cl->next_addr;
+        cl->next_addr = ai->ai_next;
+        int fd =
+            socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        cl->fd = fd;
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+            connected(cl);
+            return;
+        }
+        if (errno == EINPROGRESS) {
+            cl->state = COMPLINK_CONNECTING;
+            ev_io_set(&cl->connect_w, fd, EV_WRITE);
+            ev_io_start(cl->loop, &cl->connect_w);
+            return;
+        }
+        int e = errno;
+        drop_connect(cl);
+        if (!cl->next_addr) {
+            char what[200];
+            snprintf(what, sizeof what, "cannot connect to %s:%d: %s", cl->host, cl->cfg.port,
+                     strerror(e));
+            ev_timer_stop(cl->loop, &cl->timer);
+            schedule_retry(cl, LOG_LVL_WARN, what);
+            return;
+        }
+    }
+    ev_timer_stop(cl->loop, &cl->timer);
+    schedule_retry(cl, LOG_LVL_WARN, "component link: no usable address");
+}
+
+static void on_resolved(void *ud, int status, struct addrinfo *res)
+{
+    complink *cl = ud;
+    cl->resolving = NULL;
+    if (status != 0) {
+        char what[300];
+        snprintf(what, sizeof what, "cannot resolve %s: %s", cl->host, gai_strerror(status));
+        ev_timer_stop(cl->loop, &cl->timer);
+        schedule_retry(cl, LOG_LVL_WARN, what);
+        return;
+    }
+    cl->addrs = cl->next_addr = res;
+    try_next_addr(cl);
+}
+
+static void attempt(complink *cl)
+{
+    cl->state = COMPLINK_RESOLVING;
+    /* One deadline covers resolving, connecting and the handshake. */
+    arm_timer(cl, cl->cfg.connect_timeout);
+    cl->resolving = resolve_start(cl->loop, cl->host, cl->cfg.port, on_resolved, cl);
+    if (!cl->resolving)
+        schedule_retry(cl, LOG_LVL_ERROR, "component link: cannot start resolver");
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    complink *cl = w->data;
+    switch (cl->state) {
+    case COMPLINK_WAITING:
+        attempt(cl);
+        break;
+    case COMPLINK_RESOLVING:
+        resolve_cancel(cl->resolving);
+        cl->resolving = NULL;
+        schedule_retry(cl, LOG_LVL_WARN, "component link: resolving timed out");
+        break;
+    case COMPLINK_CONNECTING:
+        schedule_retry(cl, LOG_LVL_WARN, "component link: connection timed out");
+        break;
+    case COMPLINK_HANDSHAKE:
+        /* s_closed schedules the retry. */
+        xstream_close(cl->xs, "connection-timeout", "handshake not completed in time");
+        break;
+    case COMPLINK_STOPPING:
+        /* xstream's own close timeout ends this; nothing to add. */
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- public ---- */
+
+complink *complink_new(struct ev_loop *loop, const complink_config *cfg,
+                       const complink_callbacks *cb, void *ud)
+{
+    complink *cl = calloc(1, sizeof *cl);
+    if (!cl)
+        return NULL;
+    cl->host = strdup(cfg->host);
+    cl->domain = strdup(cfg->domain);
+    cl->secret = strdup(cfg->secret);
+    if (!cl->host || !cl->domain || !cl->secret) {
+        complink_free(cl);
+        return NULL;
+    }
+    cl->loop = loop;
+    cl->cfg = *cfg;
+    cl->cfg.host = cl->host;
+    cl->cfg.domain = cl->domain;
+    cl->cfg.secret = cl->secret;
+    cl->cb = *cb;
+    cl->ud = ud;
+    cl->fd = -1;
+    backoff_init(&cl->bo, cfg->backoff_min, cfg->backoff_max, 0);
+    ev_init(&cl->connect_w, on_connect);
+    cl->connect_w.data = cl;
+    ev_init(&cl->timer, on_timer);
+    cl->timer.data = cl;
+    return cl;
+}
+
+void complink_free(complink *cl)
+{
+    if (!cl)
+        return;
+    if (cl->loop) {
+        ev_timer_stop(cl->loop, &cl->timer);
+        drop_connect(cl);
+    }
+    if (cl->resolving)
+        resolve_cancel(cl->resolving);
+    drop_addrs(cl);
+    if (cl->xs)
+        xstream_free(cl->xs);
+    if (cl->secret)
+        memset(cl->secret, 0, strlen(cl->secret));
+    free(cl->host);
+    free(cl->domain);
+    free(cl->secret);
+    free(cl);
+}
+
+void complink_start(complink *cl)
+{
+    if (cl->state == COMPLINK_IDLE || cl->state == COMPLINK_STOPPED)
+        attempt(cl);
+}
+
+void complink_stop(complink *cl)
+{
+    switch (cl->state) {
+    case COMPLINK_HANDSHAKE:
+    case COMPLINK_READY:
+        cl->state = COMPLINK_STOPPING;
+        ev_timer_stop(cl->loop, &cl->timer);
+        xstream_close(cl->xs, NULL, NULL);
+        return;
+    case COMPLINK_STOPPING:
+    case COMPLINK_STOPPED:
+        return;
+    default:
+        break;
+    }
+    ev_timer_stop(cl->loop, &cl->timer);
+    if (cl->resolving) {
+        resolve_cancel(cl->resolving);
+        cl->resolving = NULL;
+    }
+    drop_connect(cl);
+    drop_addrs(cl);
+    cl->state = COMPLINK_STOPPED;
+    if (cl->cb.on_stopped)
+        cl->cb.on_stopped(cl->ud);
+}
+
+int complink_send(complink *cl, const xml_node *stanza)
+{
+    if (cl->state != COMPLINK_READY || !cl->xs)
+        return -1;
+    return xstream_send(cl->xs, stanza);
+}
+
+complink_state complink_get_state(const complink *cl)
+{
+    return cl->state;
+}
+
+void complink_set_stream_options(complink *cl, const xstream_options *opt)
+{
+    cl->cfg.stream = *opt;
+    if (cl->xs)
+        xstream_set_options(cl->xs, opt);
+}
+
+unsigned complink_sessions(const complink *cl)
+{
+    return cl->sessions;
+}

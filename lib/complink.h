@@ -1,0 +1,69 @@
+/* complink: the XEP-0114 component link to a host server.
+ *
+ * Connects (resolving without blocking), opens a jabber:component:accept
+ * stream, authenticates with the handshake, and keeps the link up: when the
+ * server goes away or refuses us, it reconnects with exponential backoff and
+ * jitter. An authentication failure (wrong secret) or a `conflict` (another
+ * instance holds the domain) is logged once as an error and retried at the
+ * maximum delay, so a misconfiguration never becomes a hot loop.
+ *
+ * This module knows nothing of what the component does with stanzas: the
+ * application's dispatch lives elsewhere and only sees on_stanza.
+ *
+ * Ownership: complink copies the strings in its config. Stanzas passed to
+ * on_stanza belong to the callback. */
+#ifndef STOA_COMPLINK_H
+#define STOA_COMPLINK_H
+
+#include <ev.h>
+#include <stdbool.h>
+
+#include "xml.h"
+#include "xstream.h"
+
+typedef struct complink complink;
+
+typedef struct complink_config {
+    const char *host;   /* host server address (name or IP) */
+    int port;           /* its component port */
+    const char *domain; /* our component domain */
+    const char *secret; /* shared secret; never logged */
+    double connect_timeout;
+    double backoff_min, backoff_max;
+    xstream_options stream;
+} complink_config;
+
+typedef enum {
+    COMPLINK_IDLE = 0,
+    COMPLINK_RESOLVING,
+    COMPLINK_CONNECTING,
+    COMPLINK_HANDSHAKE,
+    COMPLINK_READY,
+    COMPLINK_WAITING, /* backing off before the next attempt */
+    COMPLINK_STOPPING,
+    COMPLINK_STOPPED,
+} complink_state;
+
+typedef struct complink_callbacks {
+    void (*on_ready)(void *ud);                    /* handshake accepted */
+    void (*on_stanza)(void *ud, xml_node *stanza); /* callee owns the stanza */
+    void (*on_down)(void *ud);                     /* a ready link was lost */
+    void (*on_stopped)(void *ud);                  /* complink_stop finished */
+} complink_callbacks;
+
+complink *complink_new(struct ev_loop *loop, const complink_config *cfg,
+                       const complink_callbacks *cb, void *ud);
+void complink_free(complink *cl);
+void complink_start(complink *cl);
+/* Closes the stream properly and stops reconnecting; on_stopped follows. */
+void complink_stop(complink *cl);
+/* Queues a stanza to the server. 0, or -1 when the link is not ready. */
+int complink_send(complink *cl, const xml_node *stanza);
+complink_state complink_get_state(const complink *cl);
+const char *complink_state_name(complink_state s);
+/* Applies new stream options (keepalive, limits) to the live link. */
+void complink_set_stream_options(complink *cl, const xstream_options *opt);
+/* How many times the link became ready (for tests and stats). */
+unsigned complink_sessions(const complink *cl);
+
+#endif

@@ -1,0 +1,60 @@
+/* config: INI-style configuration files described by a schema.
+ *
+ *   # comment            ; comment
+ *   [section]
+ *   key = value          (surrounding whitespace trimmed; "quoted values"
+ *                         keep their spaces and may hold # and ;)
+ *
+ * The caller describes every key it accepts (section, name, type, bounds,
+ * default, whether it is required, whether SIGHUP may change it) and where to
+ * store it in the caller's struct. Loading fails on the first problem with a
+ * message naming the file, the line and the key, e.g.
+ *   "/etc/stoa/stoa.conf:12: [component] unknown key 'secert'"
+ * so that a daemon can print it and exit before touching the network.
+ *
+ * Ownership: string values are malloc'ed into the caller's struct;
+ * config_free_values() frees them. */
+#ifndef STOA_CONFIG_H
+#define STOA_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum {
+    CFG_STRING,  /* char *: any non-empty text (empty allowed if no default and not required) */
+    CFG_INT,     /* long: decimal integer within [min, max] */
+    CFG_BOOL,    /* bool: true/false/yes/no/on/off/1/0 */
+    CFG_SECONDS, /* double: seconds, "1.5", "250ms", "2s", "5m", "1h"; within [min, max] */
+    CFG_SIZE,    /* size_t: bytes, "65536", "64k", "1M"; within [min, max] */
+    CFG_ENUM,    /* int: index into `choices` (NULL-terminated) */
+} config_type;
+
+typedef struct config_key {
+    const char *section;
+    const char *name;
+    config_type type;
+    size_t offset;              /* offsetof(struct, field) in the caller's struct */
+    const char *def;            /* default as text, parsed like file values; NULL: none */
+    bool required;              /* must appear in the file */
+    bool reloadable;            /* may change on SIGHUP */
+    bool secret;                /* never echoed in error messages or dumps */
+    double min, max;            /* bounds for INT, SECONDS, SIZE (both 0: unbounded) */
+    const char *const *choices; /* for CFG_ENUM */
+    const char *help;           /* one line, for docs and --help-config */
+} config_key;
+
+/* Loads path into `out` using the NULL-name-terminated schema. Defaults are
+ * applied first. Returns 0, or -1 with a one-line message in err. */
+int config_load(const char *path, const config_key *schema, void *out, char *err, size_t errlen);
+/* Same, from a string (for tests); `name` stands in for the file name. */
+int config_load_string(const char *name, const char *text, const config_key *schema, void *out,
+                       char *err, size_t errlen);
+/* Frees every CFG_STRING value in `values`. */
+void config_free_values(const config_key *schema, void *values);
+/* Compares old and new values: for each changed key that is not reloadable,
+ * writes "[section] name" into changed (comma separated) and returns the
+ * count. Lets SIGHUP refuse changes it cannot apply safely. */
+int config_unreloadable_changes(const config_key *schema, const void *old_values,
+                                const void *new_values, char *changed, size_t len);
+
+#endif

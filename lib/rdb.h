@@ -1,0 +1,43 @@
+/* rdb: the Redis connection, asynchronous, on hiredis and libev.
+ *
+ * Keeps one connection up with reconnect and backoff, pings it to notice a
+ * silent failure, and exposes a health state that features consult: when
+ * Redis is away, commands are refused at once (rdb_command returns -1) so the
+ * caller can take its documented local fallback instead of waiting.
+ *
+ * Ownership: replies passed to callbacks belong to hiredis and are valid only
+ * during the callback. */
+#ifndef STOA_RDB_H
+#define STOA_RDB_H
+
+#include <ev.h>
+#include <hiredis/hiredis.h>
+
+typedef struct rdb rdb;
+
+typedef enum { RDB_DOWN = 0, RDB_CONNECTING, RDB_UP } rdb_state;
+
+typedef struct rdb_config {
+    const char *host; /* IP address or path of a unix socket (starts with '/') */
+    int port;
+    const char *password; /* NULL or "": no AUTH */
+    int db;
+    double backoff_min, backoff_max;
+    double ping_interval; /* seconds between health pings */
+} rdb_config;
+
+/* reply is NULL when the connection was lost before the answer came. */
+typedef void (*rdb_reply_cb)(void *ud, redisReply *reply);
+typedef void (*rdb_state_cb)(void *ud, rdb_state state);
+
+rdb *rdb_new(struct ev_loop *loop, const rdb_config *cfg, rdb_state_cb on_state, void *ud);
+void rdb_start(rdb *r);
+void rdb_free(rdb *r);
+rdb_state rdb_get_state(const rdb *r);
+const char *rdb_state_name(rdb_state s);
+/* Sends a command; cb may be NULL. Returns 0, or -1 when Redis is not up. */
+int rdb_command(rdb *r, rdb_reply_cb cb, void *ud, const char *fmt, ...);
+int rdb_command_argv(rdb *r, rdb_reply_cb cb, void *ud, int argc, const char **argv,
+                     const size_t *argvlen);
+
+#endif

@@ -1,0 +1,62 @@
+/* stanza: helpers for building replies and errors (RFC 6120 section 8).
+ *
+ * Ownership: functions returning xml_node* return a new tree the caller
+ * owns; they never take ownership of their arguments. */
+#ifndef STOA_STANZA_H
+#define STOA_STANZA_H
+
+#include <stdbool.h>
+
+#include "xml.h"
+
+typedef enum {
+    STANZA_ERR_BAD_REQUEST,
+    STANZA_ERR_CONFLICT,
+    STANZA_ERR_FEATURE_NOT_IMPLEMENTED,
+    STANZA_ERR_FORBIDDEN,
+    STANZA_ERR_GONE,
+    STANZA_ERR_INTERNAL_SERVER_ERROR,
+    STANZA_ERR_ITEM_NOT_FOUND,
+    STANZA_ERR_JID_MALFORMED,
+    STANZA_ERR_NOT_ACCEPTABLE,
+    STANZA_ERR_NOT_ALLOWED,
+    STANZA_ERR_NOT_AUTHORIZED,
+    STANZA_ERR_POLICY_VIOLATION,
+    STANZA_ERR_RECIPIENT_UNAVAILABLE,
+    STANZA_ERR_REDIRECT,
+    STANZA_ERR_REGISTRATION_REQUIRED,
+    STANZA_ERR_REMOTE_SERVER_NOT_FOUND,
+    STANZA_ERR_REMOTE_SERVER_TIMEOUT,
+    STANZA_ERR_RESOURCE_CONSTRAINT,
+    STANZA_ERR_SERVICE_UNAVAILABLE,
+    STANZA_ERR_SUBSCRIPTION_REQUIRED,
+    STANZA_ERR_UNDEFINED_CONDITION,
+    STANZA_ERR_UNEXPECTED_REQUEST,
+    STANZA_ERR__COUNT
+} stanza_error;
+
+/* Element name of the condition ("service-unavailable"). */
+const char *stanza_error_condition(stanza_error e);
+/* Default error type for the condition ("cancel", "modify", "auth", "wait"). */
+const char *stanza_error_type(stanza_error e);
+
+/* True when the stanza must never be answered with an error: it is itself
+ * an error, or an IQ result (RFC 6120 8.3.1 forbids error loops). */
+bool stanza_is_unanswerable(const xml_node *stanza);
+
+/* The error reply to `stanza`: same element name and id, from/to swapped,
+ * type="error", the original's children kept for message/presence as RFC
+ * 6120 allows (dropped for IQ, whose payload is echoed only on request), an
+ * <error/> with the condition and optional text. `from_override` replaces
+ * the reply's from when the original's `to` was unusable (malformed).
+ * Returns NULL on OOM or if stanza_is_unanswerable(stanza). */
+xml_node *stanza_error_reply(const xml_node *stanza, stanza_error e, const char *text,
+                             const char *from_override);
+/* <iq type="result"> reply to an IQ get/set, same id, from/to swapped, no
+ * payload (append one to the result). NULL on OOM. */
+xml_node *stanza_iq_result(const xml_node *iq);
+/* The single element child that defines an IQ's payload, or NULL when the
+ * IQ has none or more than one (a bad-request for get/set). */
+xml_node *stanza_iq_payload(const xml_node *iq);
+
+#endif

@@ -1,0 +1,69 @@
+/* xmlparse: incremental XMPP stream parser on expat.
+ *
+ * Feeds bytes as they arrive from a socket and reports the stream header,
+ * every complete top-level element (stanza) as an xml_node tree, and the
+ * end of the stream. It enforces the limits every Stoa stream applies to
+ * what a peer may send, so a hostile or broken peer costs bounded memory:
+ * bytes per stanza, element nesting depth, attributes per element, and
+ * elements per stanza. DOCTYPEs, entity declarations, comments and
+ * processing instructions are refused (RFC 6120 section 11.1: restricted XML).
+ *
+ * Ownership: the parser owns nothing the caller gets; each stanza passed to
+ * on_stanza belongs to the callback, which must xml_free() it (or keep it). */
+#ifndef STOA_XMLPARSE_H
+#define STOA_XMLPARSE_H
+
+#include <stddef.h>
+
+#include "xml.h"
+
+typedef struct xmlparse xmlparse;
+
+typedef struct xmlparse_limits {
+    size_t max_stanza_bytes; /* bytes of one top-level element, markup included */
+    unsigned max_depth;      /* nesting below the stanza element itself */
+    unsigned max_attrs;      /* attributes on one element */
+    unsigned max_elements;   /* elements in one stanza */
+} xmlparse_limits;
+
+/* Parser errors; each maps to an RFC 6120 stream error condition. */
+typedef enum {
+    XMLPARSE_OK = 0,
+    XMLPARSE_ERR_SYNTAX,     /* not-well-formed */
+    XMLPARSE_ERR_RESTRICTED, /* restricted-xml: DTD, comment, PI, entity */
+    XMLPARSE_ERR_TOO_BIG,    /* policy-violation: stanza byte limit */
+    XMLPARSE_ERR_TOO_DEEP,   /* policy-violation: nesting limit */
+    XMLPARSE_ERR_TOO_MANY,   /* policy-violation: attribute/element limits */
+    XMLPARSE_ERR_BAD_STREAM, /* invalid-namespace or bad header element */
+    XMLPARSE_ERR_NOMEM,      /* internal-server-error */
+    XMLPARSE_ERR_CLOSED,     /* input after the stream ended */
+} xmlparse_err;
+
+typedef struct xmlparse_callbacks {
+    /* The stream header: `header` is an element with the header's
+     * attributes and namespace, no children; the callee must free it. */
+    void (*on_open)(void *ud, xml_node *header);
+    /* A complete top-level element; the callee owns it. */
+    void (*on_stanza)(void *ud, xml_node *stanza);
+    /* The peer sent </stream:stream>. */
+    void (*on_close)(void *ud);
+} xmlparse_callbacks;
+
+/* Returns NULL on OOM. ud is passed to every callback. */
+xmlparse *xmlparse_new(const xmlparse_limits *limits, const xmlparse_callbacks *cb, void *ud);
+void xmlparse_free(xmlparse *p);
+/* Feeds n bytes. Callbacks run from inside this call; a callback may call
+ * xmlparse_stop() but must not free the parser. After an error the parser
+ * stays failed until xmlparse_reset(). */
+xmlparse_err xmlparse_feed(xmlparse *p, const char *data, size_t n);
+/* Makes the current xmlparse_feed() return after the current callback. */
+void xmlparse_stop(xmlparse *p);
+/* Starts over for a new stream (after reconnect or stream restart). */
+int xmlparse_reset(xmlparse *p);
+void xmlparse_set_limits(xmlparse *p, const xmlparse_limits *limits);
+/* Human-readable detail of the last error (with expat's line/column). */
+const char *xmlparse_error_text(const xmlparse *p);
+/* The RFC 6120 stream error condition for an error code. */
+const char *xmlparse_err_condition(xmlparse_err e);
+
+#endif

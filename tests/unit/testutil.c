@@ -1,0 +1,42 @@
+#include "testutil.h"
+
+#include <string.h>
+
+#include "ns.h"
+#include "xmlparse.h"
+
+static void keep(void *ud, xml_node *stanza)
+{
+    xml_node **out = ud;
+    if (*out)
+        xml_free(stanza);
+    else
+        *out = stanza;
+}
+
+static void drop_header(void *ud, xml_node *h)
+{
+    (void)ud;
+    xml_free(h);
+}
+
+xml_node *tu_stanza(const char *xml)
+{
+    static const xmlparse_limits lim = {1 << 20, 64, 64, 10000};
+    static const xmlparse_callbacks cb = {drop_header, keep, NULL};
+    xml_node *out = NULL;
+    xmlparse *p = xmlparse_new(&lim, &cb, &out);
+    const char *hdr = "<stream:stream xmlns='" NS_COMPONENT "' xmlns:stream='" NS_STREAMS "'>";
+    if (xmlparse_feed(p, hdr, strlen(hdr)) != XMLPARSE_OK ||
+        xmlparse_feed(p, xml, strlen(xml)) != XMLPARSE_OK) {
+        xml_free(out);
+        out = NULL;
+    }
+    xmlparse_free(p);
+    return out;
+}
+
+char *tu_str(const xml_node *n)
+{
+    return xml_to_string(n, NS_COMPONENT);
+}

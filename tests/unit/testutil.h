@@ -1,0 +1,14 @@
+/* Helpers shared by the unit tests: literal XML in, serialized XML out. */
+#ifndef STOA_TESTUTIL_H
+#define STOA_TESTUTIL_H
+
+#include "xml.h"
+
+/* Parses one stanza written as it would appear on a component stream
+ * (default namespace jabber:component:accept). Caller frees. NULL if it
+ * does not parse. */
+xml_node *tu_stanza(const char *xml);
+/* Serializes as it would be written on a component stream; caller frees. */
+char *tu_str(const xml_node *n);
+
+#endif
