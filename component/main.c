@@ -16,6 +16,7 @@
 
 #include "complink.h"
 #include "log.h"
+#include "ns.h"
 #include "rdb.h"
 #include "service.h"
 #include "settings.h"
@@ -47,11 +48,14 @@ static void stream_options_from(const settings *s, xstream_options *o)
     o->keepalive = s->keepalive;
 }
 
-static void send_to_server(void *ud, const xml_node *stanza)
+static buf *link_begin(void *ud)
 {
-    daemon_state *d = ud;
-    if (complink_send(d->link, stanza) < 0)
-        log_debug("link not ready; reply dropped");
+    return complink_out_begin(((daemon_state *)ud)->link);
+}
+
+static void link_commit(void *ud)
+{
+    complink_out_commit(((daemon_state *)ud)->link);
 }
 
 static void on_stanza(void *ud, xml_node *stanza)
@@ -202,7 +206,8 @@ int main(int argc, char **argv)
 
     d.loop = ev_default_loop(EVFLAG_AUTO);
     service_config sc = {d.cfg.domain, d.cfg.name, PACKAGE_VERSION};
-    d.svc = service_new(&sc, send_to_server, &d);
+    out sink = {link_begin, link_commit, &d, NS_COMPONENT};
+    d.svc = service_new(&sc, &sink);
     complink_config lc = {
         .host = d.cfg.server_host,
         .port = (int)d.cfg.server_port,

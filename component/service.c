@@ -11,8 +11,7 @@
 
 struct service {
     char *domain, *name, *version;
-    service_send_fn send;
-    void *ud;
+    out sink;
 };
 
 /* Features this service offers, in disco#info order. */
@@ -20,7 +19,7 @@ static const char *const features[] = {
     NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_VERSION, NULL,
 };
 
-service *service_new(const service_config *cfg, service_send_fn send, void *ud)
+service *service_new(const service_config *cfg, const out *sink)
 {
     service *svc = calloc(1, sizeof *svc);
     if (!svc)
@@ -32,8 +31,7 @@ service *service_new(const service_config *cfg, service_send_fn send, void *ud)
         service_free(svc);
         return NULL;
     }
-    svc->send = send;
-    svc->ud = ud;
+    svc->sink = *sink;
     return svc;
 }
 
@@ -64,7 +62,8 @@ static void emit(service *svc, xml_node *reply)
 {
     if (!reply)
         return;
-    svc->send(svc->ud, reply);
+    if (out_stanza(&svc->sink, reply) < 0)
+        log_debug("link not ready; reply dropped");
     xml_free(reply);
 }
 

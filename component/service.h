@@ -6,16 +6,14 @@
  * version (XEP-0092), validates addresses, and answers everything else with
  * the RFC 6120 error that fits; room and safety features plug in here.
  *
- * Ownership: service_handle takes the stanza; stanzas given to the send
- * callback are borrowed for the duration of the call. */
+ * Ownership: service_handle takes the stanza. */
 #ifndef STOA_SERVICE_H
 #define STOA_SERVICE_H
 
+#include "out.h"
 #include "xml.h"
 
 typedef struct service service;
-
-typedef void (*service_send_fn)(void *ud, const xml_node *stanza);
 
 typedef struct service_config {
     const char *domain;  /* normalized component domain */
@@ -23,8 +21,8 @@ typedef struct service_config {
     const char *version; /* XEP-0092 version */
 } service_config;
 
-/* Copies the config strings. NULL on OOM. */
-service *service_new(const service_config *cfg, service_send_fn send, void *ud);
+/* Copies the config strings and the sink. NULL on OOM. */
+service *service_new(const service_config *cfg, const out *sink);
 void service_free(service *svc);
 /* Changes the disco name (SIGHUP). 0 or -1 on OOM. */
 int service_set_name(service *svc, const char *name);

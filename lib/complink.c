@@ -474,6 +474,17 @@ int complink_send(complink *cl, const xml_node *stanza)
     return xstream_send(cl->xs, stanza);
 }
 
+buf *complink_out_begin(complink *cl)
+{
+    return cl->state == COMPLINK_READY && cl->xs ? xstream_out_begin(cl->xs) : NULL;
+}
+
+void complink_out_commit(complink *cl)
+{
+    if (cl->xs)
+        xstream_out_commit(cl->xs);
+}
+
 complink_state complink_get_state(const complink *cl)
 {
     return cl->state;

@@ -59,6 +59,9 @@ void complink_start(complink *cl);
 void complink_stop(complink *cl);
 /* Queues a stanza to the server. 0, or -1 when the link is not ready. */
 int complink_send(complink *cl, const xml_node *stanza);
+/* The link's output queue (see out.h); begin returns NULL when not ready. */
+buf *complink_out_begin(complink *cl);
+void complink_out_commit(complink *cl);
 complink_state complink_get_state(const complink *cl);
 const char *complink_state_name(complink_state s);
 /* Applies new stream options (keepalive, limits) to the live link. */

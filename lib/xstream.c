@@ -372,6 +372,17 @@ int xstream_send_raw(xstream *xs, const char *data, size_t n)
     return 0;
 }
 
+buf *xstream_out_begin(xstream *xs)
+{
+    return xs->state == XS_OPEN && !xs->free_pending ? &xs->out : NULL;
+}
+
+void xstream_out_commit(xstream *xs)
+{
+    if (xs->state == XS_OPEN && buf_unread_len(&xs->out) > 0)
+        after_queue(xs);
+}
+
 int xstream_send(xstream *xs, const xml_node *stanza)
 {
     if (xs->state != XS_OPEN || xs->free_pending)

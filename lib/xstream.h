@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "buf.h"
 #include "xml.h"
 #include "xmlparse.h"
 
@@ -66,6 +67,10 @@ void xstream_free(xstream *xs);
 int xstream_send_raw(xstream *xs, const char *data, size_t n);
 /* Queues a serialized stanza. 0 or -1. */
 int xstream_send(xstream *xs, const xml_node *stanza);
+/* Direct access to the output queue (see out.h): append serialized stanzas
+ * between begin and commit. begin returns NULL when the stream is closing. */
+buf *xstream_out_begin(xstream *xs);
+void xstream_out_commit(xstream *xs);
 /* Closes gracefully: optional stream error (condition in
  * urn:ietf:params:xml:ns:xmpp-streams, text may be NULL), then
  * </stream:stream>; waits for the queue to drain and the peer's close (up to
