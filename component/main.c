@@ -205,7 +205,19 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     d.loop = ev_default_loop(EVFLAG_AUTO);
-    service_config sc = {d.cfg.domain, d.cfg.name, PACKAGE_VERSION};
+    char **topics = settings_topics(&d.cfg);
+    service_config sc = {
+        .domain = d.cfg.domain,
+        .name = d.cfg.name,
+        .version = PACKAGE_VERSION,
+        .muc =
+            {
+                .topics = (const char *const *)topics,
+                .history_default = (unsigned)d.cfg.muc_history,
+                .history_max = (unsigned)d.cfg.muc_history_max,
+                .max_rooms = (unsigned)d.cfg.muc_max_rooms,
+            },
+    };
     out sink = {link_begin, link_commit, &d, NS_COMPONENT};
     d.svc = service_new(&sc, &sink);
     complink_config lc = {
@@ -220,6 +232,7 @@ int main(int argc, char **argv)
     stream_options_from(&d.cfg, &lc.stream);
     static const complink_callbacks lcb = {NULL, on_stanza, NULL, on_stopped};
     d.link = complink_new(d.loop, &lc, &lcb, &d);
+    settings_free_topics(topics);
     if (!d.svc || !d.link) {
         fprintf(stderr, "stoa-component: out of memory\n");
         return 1;

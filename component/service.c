@@ -12,6 +12,7 @@
 struct service {
     char *domain, *name, *version;
     out sink;
+    muc *rooms;
 };
 
 /* Features this service offers, in disco#info order. */
@@ -32,6 +33,13 @@ service *service_new(const service_config *cfg, const out *sink)
         return NULL;
     }
     svc->sink = *sink;
+    muc_config mc = cfg->muc;
+    mc.domain = svc->domain;
+    svc->rooms = muc_new(&mc, sink);
+    if (!svc->rooms) {
+        service_free(svc);
+        return NULL;
+    }
     return svc;
 }
 
@@ -39,6 +47,7 @@ void service_free(service *svc)
 {
     if (!svc)
         return;
+    muc_free(svc->rooms);
     free(svc->domain);
     free(svc->name);
     free(svc->version);
@@ -89,6 +98,7 @@ static void disco_info(service *svc, const xml_node *iq, const xml_node *q)
         if (!fe || xml_set_attr(fe, "var", *f) < 0)
             goto oom;
     }
+    muc_disco_info(svc->rooms, query);
     emit(svc, r);
     return;
 oom:
@@ -98,17 +108,24 @@ oom:
 
 static void disco_items(service *svc, const xml_node *iq, const xml_node *q)
 {
-    if (xml_attr(q, "node")) {
+    const char *node = xml_attr(q, "node");
+    xml_node *r = stanza_iq_result(iq);
+    xml_node *query = r ? xml_append_new(r, "query", NS_DISCO_ITEMS) : NULL;
+    if (!query) {
+        xml_free(r);
+        reply_error(svc, iq, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+    if (node && xml_set_attr(query, "node", node) < 0) {
+        xml_free(r);
+        reply_error(svc, iq, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+    if (!muc_disco_items(svc->rooms, node, query)) {
+        xml_free(r);
         reply_error(svc, iq, STANZA_ERR_ITEM_NOT_FOUND, "no such node");
         return;
     }
-    xml_node *r = stanza_iq_result(iq);
-    if (r && !xml_append_new(r, "query", NS_DISCO_ITEMS)) {
-        xml_free(r);
-        r = NULL;
-    }
-    if (!r)
-        reply_error(svc, iq, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
     emit(svc, r);
 }
 
@@ -152,8 +169,8 @@ static void handle_iq(service *svc, const xml_node *iq, const jid *to)
                     "an IQ get or set carries exactly one payload");
         return;
     }
-    if (to->local || to->resource) {
-        /* No rooms or users exist at this address (yet). */
+    if (to->resource) {
+        /* The service itself has no resources. */
         reply_error(svc, iq, STANZA_ERR_SERVICE_UNAVAILABLE, NULL);
         return;
     }
@@ -219,16 +236,18 @@ void service_handle(service *svc, xml_node *st)
         xml_free(st);
         return;
     }
-    jid_free(&jfrom);
     if (!to || (e = jid_parse(to, &jto)) != JID_OK) {
         emit(svc, stanza_error_reply(st, STANZA_ERR_JID_MALFORMED,
                                      to ? jid_strerror(e) : "missing 'to'", svc->domain));
+        jid_free(&jfrom);
         xml_free(st);
         return;
     }
     if (strcmp(jto.domain, svc->domain) != 0) {
         emit(svc, stanza_error_reply(st, STANZA_ERR_ITEM_NOT_FOUND, "not a domain of this service",
                                      svc->domain));
+    } else if (jto.local) {
+        muc_handle(svc->rooms, st, &jfrom, &jto);
     } else if (is_iq) {
         handle_iq(svc, st, &jto);
     } else if (is_pres) {
@@ -241,5 +260,11 @@ void service_handle(service *svc, xml_node *st)
         reply_error(svc, st, STANZA_ERR_SERVICE_UNAVAILABLE, NULL);
     }
     jid_free(&jto);
+    jid_free(&jfrom);
     xml_free(st);
+}
+
+muc *service_muc(service *svc)
+{
+    return svc->rooms;
 }

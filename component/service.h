@@ -2,14 +2,16 @@
  *
  * The dispatch is kept apart from the link (complink), so unit tests can feed
  * literal stanzas in and read the stanzas that come out without a socket.
- * Today it answers service discovery (XEP-0030), ping (XEP-0199) and software
- * version (XEP-0092), validates addresses, and answers everything else with
- * the RFC 6120 error that fits; room and safety features plug in here.
+ * It answers service discovery (XEP-0030), ping (XEP-0199) and software
+ * version (XEP-0092) for the service itself, validates addresses, hands
+ * stanzas for rooms to muc/, and answers everything else with the RFC 6120
+ * error that fits.
  *
  * Ownership: service_handle takes the stanza. */
 #ifndef STOA_SERVICE_H
 #define STOA_SERVICE_H
 
+#include "muc/muc.h"
 #include "out.h"
 #include "xml.h"
 
@@ -19,6 +21,7 @@ typedef struct service_config {
     const char *domain;  /* normalized component domain */
     const char *name;    /* disco identity name */
     const char *version; /* XEP-0092 version */
+    muc_config muc;      /* rooms; muc.domain is filled in from domain */
 } service_config;
 
 /* Copies the config strings and the sink. NULL on OOM. */
@@ -28,5 +31,7 @@ void service_free(service *svc);
 int service_set_name(service *svc, const char *name);
 /* Handles one stanza from the server; takes ownership. */
 void service_handle(service *svc, xml_node *stanza);
+/* The rooms, for statistics. */
+muc *service_muc(service *svc);
 
 #endif

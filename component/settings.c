@@ -40,6 +40,15 @@ const config_key settings_schema[] = {
      NULL, "most attributes accepted on one element"},
     {"limits", "max_elements", CFG_INT, OFF(max_elements), "4096", false, true, false, 8, 1000000,
      NULL, "most elements accepted in one stanza"},
+    {"muc", "topics", CFG_STRING, OFF(muc_topics),
+     "general, sports, movies, music, technology, games, books, news", false, false, false, 0, 0,
+     NULL, "topic categories owners may file their rooms under, comma separated"},
+    {"muc", "history", CFG_INT, OFF(muc_history), "20", false, false, false, 0, 1000, NULL,
+     "messages of history a new room keeps and replays to newcomers"},
+    {"muc", "history_max", CFG_INT, OFF(muc_history_max), "100", false, false, false, 0, 10000,
+     NULL, "the most history an owner may configure"},
+    {"muc", "max_rooms", CFG_INT, OFF(muc_max_rooms), "0", false, false, false, 0, 10000000, NULL,
+     "the most rooms the service holds (0: no limit)"},
     {"redis", "enabled", CFG_BOOL, OFF(redis_enabled), "true", false, false, false, 0, 0, NULL,
      "connect to Redis (shared state); false runs on local state only"},
     {"redis", "host", CFG_STRING, OFF(redis_host), "127.0.0.1", false, false, false, 0, 0, NULL,
@@ -85,6 +94,10 @@ static int validate(const char *name, settings *s, char *err, size_t errlen)
         snprintf(err, errlen, "%s: [component] secret must not be empty", name);
         return -1;
     }
+    if (s->muc_history > s->muc_history_max) {
+        snprintf(err, errlen, "%s: [muc] history must not exceed history_max", name);
+        return -1;
+    }
     if (s->reconnect_min > s->reconnect_max) {
         snprintf(err, errlen, "%s: [component] reconnect_min must not exceed reconnect_max", name);
         return -1;
@@ -120,4 +133,39 @@ void settings_free(settings *s)
         memset(s->secret, 0, strlen(s->secret));
     config_free_values(settings_schema, s);
     memset(s, 0, sizeof *s);
+}
+
+char **settings_topics(const settings *s)
+{
+    const char *p = s->muc_topics ? s->muc_topics : "";
+    size_t n = 1;
+    for (const char *c = p; *c; c++)
+        n += *c == ',';
+    char **t = calloc(n + 1, sizeof *t);
+    if (!t)
+        return NULL;
+    size_t k = 0;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        if (!end)
+            end = p + strlen(p);
+        const char *a = p, *b = end;
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        if (b > a && !(t[k++] = strndup(a, (size_t)(b - a)))) {
+            settings_free_topics(t);
+            return NULL;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return t;
+}
+
+void settings_free_topics(char **topics)
+{
+    for (size_t i = 0; topics && topics[i]; i++)
+        free(topics[i]);
+    free(topics);
 }

@@ -22,6 +22,9 @@ typedef struct settings {
     /* [limits] */
     size_t max_stanza_size;
     long max_depth, max_attributes, max_elements;
+    /* [muc] */
+    char *muc_topics; /* comma-separated topic categories */
+    long muc_history, muc_history_max, muc_max_rooms;
     /* [redis] */
     bool redis_enabled;
     char *redis_host;
@@ -42,5 +45,9 @@ int settings_load(const char *path, settings *s, char *err, size_t errlen);
 /* Same from text, for tests. */
 int settings_load_string(const char *name, const char *text, settings *s, char *err, size_t errlen);
 void settings_free(settings *s);
+/* Splits [muc] topics into a NULL-terminated array of trimmed names; free
+ * with settings_free_topics. NULL on OOM. */
+char **settings_topics(const settings *s);
+void settings_free_topics(char **topics);
 
 #endif

@@ -38,13 +38,19 @@ static void sip_seed(void)
         v2 = ROTL(v2, 32);                                                                         \
     } while (0)
 
-/* SipHash-1-3: the variant Rust and Python use for their hash tables. */
 uint64_t hmap_hash(const char *s, size_t len)
 {
     pthread_once(&sip_once, sip_seed);
+    const uint64_t key[2] = {sip_k0, sip_k1};
+    return hmap_hash_keyed(key, s, len);
+}
+
+/* SipHash-1-3: the variant Rust and Python use for their hash tables. */
+uint64_t hmap_hash_keyed(const uint64_t key[2], const char *s, size_t len)
+{
     const unsigned char *in = (const unsigned char *)s;
-    uint64_t v0 = sip_k0 ^ 0x736f6d6570736575ULL, v1 = sip_k1 ^ 0x646f72616e646f6dULL;
-    uint64_t v2 = sip_k0 ^ 0x6c7967656e657261ULL, v3 = sip_k1 ^ 0x7465646279746573ULL;
+    uint64_t v0 = key[0] ^ 0x736f6d6570736575ULL, v1 = key[1] ^ 0x646f72616e646f6dULL;
+    uint64_t v2 = key[0] ^ 0x6c7967656e657261ULL, v3 = key[1] ^ 0x7465646279746573ULL;
     uint64_t b = (uint64_t)len << 56;
     size_t full = len & ~(size_t)7;
     for (size_t i = 0; i < full; i += 8) {

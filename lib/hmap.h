@@ -41,5 +41,8 @@ void *hmap_del(hmap *m, const char *key);
 bool hmap_next(const hmap *m, size_t *iter, const char **key, void **value);
 void hmap_free(hmap *m);
 uint64_t hmap_hash(const char *s, size_t len);
+/* The same function under a caller's key (stable identifiers derived from a
+ * secret, such as XEP-0421 occupant ids). */
+uint64_t hmap_hash_keyed(const uint64_t key[2], const char *s, size_t len);
 
 #endif

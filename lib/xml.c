@@ -215,6 +215,10 @@ xml_node *xml_append_new(xml_node *parent, const char *name, const char *ns)
 
 int xml_append_text(xml_node *parent, const char *text)
 {
+    /* Tolerates a NULL parent so that building a reply can chain calls and
+     * check for OOM once at the end. */
+    if (!parent)
+        return -1;
     xml_node *t = xml_new_text(text, strlen(text));
     return t && xml_append(parent, t) ? 0 : -1;
 }

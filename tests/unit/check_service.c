@@ -23,7 +23,7 @@ static void sink_commit(void *ud)
 
 static void setup(void)
 {
-    service_config c = {"rooms.example.org", "Rooms & more", "1.2.3"};
+    service_config c = {"rooms.example.org", "Rooms & more", "1.2.3", {.history_default = 20}};
     out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};
     svc = service_new(&c, &sink);
 }
@@ -74,7 +74,9 @@ START_TEST(disco_info)
            "<identity category=\"conference\" type=\"text\" name=\"Rooms &amp; more\"/>"
            "<feature var=\"http://jabber.org/protocol/disco#info\"/>"
            "<feature var=\"http://jabber.org/protocol/disco#items\"/>"
-           "<feature var=\"urn:xmpp:ping\"/><feature var=\"jabber:iq:version\"/></query></iq>");
+           "<feature var=\"urn:xmpp:ping\"/><feature var=\"jabber:iq:version\"/>"
+           "<feature var=\"http://jabber.org/protocol/muc\"/><feature var=\"urn:xmpp:sid:0\"/>"
+           "<feature var=\"urn:xmpp:occupant-id:0\"/></query></iq>");
 }
 END_TEST
 
@@ -219,13 +221,15 @@ START_TEST(message_and_presence_to_service)
 }
 END_TEST
 
-START_TEST(iq_to_a_room_address)
+START_TEST(iq_to_a_room_that_does_not_exist)
 {
-    expect(
-        "<iq type='get' id='q1' from='a@example.org/r' to='room@rooms.example.org'>"
-        "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
-        "<iq id=\"q1\" to=\"a@example.org/r\" from=\"room@rooms.example.org\" type=\"error\">" ERR(
-            "service-unavailable", "cancel") "</iq>");
+    expect("<iq type='get' id='q1' from='a@example.org/r' to='room@rooms.example.org'>"
+           "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
+           "<iq id=\"q1\" to=\"a@example.org/r\" from=\"room@rooms.example.org\" "
+           "type=\"error\"><error type=\"cancel\"><item-not-found "
+           "xmlns=\"urn:ietf:params:xml:ns:xmpp-stanzas\"/><text "
+           "xmlns=\"urn:ietf:params:xml:ns:xmpp-stanzas\" xml:lang=\"en\">no such room</text>"
+           "</error></iq>");
 }
 END_TEST
 
@@ -265,7 +269,7 @@ int main(void)
     tcase_add_test(tc, normalizes_addresses);
     tcase_add_test(tc, other_domain_is_item_not_found);
     tcase_add_test(tc, message_and_presence_to_service);
-    tcase_add_test(tc, iq_to_a_room_address);
+    tcase_add_test(tc, iq_to_a_room_that_does_not_exist);
     tcase_add_test(tc, unknown_top_level_element_dropped);
     tcase_add_test(tc, rename_on_reload);
     suite_add_tcase(s, tc);

@@ -1,0 +1,298 @@
+/* The admin protocol (XEP-0045 8, 9): roles (kick, voice, moderator) and
+ * affiliations (ban, member, admin, owner lists). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ns.h"
+#include "room.h"
+
+typedef struct change {
+    const xml_node *item;
+    bool is_role;
+    muc_role role;
+    muc_aff aff;
+    char *target; /* nick (role) or normalized bare JID (affiliation) */
+    const char *reason;
+} change;
+
+static void reply_ok(muc *m, const xml_node *iq)
+{
+    xml_node *res = stanza_iq_result(iq);
+    if (res) {
+        muc_send(m, res);
+        xml_free(res);
+    }
+}
+
+static size_t owner_count(const muc_room *r)
+{
+    size_t n = 0, it = 0;
+    void *v;
+    while (hmap_next(&r->affs, &it, NULL, &v))
+        n += ((muc_aff_entry *)v)->aff == AFF_OWNER;
+    return n;
+}
+
+/* Returns NULL when `actor` may make the change, else an error to send. */
+static const char *check(const muc_room *r, const muc_occupant *actor, muc_aff actor_aff,
+                         const change *c, stanza_error *e)
+{
+    *e = STANZA_ERR_NOT_ALLOWED;
+    if (c->is_role) {
+        const muc_occupant *t = muc_occupant_by_nick(r, c->target);
+        if (!actor || actor->role != ROLE_MODERATOR) {
+            *e = STANZA_ERR_FORBIDDEN;
+            return "only moderators may change roles";
+        }
+        if (!t) {
+            *e = STANZA_ERR_ITEM_NOT_FOUND;
+            return "nobody by that nickname is here";
+        }
+        muc_aff taff = muc_room_aff(r, t->bare);
+        if (taff >= AFF_ADMIN && actor_aff != AFF_OWNER && t != actor)
+            return "admins and owners keep their role";
+        if ((c->role == ROLE_MODERATOR || t->role == ROLE_MODERATOR) && actor_aff < AFF_ADMIN)
+            return "only admins and owners may grant or revoke moderation";
+        if (taff >= AFF_ADMIN && c->role != ROLE_MODERATOR)
+            return "admins and owners are always moderators";
+        return NULL;
+    }
+    muc_aff cur = muc_room_aff(r, c->target);
+    if (actor_aff < AFF_ADMIN) {
+        *e = STANZA_ERR_FORBIDDEN;
+        return "only admins and owners may change affiliations";
+    }
+    if (actor_aff == AFF_ADMIN && (cur >= AFF_ADMIN || c->aff >= AFF_ADMIN))
+        return "only owners may grant or change admin and owner";
+    if (cur == AFF_OWNER && c->aff != AFF_OWNER && owner_count(r) <= 1) {
+        *e = STANZA_ERR_CONFLICT;
+        return "a room must keep at least one owner";
+    }
+    return NULL;
+}
+
+/* "<actor nick='..'/><reason>..</reason></item>" as <item/>'s content. */
+static char *item_children(const char *actor, const char *reason)
+{
+    buf b = BUF_INIT;
+    buf_puts(&b, ">");
+    if (actor) {
+        buf_puts(&b, "<actor nick=\"");
+        buf_append_xml_escaped(&b, actor, strlen(actor));
+        buf_puts(&b, "\"/>");
+    }
+    if (reason) {
+        buf_puts(&b, "<reason>");
+        buf_append_xml_escaped(&b, reason, strlen(reason));
+        buf_puts(&b, "</reason>");
+    }
+    buf_puts(&b, "</item>");
+    char *s = buf_strdup(&b);
+    buf_free(&b);
+    return s;
+}
+
+/* Sends o away with a status (307 kicked, 301 banned, 321 no longer a
+ * member) and removes it. */
+static void expel(muc_room *r, muc_occupant *o, int code, const char *actor, const char *reason)
+{
+    char *extra = item_children(actor, reason);
+    const int codes[] = {code};
+    muc_presence_broadcast(r, o, "unavailable", codes, 1, extra, NULL);
+    free(extra);
+    muc_occupant_remove(r, o);
+}
+
+/* actor is the acting occupant's nick (a copy: the actor may be among those
+ * expelled). */
+static void apply(muc_room *r, const char *actor, const change *c)
+{
+    if (c->is_role) {
+        muc_occupant *t = muc_occupant_by_nick(r, c->target);
+        if (!t)
+            return;
+        if (c->role == ROLE_NONE) {
+            expel(r, t, 307, actor, c->reason);
+            return;
+        }
+        t->role = c->role;
+        char *extra = item_children(actor, c->reason);
+        muc_presence_broadcast(r, t, NULL, NULL, 0, extra, NULL);
+        free(extra);
+        return;
+    }
+    muc_room_set_aff(r, c->target, c->aff, c->reason);
+    /* Everyone present under that bare JID feels the change. */
+    for (size_t i = r->noccupants; i-- > 0;) {
+        muc_occupant *o = r->occupants[i];
+        if (strcmp(o->bare, c->target) != 0)
+            continue;
+        if (c->aff == AFF_OUTCAST) {
+            expel(r, o, 301, actor, c->reason);
+        } else if (r->cfg.members_only && c->aff < AFF_MEMBER) {
+            expel(r, o, 321, actor, c->reason);
+        } else {
+            o->role = muc_room_default_role(r, c->aff);
+            char *extra = item_children(actor, c->reason);
+            muc_presence_broadcast(r, o, NULL, NULL, 0, extra, NULL);
+            free(extra);
+        }
+    }
+}
+
+static void list(muc *m, muc_room *r, const xml_node *iq, const xml_node *item,
+                 const muc_occupant *actor, muc_aff actor_aff)
+{
+    muc_aff aff;
+    muc_role role;
+    bool by_aff = muc_aff_parse(xml_attr(item, "affiliation"), &aff) == 0;
+    bool by_role = !by_aff && muc_role_parse(xml_attr(item, "role"), &role) == 0;
+    if (!by_aff && !by_role) {
+        muc_error(m, iq, STANZA_ERR_BAD_REQUEST, "ask for an affiliation or a role");
+        return;
+    }
+    /* Members and moderators are visible to moderators; the rest of the
+     * lists (who is banned, who runs the room) to admins and owners. */
+    bool allowed = by_role || aff == AFF_MEMBER
+                       ? (actor && actor->role == ROLE_MODERATOR) || actor_aff >= AFF_ADMIN
+                       : actor_aff >= AFF_ADMIN;
+    if (!allowed) {
+        muc_error(m, iq, STANZA_ERR_FORBIDDEN, NULL);
+        return;
+    }
+    xml_node *res = stanza_iq_result(iq);
+    xml_node *q = res ? xml_append_new(res, "query", NS_MUC_ADMIN) : NULL;
+    if (!q) {
+        xml_free(res);
+        muc_error(m, iq, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+    if (by_aff) {
+        size_t it = 0;
+        void *v;
+        while (hmap_next(&r->affs, &it, NULL, &v)) {
+            const muc_aff_entry *e = v;
+            if (e->aff != aff)
+                continue;
+            xml_node *i = xml_append_new(q, "item", NULL);
+            if (!i)
+                continue;
+            xml_set_attr(i, "affiliation", muc_aff_name(aff));
+            xml_set_attr(i, "jid", e->jid);
+            if (e->reason)
+                xml_append_text(xml_append_new(i, "reason", NULL), e->reason);
+        }
+    } else {
+        for (size_t k = 0; k < r->noccupants; k++) {
+            const muc_occupant *o = r->occupants[k];
+            if (o->role != role)
+                continue;
+            xml_node *i = xml_append_new(q, "item", NULL);
+            if (!i)
+                continue;
+            xml_set_attr(i, "role", muc_role_name(role));
+            xml_set_attr(i, "nick", o->nick);
+            xml_set_attr(i, "affiliation", muc_aff_name(muc_room_aff(r, o->bare)));
+            if (r->cfg.whois == WHO_ANYONE || (actor && actor->role == ROLE_MODERATOR))
+                xml_set_attr(i, "jid", o->bare);
+        }
+    }
+    muc_send(m, res);
+    xml_free(res);
+}
+
+#define MAX_ITEMS 64
+
+void muc_admin(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const jid *from)
+{
+    char *full = jid_full(from);
+    char *bare = jid_bare(from);
+    if (!full || !bare) {
+        muc_error(m, iq, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        goto out;
+    }
+    muc_session *s = muc_session_by_jid(r, full);
+    const muc_occupant *actor = s ? s->occ : NULL;
+    muc_aff actor_aff = muc_room_aff(r, bare);
+    const xml_node *first = xml_child(q, "item", NULL);
+    if (!first) {
+        muc_error(m, iq, STANZA_ERR_BAD_REQUEST, "no <item/>");
+        goto out;
+    }
+    if (strcmp(xml_attr(iq, "type"), "get") == 0) {
+        list(m, r, iq, first, actor, actor_aff);
+        goto out;
+    }
+    change changes[MAX_ITEMS];
+    size_t n = 0;
+    const char *why = NULL;
+    stanza_error e = STANZA_ERR_BAD_REQUEST;
+    /* All items are checked before any is applied, so a batch either
+     * happens or not at all. */
+    for (xml_node *it = xml_first_child(q); it && !why; it = xml_next(it)) {
+        if (xml_is_text(it) || strcmp(xml_name(it), "item") != 0)
+            continue;
+        if (n == MAX_ITEMS) {
+            e = STANZA_ERR_POLICY_VIOLATION;
+            why = "too many items in one request";
+            break;
+        }
+        change *c = &changes[n];
+        memset(c, 0, sizeof *c);
+        c->item = it;
+        xml_node *reason = xml_child(it, "reason", NULL);
+        c->reason = reason ? xml_text(reason) : NULL;
+        const char *nick = xml_attr(it, "nick");
+        const char *role = xml_attr(it, "role");
+        const char *aff = xml_attr(it, "affiliation");
+        const char *target = xml_attr(it, "jid");
+        if (role && nick) {
+            c->is_role = true;
+            if (muc_role_parse(role, &c->role) < 0) {
+                why = "unknown role";
+                break;
+            }
+            c->target = strdup(nick);
+        } else if (aff && target) {
+            if (muc_aff_parse(aff, &c->aff) < 0) {
+                why = "unknown affiliation";
+                break;
+            }
+            jid j;
+            jid_err je = jid_parse(target, &j);
+            if (je != JID_OK) {
+                e = STANZA_ERR_JID_MALFORMED;
+                why = jid_strerror(je);
+                break;
+            }
+            c->target = jid_bare(&j);
+            jid_free(&j);
+        } else {
+            why = "an item needs nick and role, or jid and affiliation";
+            break;
+        }
+        if (!c->target) {
+            e = STANZA_ERR_INTERNAL_SERVER_ERROR;
+            why = "out of memory";
+            break;
+        }
+        n++;
+        why = check(r, actor, actor_aff, c, &e);
+    }
+    if (why) {
+        muc_error(m, iq, e, why);
+    } else {
+        reply_ok(m, iq);
+        char *actor_nick = actor ? strdup(actor->nick) : NULL;
+        for (size_t i = 0; i < n; i++)
+            apply(r, actor_nick, &changes[i]);
+        free(actor_nick);
+        muc_room_reap(r);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(changes[i].target);
+out:
+    free(full);
+    free(bare);
+}

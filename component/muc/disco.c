@@ -1,0 +1,185 @@
+/* Service discovery: the room directory on the service (public rooms, and
+ * rooms by topic category) and each room's disco#info with muc#roominfo. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ns.h"
+#include "room.h"
+
+/* disco#items nodes: "topics" lists the categories, "topic/NAME" the public
+ * rooms of one category. */
+#define NODE_TOPICS "topics"
+#define NODE_TOPIC_PREFIX "topic/"
+
+static bool listed(const muc_room *r)
+{
+    return r->cfg.public && !r->locked;
+}
+
+static void room_item(xml_node *query, const muc_room *r)
+{
+    xml_node *it = xml_append_new(query, "item", NULL);
+    if (!it)
+        return;
+    xml_set_attr(it, "jid", r->jid);
+    xml_set_attr(it, "name", r->cfg.name && *r->cfg.name ? r->cfg.name : r->local);
+}
+
+static bool known_topic(const muc *m, const char *t)
+{
+    for (size_t i = 0; m->topics[i]; i++) {
+        if (strcmp(m->topics[i], t) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool muc_disco_items(muc *m, const char *node, xml_node *query)
+{
+    if (node && strcmp(node, NODE_TOPICS) == 0) {
+        for (size_t i = 0; m->topics[i]; i++) {
+            char n[300];
+            snprintf(n, sizeof n, NODE_TOPIC_PREFIX "%s", m->topics[i]);
+            xml_node *it = xml_append_new(query, "item", NULL);
+            if (it) {
+                xml_set_attr(it, "jid", m->domain);
+                xml_set_attr(it, "node", n);
+                xml_set_attr(it, "name", m->topics[i]);
+            }
+        }
+        return true;
+    }
+    const char *topic = NULL;
+    if (node) {
+        if (strncmp(node, NODE_TOPIC_PREFIX, strlen(NODE_TOPIC_PREFIX)) != 0)
+            return false;
+        topic = node + strlen(NODE_TOPIC_PREFIX);
+        if (!known_topic(m, topic))
+            return false;
+    }
+    size_t it = 0;
+    void *v;
+    while (hmap_next(&m->rooms, &it, NULL, &v)) {
+        const muc_room *r = v;
+        if (!listed(r))
+            continue;
+        if (topic && (!r->cfg.topic || strcmp(r->cfg.topic, topic) != 0))
+            continue;
+        room_item(query, r);
+    }
+    return true;
+}
+
+void muc_disco_info(muc *m, xml_node *query)
+{
+    (void)m;
+    static const char *const features[] = {NS_MUC, NS_SID, NS_OCCUPANT_ID, NULL};
+    for (const char *const *f = features; *f; f++) {
+        xml_node *fe = xml_append_new(query, "feature", NULL);
+        if (fe)
+            xml_set_attr(fe, "var", *f);
+    }
+}
+
+static void feature(xml_node *q, const char *var)
+{
+    xml_node *f = xml_append_new(q, "feature", NULL);
+    if (f)
+        xml_set_attr(f, "var", var);
+}
+
+static void field(xml_node *x, const char *var, const char *label, const char *value)
+{
+    xml_node *f = xml_append_new(x, "field", NULL);
+    if (!f)
+        return;
+    xml_set_attr(f, "var", var);
+    if (label)
+        xml_set_attr(f, "label", label);
+    xml_append_text(xml_append_new(f, "value", NULL), value ? value : "");
+}
+
+static void room_info(muc *m, muc_room *r, const xml_node *iq)
+{
+    xml_node *res = stanza_iq_result(iq);
+    xml_node *q = res ? xml_append_new(res, "query", NS_DISCO_INFO) : NULL;
+    xml_node *id = q ? xml_append_new(q, "identity", NULL) : NULL;
+    if (!id) {
+        xml_free(res);
+        muc_error(m, iq, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+    xml_set_attr(id, "category", "conference");
+    xml_set_attr(id, "type", "text");
+    xml_set_attr(id, "name", r->cfg.name && *r->cfg.name ? r->cfg.name : r->local);
+    feature(q, NS_MUC);
+    feature(q, "http://jabber.org/protocol/muc#stable_id");
+    feature(q, NS_SID);
+    feature(q, NS_OCCUPANT_ID);
+    feature(q, "http://jabber.org/protocol/muc#self-ping-optimization");
+    feature(q, r->cfg.public ? "muc_public" : "muc_hidden");
+    feature(q, r->cfg.persistent ? "muc_persistent" : "muc_temporary");
+    feature(q, r->cfg.members_only ? "muc_membersonly" : "muc_open");
+    feature(q, r->cfg.moderated ? "muc_moderated" : "muc_unmoderated");
+    feature(q, r->cfg.whois == WHO_ANYONE ? "muc_nonanonymous" : "muc_semianonymous");
+    feature(q, r->cfg.password ? "muc_passwordprotected" : "muc_unsecured");
+    xml_node *x = xml_append_new(q, "x", NS_DATA);
+    if (x) {
+        xml_set_attr(x, "type", "result");
+        xml_node *ft = xml_append_new(x, "field", NULL);
+        if (ft) {
+            xml_set_attr(ft, "var", "FORM_TYPE");
+            xml_set_attr(ft, "type", "hidden");
+            xml_append_text(xml_append_new(ft, "value", NULL), NS_MUC_ROOMINFO);
+        }
+        field(x, "muc#roominfo_description", "Description", r->cfg.description);
+        field(x, "muc#roominfo_subject", "Subject", r->subject);
+        char count[24];
+        snprintf(count, sizeof count, "%zu", r->noccupants);
+        field(x, "muc#roominfo_occupants", "Number of occupants", count);
+        field(x, "muc#roominfo_lang", "Language", r->cfg.lang);
+        /* The topic category is ours: x- marks it as not registered. */
+        field(x, "x-stoa#topic", "Topic", r->cfg.topic);
+    }
+    muc_send(m, res);
+    xml_free(res);
+}
+
+void muc_room_disco(muc *m, muc_room *r, const xml_node *iq, const xml_node *q)
+{
+    const char *type = xml_attr(iq, "type");
+    if (strcmp(type, "get") != 0) {
+        muc_error(m, iq, STANZA_ERR_FEATURE_NOT_IMPLEMENTED, NULL);
+        return;
+    }
+    if (xml_attr(q, "node")) {
+        muc_error(m, iq, STANZA_ERR_ITEM_NOT_FOUND, "no such node");
+        return;
+    }
+    if (strcmp(xml_ns(q), NS_DISCO_INFO) == 0) {
+        room_info(m, r, iq);
+        return;
+    }
+    /* Items are the occupants, only where anyone may see who is present
+     * (XEP-0045 6.5); an empty list otherwise. */
+    xml_node *res = stanza_iq_result(iq);
+    xml_node *items = res ? xml_append_new(res, "query", NS_DISCO_ITEMS) : NULL;
+    if (!items) {
+        xml_free(res);
+        muc_error(m, iq, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+    if (r->cfg.whois == WHO_ANYONE && r->cfg.public) {
+        for (size_t i = 0; i < r->noccupants; i++) {
+            xml_node *it = xml_append_new(items, "item", NULL);
+            if (!it)
+                continue;
+            char addr[3200];
+            snprintf(addr, sizeof addr, "%s/%s", r->jid, r->occupants[i]->nick);
+            xml_set_attr(it, "jid", addr);
+        }
+    }
+    muc_send(m, res);
+    xml_free(res);
+}

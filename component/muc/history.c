@@ -1,0 +1,171 @@
+/* Discussion history (XEP-0045 7.2.15): a ring of the last messages with a
+ * body, replayed to each newcomer within the limits it asks for. */
+#define _XOPEN_SOURCE 700
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ns.h"
+#include "room.h"
+
+static void entry_clear(muc_history_entry *e)
+{
+    free(e->nick);
+    free(e->payload);
+    free(e->stanza_id);
+    memset(e, 0, sizeof *e);
+}
+
+void muc_history_free(muc_room *r)
+{
+    for (size_t i = 0; i < r->hist_cap; i++)
+        entry_clear(&r->history[i]);
+    free(r->history);
+    r->history = NULL;
+    r->hist_cap = r->hist_len = r->hist_head = 0;
+}
+
+/* i-th oldest entry. */
+static muc_history_entry *at(const muc_room *r, size_t i)
+{
+    return &r->history[(r->hist_head + r->hist_cap - r->hist_len + i) % r->hist_cap];
+}
+
+void muc_history_resize(muc_room *r, unsigned n)
+{
+    if (n == r->hist_cap)
+        return;
+    muc_history_entry *h = n ? calloc(n, sizeof *h) : NULL;
+    if (n && !h)
+        return; /* keep the old ring; the room works with it */
+    size_t keep = r->hist_len < n ? r->hist_len : n;
+    /* Keep the newest `keep` entries, oldest first. */
+    for (size_t i = 0; i < r->hist_len; i++) {
+        muc_history_entry *e = at(r, i);
+        if (i >= r->hist_len - keep)
+            h[i - (r->hist_len - keep)] = *e;
+        else
+            entry_clear(e);
+    }
+    free(r->history);
+    r->history = h;
+    r->hist_cap = n;
+    r->hist_len = keep;
+    r->hist_head = n ? keep % n : 0;
+}
+
+void muc_history_add(muc_room *r, const muc_occupant *o, const char *payload, const char *stanza_id,
+                     double stamp)
+{
+    if (r->hist_cap == 0)
+        return;
+    muc_history_entry *e = &r->history[r->hist_head];
+    entry_clear(e);
+    e->nick = strdup(o->nick);
+    e->payload = strdup(payload);
+    e->stanza_id = strdup(stanza_id);
+    if (!e->nick || !e->payload || !e->stanza_id) {
+        entry_clear(e);
+        return;
+    }
+    memcpy(e->occupant_id, o->occupant_id, sizeof e->occupant_id);
+    e->stamp = stamp;
+    /* The stanza as a newcomer receives it, less its 'to' (which differs per
+     * recipient): what maxchars counts. */
+    e->chars = strlen(r->jid) + strlen(o->nick) + strlen(payload) + 200;
+    r->hist_head = (r->hist_head + 1) % r->hist_cap;
+    if (r->hist_len < r->hist_cap)
+        r->hist_len++;
+}
+
+/* XEP-0082 date-time, e.g. 2026-11-23T10:00:00Z or with .123 and +01:00.
+ * Returns -1 when it does not parse. */
+static double parse_datetime(const char *s)
+{
+    struct tm tm = {0};
+    const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!p)
+        return -1;
+    double frac = 0;
+    if (*p == '.') {
+        char *end;
+        frac = strtod(p, &end);
+        p = end;
+    }
+    long off = 0;
+    if (*p == '+' || *p == '-') {
+        int hh, mm;
+        if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
+            return -1;
+        off = (hh * 3600L + mm * 60L) * (*p == '+' ? 1 : -1);
+    } else if (*p != 'Z') {
+        return -1;
+    }
+    return (double)timegm(&tm) - (double)off + frac;
+}
+
+static void format_stamp(double t, char out[32])
+{
+    time_t secs = (time_t)t;
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    int ms = (int)((t - (double)secs) * 1000.0);
+    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+}
+
+static long attr_long(const xml_node *n, const char *name, long def)
+{
+    const char *v = n ? xml_attr(n, name) : NULL;
+    if (!v || !*v)
+        return def;
+    char *end;
+    long x = strtol(v, &end, 10);
+    return *end || x < 0 ? def : x;
+}
+
+void muc_history_send(muc_room *r, buf *b, const muc_session *to, const xml_node *hist)
+{
+    size_t n = r->hist_len;
+    long maxstanzas = attr_long(hist, "maxstanzas", (long)n);
+    long maxchars = attr_long(hist, "maxchars", -1);
+    long seconds = attr_long(hist, "seconds", -1);
+    double since = -1;
+    if (hist && xml_attr(hist, "since"))
+        since = parse_datetime(xml_attr(hist, "since"));
+    double now = muc_now(r->svc);
+    /* Walk back from the newest entry while every limit still holds. */
+    size_t first = n;
+    long chars = 0;
+    while (first > 0 && (long)(n - first) < maxstanzas) {
+        const muc_history_entry *e = at(r, first - 1);
+        if (seconds >= 0 && e->stamp < now - (double)seconds)
+            break;
+        if (since >= 0 && e->stamp <= since)
+            break;
+        if (maxchars >= 0 && chars + (long)e->chars > maxchars)
+            break;
+        chars += (long)e->chars;
+        first--;
+    }
+    for (size_t i = first; i < n; i++) {
+        const muc_history_entry *e = at(r, i);
+        char stamp[32];
+        format_stamp(e->stamp, stamp);
+        buf_puts(b, "<message from=\"");
+        buf_puts(b, r->jid_attr);
+        buf_puts(b, "/");
+        buf_append_xml_escaped(b, e->nick, strlen(e->nick));
+        buf_puts(b, "\" to=\"");
+        buf_puts(b, to->jid_attr);
+        buf_puts(b, "\" type=\"groupchat\">");
+        buf_puts(b, e->payload);
+        buf_printf(b,
+                   "<delay xmlns=\"" NS_DELAY "\" from=\"%s\" stamp=\"%s\"/>"
+                   "<stanza-id xmlns=\"" NS_SID "\" id=\"%s\" by=\"%s\"/>"
+                   "<occupant-id xmlns=\"" NS_OCCUPANT_ID "\" id=\"%s\"/></message>",
+                   r->jid_attr, stamp, e->stanza_id, r->jid_attr, e->occupant_id);
+    }
+}

@@ -1,0 +1,322 @@
+/* Groupchat messages, subject changes, private messages and mediated
+ * invitations (XEP-0045 7.4, 7.5, 7.8.2, 8.1). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "ns.h"
+#include "room.h"
+
+/* The message's children as occupants will see them: without anything that
+ * only the room may assert (stanza-ids it assigns, occupant ids, MUC user
+ * data), so nobody can forge them. */
+static int message_payload(const muc_room *r, const xml_node *st, buf *b)
+{
+    for (xml_node *c = xml_first_child(st); c; c = xml_next(c)) {
+        if (xml_is_text(c))
+            continue;
+        const char *ns = xml_ns(c) ? xml_ns(c) : "";
+        if (strcmp(ns, NS_OCCUPANT_ID) == 0 || strcmp(ns, NS_MUC_USER) == 0)
+            continue;
+        if (strcmp(ns, NS_SID) == 0 && strcmp(xml_name(c), "stanza-id") == 0) {
+            const char *by = xml_attr(c, "by");
+            if (!by || strcmp(by, r->jid) == 0)
+                continue;
+        }
+        if (xml_serialize(c, b, NS_COMPONENT) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void subject_change(muc *m, muc_room *r, muc_session *s, const xml_node *st,
+                           const xml_node *subj)
+{
+    muc_occupant *o = s->occ;
+    if (o->role != ROLE_MODERATOR && !(r->cfg.change_subject && o->role >= ROLE_PARTICIPANT)) {
+        muc_error(m, st, STANZA_ERR_FORBIDDEN, "you may not change the subject");
+        return;
+    }
+    const char *text = xml_text((xml_node *)subj);
+    char *t = strdup(text ? text : "");
+    char *by = strdup(o->nick);
+    if (!t || !by) {
+        free(t);
+        free(by);
+        muc_error(m, st, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+    free(r->subject);
+    free(r->subject_by);
+    r->subject = t;
+    r->subject_by = by;
+    buf *b = m->sink.begin(m->sink.ud);
+    if (!b)
+        return;
+    for (size_t i = 0; i < r->noccupants; i++) {
+        for (size_t j = 0; j < r->occupants[i]->nsessions; j++)
+            muc_subject_send(r, b, r->occupants[i]->sessions[j]);
+    }
+    m->sink.commit(m->sink.ud);
+}
+
+void muc_subject_send(muc_room *r, buf *b, const muc_session *to)
+{
+    buf_puts(b, "<message from=\"");
+    buf_puts(b, r->jid_attr);
+    if (r->subject_by) {
+        buf_puts(b, "/");
+        buf_append_xml_escaped(b, r->subject_by, strlen(r->subject_by));
+    }
+    buf_puts(b, "\" to=\"");
+    buf_puts(b, to->jid_attr);
+    buf_puts(b, "\" type=\"groupchat\">");
+    if (r->subject && *r->subject) {
+        buf_puts(b, "<subject>");
+        buf_append_xml_escaped(b, r->subject, strlen(r->subject));
+        buf_puts(b, "</subject></message>");
+    } else {
+        buf_puts(b, "<subject/></message>");
+    }
+}
+
+static void groupchat(muc *m, muc_room *r, muc_session *s, const xml_node *st)
+{
+    muc_occupant *o = s->occ;
+    if (o->role < ROLE_PARTICIPANT) {
+        muc_error(m, st, STANZA_ERR_FORBIDDEN, "you have no voice in this room");
+        return;
+    }
+    const xml_node *subj = xml_child(st, "subject", NS_COMPONENT);
+    const xml_node *body = xml_child(st, "body", NS_COMPONENT);
+    if (subj && !body) {
+        subject_change(m, r, s, st, subj);
+        return;
+    }
+    buf payload = BUF_INIT;
+    if (message_payload(r, st, &payload) < 0) {
+        buf_free(&payload);
+        muc_error(m, st, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+    char sid[17];
+    muc_new_stanza_id(m, sid);
+
+    /* One head and one tail for every recipient: the fan-out below only
+     * copies bytes, with no allocation per occupant. */
+    buf head = BUF_INIT, tail = BUF_INIT;
+    buf_puts(&head, "<message from=\"");
+    buf_puts(&head, o->from_attr);
+    buf_puts(&head, "\" type=\"groupchat\"");
+    const char *id = xml_attr(st, "id");
+    if (id) {
+        buf_puts(&head, " id=\"");
+        buf_append_xml_escaped(&head, id, strlen(id));
+        buf_puts(&head, "\"");
+    }
+    buf_puts(&head, " to=\"");
+    buf_puts(&tail, "\">");
+    buf_append(&tail, buf_unread(&payload), buf_unread_len(&payload));
+    buf_printf(&tail,
+               "<stanza-id xmlns=\"" NS_SID "\" id=\"%s\" by=\"%s\"/>"
+               "<occupant-id xmlns=\"" NS_OCCUPANT_ID "\" id=\"%s\"/></message>",
+               sid, r->jid_attr, o->occupant_id);
+    buf *b = m->sink.begin(m->sink.ud);
+    if (b) {
+        const char *h = buf_unread(&head), *t = buf_unread(&tail);
+        size_t hl = buf_unread_len(&head), tl = buf_unread_len(&tail);
+        for (size_t i = 0; i < r->noccupants; i++) {
+            const muc_occupant *p = r->occupants[i];
+            for (size_t j = 0; j < p->nsessions; j++) {
+                buf_append(b, h, hl);
+                buf_puts(b, p->sessions[j]->jid_attr);
+                buf_append(b, t, tl);
+            }
+        }
+        m->sink.commit(m->sink.ud);
+    }
+    if (body) {
+        char *pl = buf_strdup(&payload);
+        if (pl)
+            muc_history_add(r, o, pl, sid, muc_now(m));
+        free(pl);
+    }
+    buf_free(&head);
+    buf_free(&tail);
+    buf_free(&payload);
+}
+
+static bool may_pm(const muc_room *r, const muc_occupant *o)
+{
+    switch (r->cfg.allow_pm) {
+    case WHO_ANYONE:
+        return true;
+    case WHO_PARTICIPANTS:
+        return o->role >= ROLE_PARTICIPANT;
+    case WHO_MODERATORS:
+        return o->role == ROLE_MODERATOR;
+    case WHO_NOBODY:
+        return false;
+    }
+    return false;
+}
+
+static void private_message(muc *m, muc_room *r, muc_session *s, const xml_node *st,
+                            const char *nick)
+{
+    const char *type = xml_attr(st, "type");
+    if (type && strcmp(type, "groupchat") == 0) {
+        muc_error(m, st, STANZA_ERR_BAD_REQUEST, "groupchat messages go to the room itself");
+        return;
+    }
+    muc_occupant *target = muc_occupant_by_nick(r, nick);
+    if (!target) {
+        muc_error(m, st, STANZA_ERR_ITEM_NOT_FOUND, "nobody by that nickname is here");
+        return;
+    }
+    if (!may_pm(r, s->occ)) {
+        muc_error(m, st, STANZA_ERR_FORBIDDEN, "private messages are not allowed in this room");
+        return;
+    }
+    buf payload = BUF_INIT;
+    message_payload(r, st, &payload);
+    buf *b = m->sink.begin(m->sink.ud);
+    if (b) {
+        const char *id = xml_attr(st, "id");
+        for (size_t j = 0; j < target->nsessions; j++) {
+            buf_puts(b, "<message from=\"");
+            buf_puts(b, s->occ->from_attr);
+            buf_puts(b, "\" to=\"");
+            buf_puts(b, target->sessions[j]->jid_attr);
+            buf_puts(b, "\" type=\"");
+            buf_puts(b, type ? type : "normal");
+            if (id) {
+                buf_puts(b, "\" id=\"");
+                buf_append_xml_escaped(b, id, strlen(id));
+            }
+            buf_puts(b, "\">");
+            buf_append(b, buf_unread(&payload), buf_unread_len(&payload));
+            /* XEP-0045 7.5: marks the message as coming through a room. */
+            buf_puts(b, "<x xmlns=\"" NS_MUC_USER "\"/><occupant-id xmlns=\"" NS_OCCUPANT_ID
+                        "\" id=\"");
+            buf_puts(b, s->occ->occupant_id);
+            buf_puts(b, "\"/></message>");
+        }
+        m->sink.commit(m->sink.ud);
+    }
+    buf_free(&payload);
+}
+
+static void invite(muc *m, muc_room *r, muc_session *s, const xml_node *st, const xml_node *inv)
+{
+    muc_occupant *o = s->occ;
+    muc_aff aff = muc_room_aff(r, o->bare);
+    if (!r->cfg.allow_invites && o->role != ROLE_MODERATOR && aff < AFF_ADMIN) {
+        muc_error(m, st, STANZA_ERR_FORBIDDEN, "only moderators may invite to this room");
+        return;
+    }
+    jid to;
+    const char *to_s = xml_attr(inv, "to");
+    if (!to_s || jid_parse(to_s, &to) != JID_OK) {
+        muc_error(m, st, STANZA_ERR_JID_MALFORMED, "the invitee's address is not valid");
+        return;
+    }
+    char *invitee = jid_full(&to);
+    char *invitee_bare = jid_bare(&to);
+    jid_free(&to);
+    if (!invitee || !invitee_bare)
+        goto done;
+    /* XEP-0045 7.8.2: inviting someone to a members-only room, with the
+     * right to do so, makes them a member. */
+    if (r->cfg.members_only && muc_room_aff(r, invitee_bare) == AFF_NONE)
+        muc_room_set_aff(r, invitee_bare, AFF_MEMBER, NULL);
+    xml_node *msg = xml_new("message", NS_COMPONENT);
+    xml_node *x = msg ? xml_append_new(msg, "x", NS_MUC_USER) : NULL;
+    xml_node *i = x ? xml_append_new(x, "invite", NULL) : NULL;
+    if (!i)
+        goto fail;
+    xml_set_attr(msg, "from", r->jid);
+    xml_set_attr(msg, "to", invitee);
+    if (xml_attr(st, "id"))
+        xml_set_attr(msg, "id", xml_attr(st, "id"));
+    xml_set_attr(i, "from", s->jid);
+    xml_node *reason = xml_child(inv, "reason", NULL);
+    const char *rtext = reason ? xml_text(reason) : NULL;
+    if (rtext)
+        xml_append_text(xml_append_new(i, "reason", NULL), rtext);
+    if (r->cfg.password)
+        xml_append_text(xml_append_new(x, "password", NULL), r->cfg.password);
+    /* XEP-0249's element too, for clients that only know direct invites. */
+    xml_node *conf = xml_append_new(msg, "x", NS_CONFERENCE);
+    if (conf) {
+        xml_set_attr(conf, "jid", r->jid);
+        if (rtext)
+            xml_set_attr(conf, "reason", rtext);
+        if (r->cfg.password)
+            xml_set_attr(conf, "password", r->cfg.password);
+    }
+    muc_send(m, msg);
+fail:
+    xml_free(msg);
+done:
+    free(invitee);
+    free(invitee_bare);
+}
+
+static void decline(muc *m, muc_room *r, const xml_node *st, const xml_node *dec, const char *full)
+{
+    jid to;
+    const char *to_s = xml_attr(dec, "to");
+    if (!to_s || jid_parse(to_s, &to) != JID_OK) {
+        muc_error(m, st, STANZA_ERR_JID_MALFORMED, "the inviter's address is not valid");
+        return;
+    }
+    char *inviter = jid_full(&to);
+    jid_free(&to);
+    xml_node *msg = xml_new("message", NS_COMPONENT);
+    xml_node *x = msg ? xml_append_new(msg, "x", NS_MUC_USER) : NULL;
+    xml_node *d = x ? xml_append_new(x, "decline", NULL) : NULL;
+    if (d && inviter) {
+        xml_set_attr(msg, "from", r->jid);
+        xml_set_attr(msg, "to", inviter);
+        xml_set_attr(d, "from", full);
+        xml_node *reason = xml_child(dec, "reason", NULL);
+        if (reason && xml_text(reason))
+            xml_append_text(xml_append_new(d, "reason", NULL), xml_text(reason));
+        muc_send(m, msg);
+    }
+    xml_free(msg);
+    free(inviter);
+}
+
+void muc_message(muc *m, muc_room *r, const xml_node *st, const jid *from, const jid *to)
+{
+    char *full = jid_full(from);
+    if (!full) {
+        muc_error(m, st, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+    muc_session *s = muc_session_by_jid(r, full);
+    const xml_node *x = xml_child(st, "x", NS_MUC_USER);
+    const xml_node *dec = x ? xml_child(x, "decline", NULL) : NULL;
+    if (!to->resource && dec) {
+        /* Declining needs no seat in the room. */
+        decline(m, r, st, dec, full);
+    } else if (!s) {
+        muc_error(m, st, STANZA_ERR_NOT_ACCEPTABLE, "you are not in this room");
+    } else if (to->resource) {
+        private_message(m, r, s, st, to->resource);
+    } else {
+        const char *type = xml_attr(st, "type");
+        const xml_node *inv = x ? xml_child(x, "invite", NULL) : NULL;
+        if (type && strcmp(type, "groupchat") == 0)
+            groupchat(m, r, s, st);
+        else if (inv)
+            invite(m, r, s, st, inv);
+        else
+            muc_error(m, st, STANZA_ERR_BAD_REQUEST,
+                      "send groupchat messages with type='groupchat'");
+    }
+    free(full);
+}

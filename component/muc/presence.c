@@ -1,0 +1,323 @@
+/* Joining, leaving, nick changes and presence updates (XEP-0045 7.1-7.4,
+ * 7.6, 7.14). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "ns.h"
+#include "room.h"
+
+/* Whether `viewer` may see the real JID of occupants (XEP-0045 "whois"). */
+static bool sees_jids(const muc_room *r, const muc_occupant *viewer)
+{
+    return r->cfg.whois == WHO_ANYONE || viewer->role == ROLE_MODERATOR;
+}
+
+void muc_presence_write(muc_room *r, buf *b, const muc_occupant *o, const muc_session *to,
+                        const char *type, const int *codes, size_t ncodes, const char *extra_item,
+                        const char *extra_x)
+{
+    bool self = to->occ == o;
+    buf_puts(b, "<presence from=\"");
+    buf_puts(b, o->from_attr);
+    buf_puts(b, "\" to=\"");
+    buf_puts(b, to->jid_attr);
+    if (type) {
+        buf_puts(b, "\" type=\"");
+        buf_puts(b, type);
+    }
+    buf_puts(b, "\">");
+    if (!type && o->nsessions > 0)
+        buf_puts(b, o->sessions[0]->pres);
+    buf_puts(b, "<x xmlns=\"" NS_MUC_USER "\"><item affiliation=\"");
+    buf_puts(b, muc_aff_name(muc_room_aff(r, o->bare)));
+    buf_puts(b, "\" role=\"");
+    buf_puts(b, type ? "none" : muc_role_name(o->role));
+    if ((self || sees_jids(r, to->occ)) && o->nsessions > 0) {
+        buf_puts(b, "\" jid=\"");
+        buf_puts(b, self ? to->jid_attr : o->sessions[0]->jid_attr);
+    }
+    buf_puts(b, "\"");
+    if (extra_item && *extra_item == '>') {
+        buf_puts(b, extra_item); /* children of <item/>, closes it */
+    } else {
+        if (extra_item)
+            buf_puts(b, extra_item);
+        buf_puts(b, "/>");
+    }
+    for (size_t i = 0; i < ncodes; i++)
+        buf_printf(b, "<status code=\"%d\"/>", codes[i]);
+    if (extra_x)
+        buf_puts(b, extra_x);
+    buf_puts(b, "</x><occupant-id xmlns=\"" NS_OCCUPANT_ID "\" id=\"");
+    buf_puts(b, o->occupant_id);
+    buf_puts(b, "\"/></presence>");
+}
+
+void muc_presence_broadcast(muc_room *r, const muc_occupant *o, const char *type, const int *codes,
+                            size_t ncodes, const char *extra_item, const char *extra_x)
+{
+    buf *b = r->svc->sink.begin(r->svc->sink.ud);
+    if (!b)
+        return;
+    int self_codes[8];
+    size_t nself = 0;
+    self_codes[nself++] = 110;
+    for (size_t i = 0; i < ncodes && nself < 8; i++)
+        self_codes[nself++] = codes[i];
+    for (size_t i = 0; i < r->noccupants; i++) {
+        const muc_occupant *p = r->occupants[i];
+        for (size_t j = 0; j < p->nsessions; j++) {
+            if (p == o)
+                muc_presence_write(r, b, o, p->sessions[j], type, self_codes, nself, extra_item,
+                                   extra_x);
+            else
+                muc_presence_write(r, b, o, p->sessions[j], type, codes, ncodes, extra_item,
+                                   extra_x);
+        }
+    }
+    r->svc->sink.commit(r->svc->sink.ud);
+}
+
+/* The part of a client's presence that others see: everything but the MUC
+ * join element and anything pretending to come from the room. */
+static char *presence_payload(const xml_node *st)
+{
+    buf b = BUF_INIT;
+    buf_puts(&b, "");
+    for (xml_node *c = xml_first_child(st); c; c = xml_next(c)) {
+        if (xml_is_text(c))
+            continue;
+        const char *ns = xml_ns(c);
+        if (ns && (strcmp(ns, NS_MUC) == 0 || strcmp(ns, NS_MUC_USER) == 0 ||
+                   strcmp(ns, NS_OCCUPANT_ID) == 0))
+            continue;
+        xml_serialize(c, &b, NS_COMPONENT);
+    }
+    char *s = buf_strdup(&b);
+    buf_free(&b);
+    return s;
+}
+
+static void leave(muc_room *r, muc_session *s)
+{
+    muc_occupant *o = s->occ;
+    if (o->nsessions > 1) {
+        /* Another session stays under this nick: only this one leaves. */
+        buf *b = r->svc->sink.begin(r->svc->sink.ud);
+        if (b) {
+            static const int self[] = {110};
+            muc_presence_write(r, b, o, s, "unavailable", self, 1, NULL, NULL);
+            r->svc->sink.commit(r->svc->sink.ud);
+        }
+        muc_session_remove(r, s);
+        return;
+    }
+    muc_presence_broadcast(r, o, "unavailable", NULL, 0, NULL, NULL);
+    muc_occupant_remove(r, o);
+    muc_room_reap(r);
+}
+
+static void update(muc_room *r, muc_session *s, const xml_node *st)
+{
+    char *payload = presence_payload(st);
+    if (!payload)
+        return;
+    free(s->pres);
+    s->pres = payload;
+    muc_presence_broadcast(r, s->occ, NULL, NULL, 0, NULL, NULL);
+}
+
+static void change_nick(muc *m, muc_room *r, muc_session *s, const xml_node *st, const char *nick)
+{
+    muc_occupant *o = s->occ;
+    muc_occupant *other = muc_occupant_by_nick(r, nick);
+    if (other) {
+        muc_error(m, st, STANZA_ERR_CONFLICT, "that nickname is in use");
+        return;
+    }
+    if (o->nsessions > 1) {
+        muc_error(m, st, STANZA_ERR_NOT_ACCEPTABLE,
+                  "leave from your other clients before changing nickname");
+        return;
+    }
+    /* XEP-0045 7.6: unavailable with 303 and the new nick from the old
+     * address, then available from the new one. */
+    buf nickattr = BUF_INIT;
+    buf_puts(&nickattr, " nick=\"");
+    buf_append_xml_escaped(&nickattr, nick, strlen(nick));
+    buf_puts(&nickattr, "\"");
+    char *extra = buf_strdup(&nickattr);
+    buf_free(&nickattr);
+    static const int c303[] = {303};
+    muc_presence_broadcast(r, o, "unavailable", c303, 1, extra, NULL);
+    free(extra);
+    if (muc_occupant_rename(r, o, nick) < 0) {
+        log_error("out of memory renaming an occupant");
+        return;
+    }
+    char *payload = presence_payload(st);
+    if (payload) {
+        free(s->pres);
+        s->pres = payload;
+    }
+    muc_presence_broadcast(r, o, NULL, NULL, 0, NULL, NULL);
+}
+
+static bool password_ok(const muc_room *r, const xml_node *st)
+{
+    if (!r->cfg.password)
+        return true;
+    const xml_node *x = xml_child(st, "x", NS_MUC);
+    xml_node *pw = x ? xml_child(x, "password", NS_MUC) : NULL;
+    return pw && xml_text(pw) && strcmp(xml_text(pw), r->cfg.password) == 0;
+}
+
+/* Refusals in the order XEP-0045 7.2 lists them; NULL when admitted. */
+static const char *refusal(const muc_room *r, muc_aff aff, const xml_node *st, stanza_error *e)
+{
+    if (r->locked && aff != AFF_OWNER) {
+        *e = STANZA_ERR_ITEM_NOT_FOUND;
+        return "the room is being set up by its owner";
+    }
+    if (aff == AFF_OUTCAST) {
+        *e = STANZA_ERR_FORBIDDEN;
+        return "you are banned from this room";
+    }
+    if (r->cfg.members_only && aff < AFF_MEMBER) {
+        *e = STANZA_ERR_REGISTRATION_REQUIRED;
+        return "this room is for members only";
+    }
+    if (aff < AFF_ADMIN && !password_ok(r, st)) {
+        *e = STANZA_ERR_NOT_AUTHORIZED;
+        return "a password is required";
+    }
+    if (r->cfg.max_users && r->noccupants >= r->cfg.max_users && aff < AFF_ADMIN) {
+        *e = STANZA_ERR_SERVICE_UNAVAILABLE;
+        return "the room is full";
+    }
+    return NULL;
+}
+
+static void join(muc *m, muc_room *r, const xml_node *st, const char *full, const char *bare,
+                 const char *nick, const char *local)
+{
+    bool created = false;
+    if (!r) {
+        r = muc_room_create(m, local, bare);
+        if (!r) {
+            muc_error(m, st, STANZA_ERR_RESOURCE_CONSTRAINT, "no more rooms can be created");
+            return;
+        }
+        created = true;
+    }
+    muc_aff aff = muc_room_aff(r, bare);
+    stanza_error e;
+    const char *why = refusal(r, aff, st, &e);
+    if (why) {
+        muc_error(m, st, e, why);
+        if (created)
+            muc_room_reap(r);
+        return;
+    }
+    muc_occupant *o = muc_occupant_by_nick(r, nick);
+    bool new_occupant = !o;
+    if (o && strcmp(o->bare, bare) != 0) {
+        muc_error(m, st, STANZA_ERR_CONFLICT, "that nickname is in use");
+        return;
+    }
+    if (!o) {
+        o = muc_occupant_add(r, nick, bare);
+        if (o)
+            o->role = muc_room_default_role(r, aff);
+    }
+    muc_session *s = o ? muc_session_add(r, o, full) : NULL;
+    if (!s) {
+        if (o && o->nsessions == 0)
+            muc_occupant_remove(r, o);
+        muc_error(m, st, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        if (created)
+            muc_room_reap(r);
+        return;
+    }
+    char *payload = presence_payload(st);
+    if (payload) {
+        free(s->pres);
+        s->pres = payload;
+    }
+
+    /* XEP-0045 7.2.3: everyone already present, to the newcomer... */
+    buf *b = m->sink.begin(m->sink.ud);
+    if (!b)
+        return;
+    for (size_t i = 0; i < r->noccupants; i++) {
+        if (r->occupants[i] != o)
+            muc_presence_write(r, b, r->occupants[i], s, NULL, NULL, 0, NULL, NULL);
+    }
+    m->sink.commit(m->sink.ud);
+    /* ...the newcomer to everyone (its own sessions included, with 110)... */
+    int codes[3];
+    size_t n = 0;
+    if (r->cfg.whois == WHO_ANYONE)
+        codes[n++] = 100;
+    if (created)
+        codes[n++] = 201;
+    if (new_occupant) {
+        muc_presence_broadcast(r, o, NULL, codes, n, NULL, NULL);
+    } else {
+        /* Another session of someone already present: only it learns. */
+        int self[4] = {110};
+        for (size_t i = 0; i < n; i++)
+            self[i + 1] = codes[i];
+        b = m->sink.begin(m->sink.ud);
+        if (b) {
+            muc_presence_write(r, b, o, s, NULL, self, n + 1, NULL, NULL);
+            m->sink.commit(m->sink.ud);
+        }
+    }
+    /* ...then the history and the subject, which tells the client the join
+     * is complete. */
+    b = m->sink.begin(m->sink.ud);
+    if (!b)
+        return;
+    const xml_node *x = xml_child(st, "x", NS_MUC);
+    if (!created)
+        muc_history_send(r, b, s, x ? xml_child(x, "history", NS_MUC) : NULL);
+    muc_subject_send(r, b, s);
+    m->sink.commit(m->sink.ud);
+}
+
+void muc_presence(muc *m, muc_room *r, const xml_node *st, const jid *from, const jid *to)
+{
+    const char *type = xml_attr(st, "type");
+    char *full = jid_full(from);
+    char *bare = jid_bare(from);
+    if (!full || !bare)
+        goto done;
+    muc_session *s = r ? muc_session_by_jid(r, full) : NULL;
+    if (type && (strcmp(type, "unavailable") == 0 || strcmp(type, "error") == 0)) {
+        /* An error presence from an occupant means its client is gone. */
+        if (s)
+            leave(r, s);
+        goto done;
+    }
+    if (type) {
+        /* Subscriptions and probes have no meaning for a room. */
+        muc_error(m, st, STANZA_ERR_SERVICE_UNAVAILABLE, NULL);
+        goto done;
+    }
+    if (!to->resource) {
+        muc_error(m, st, STANZA_ERR_JID_MALFORMED, "a nickname is required");
+        goto done;
+    }
+    if (!s)
+        join(m, r, st, full, bare, to->resource, to->local);
+    else if (strcmp(s->occ->nick, to->resource) == 0)
+        update(r, s, st);
+    else
+        change_nick(m, r, s, st, to->resource);
+done:
+    free(full);
+    free(bare);
+}

@@ -1,0 +1,191 @@
+/* room: the MUC core's data model, shared by the feature files of muc/ and
+ * by nothing else (the rest of the component sees only muc.h).
+ *
+ * Ownership: a muc owns its rooms; a room owns its occupants, sessions,
+ * affiliation entries and history. Hash map keys point into the values they
+ * index (occupant->nick, session->jid, aff->jid, room->local). */
+#ifndef STOA_MUC_ROOM_H
+#define STOA_MUC_ROOM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "hmap.h"
+#include "muc.h"
+#include "stanza.h"
+
+#define NS_MUC_USER "http://jabber.org/protocol/muc#user"
+#define NS_MUC_ADMIN "http://jabber.org/protocol/muc#admin"
+#define NS_MUC_OWNER "http://jabber.org/protocol/muc#owner"
+#define NS_MUC_ROOMINFO "http://jabber.org/protocol/muc#roominfo"
+#define NS_MUC_ROOMCONFIG "http://jabber.org/protocol/muc#roomconfig"
+#define NS_SID "urn:xmpp:sid:0"
+#define NS_OCCUPANT_ID "urn:xmpp:occupant-id:0"
+#define NS_DELAY "urn:xmpp:delay"
+#define NS_CONFERENCE "jabber:x:conference"
+
+typedef enum { AFF_NONE = 0, AFF_OUTCAST, AFF_MEMBER, AFF_ADMIN, AFF_OWNER } muc_aff;
+typedef enum { ROLE_NONE = 0, ROLE_VISITOR, ROLE_PARTICIPANT, ROLE_MODERATOR } muc_role;
+/* Who may send private messages, see real JIDs, change the subject. */
+typedef enum { WHO_ANYONE = 0, WHO_PARTICIPANTS, WHO_MODERATORS, WHO_NOBODY } muc_who;
+
+typedef struct muc_room_config {
+    char *name;
+    char *description;
+    char *lang;
+    char *topic;    /* one of the service's topic categories, or NULL */
+    char *password; /* NULL: none */
+    bool persistent;
+    bool public;
+    bool members_only;
+    bool moderated;
+    bool allow_invites;  /* may participants invite? (moderators always may) */
+    bool change_subject; /* may participants change the subject? */
+    muc_who whois;       /* WHO_ANYONE (non-anonymous) or WHO_MODERATORS */
+    muc_who allow_pm;
+    unsigned max_users; /* 0: unlimited */
+    unsigned history_length;
+} muc_room_config;
+
+typedef struct muc_occupant muc_occupant;
+
+/* One client session (full real JID) in the room. */
+typedef struct muc_session {
+    char *jid;      /* normalized full real JID; key of room->by_jid */
+    char *jid_attr; /* jid escaped for an XML attribute, for fan-out */
+    char *pres;     /* serialized presence payload (show, status, caps...) */
+    muc_occupant *occ;
+} muc_session;
+
+struct muc_occupant {
+    char *nick;      /* key of room->by_nick */
+    char *bare;      /* normalized real bare JID */
+    char *from_attr; /* "room@service/nick", escaped for an attribute */
+    muc_role role;
+    char occupant_id[33]; /* XEP-0421, stable per room and real bare JID */
+    muc_session **sessions;
+    size_t nsessions;
+    size_t index; /* position in room->occupants */
+};
+
+typedef struct muc_aff_entry {
+    char *jid; /* bare JID (or a domain); key of room->affs */
+    muc_aff aff;
+    char *reason;
+} muc_aff_entry;
+
+typedef struct muc_history_entry {
+    char *nick;
+    char *payload; /* serialized message children (body, etc.) */
+    char *stanza_id;
+    char occupant_id[33];
+    double stamp;
+    size_t chars; /* characters of the whole stanza, for maxchars */
+} muc_history_entry;
+
+typedef struct muc_room {
+    struct muc *svc;
+    char *local;    /* normalized node; key of svc->rooms */
+    char *jid;      /* local@service */
+    char *jid_attr; /* escaped */
+    muc_room_config cfg;
+    bool locked;              /* created and not yet configured by its owner */
+    hmap by_nick;             /* nick -> muc_occupant */
+    hmap by_jid;              /* full real JID -> muc_session */
+    hmap affs;                /* bare JID -> muc_aff_entry */
+    muc_occupant **occupants; /* dense, for fan-out */
+    size_t noccupants, occ_cap;
+    char *subject;              /* NULL: never set */
+    char *subject_by;           /* nick */
+    muc_history_entry *history; /* ring of cfg.history_length */
+    size_t hist_cap, hist_len, hist_head;
+    double created;
+} muc_room;
+
+struct muc {
+    char *domain;
+    char **topics; /* NULL-terminated copy */
+    unsigned history_default, history_max, max_rooms;
+    double (*now)(void);
+    uint64_t id_key[2]; /* keys stanza-ids and occupant-ids */
+    uint64_t next_seq;
+    hmap rooms; /* local -> muc_room */
+    out sink;
+    unsigned occupants;
+};
+
+/* ---- room.c: the core ---- */
+muc_room *muc_room_get(muc *m, const char *local);
+muc_room *muc_room_create(muc *m, const char *local, const char *owner_bare);
+void muc_room_destroy(muc_room *r);
+/* Drops a temporary room that has nobody left in it. Returns true if gone. */
+bool muc_room_reap(muc_room *r);
+
+muc_aff muc_room_aff(const muc_room *r, const char *bare);
+int muc_room_set_aff(muc_room *r, const char *bare, muc_aff aff, const char *reason);
+muc_role muc_room_default_role(const muc_room *r, muc_aff aff);
+
+muc_occupant *muc_occupant_by_nick(const muc_room *r, const char *nick);
+muc_session *muc_session_by_jid(const muc_room *r, const char *full);
+muc_occupant *muc_occupant_add(muc_room *r, const char *nick, const char *bare);
+muc_session *muc_session_add(muc_room *r, muc_occupant *o, const char *full);
+/* Removes one session; the occupant goes too when it was its last. */
+void muc_session_remove(muc_room *r, muc_session *s);
+void muc_occupant_remove(muc_room *r, muc_occupant *o);
+int muc_occupant_rename(muc_room *r, muc_occupant *o, const char *nick);
+
+/* A fresh stanza-id, unique and increasing within the service. */
+void muc_new_stanza_id(muc *m, char out[17]);
+double muc_now(const muc *m);
+
+const char *muc_aff_name(muc_aff a);
+const char *muc_role_name(muc_role r);
+int muc_aff_parse(const char *s, muc_aff *out);
+int muc_role_parse(const char *s, muc_role *out);
+
+/* Replies with an error from the room (or the occupant address `from`). */
+void muc_error(muc *m, const xml_node *st, stanza_error e, const char *text);
+/* Sends a tree. */
+void muc_send(muc *m, const xml_node *st);
+
+/* ---- presence.c ---- */
+void muc_presence(muc *m, muc_room *r, const xml_node *st, const jid *from, const jid *to);
+/* Presence of occupant o as seen by `viewer` (NULL: as broadcast to
+ * non-moderators), with extra status codes; appended to b. */
+void muc_presence_write(muc_room *r, buf *b, const muc_occupant *o, const muc_session *to,
+                        const char *type, const int *codes, size_t ncodes, const char *extra_item,
+                        const char *extra_x);
+/* Broadcasts o's presence to everyone (with 110 to o's own sessions). */
+void muc_presence_broadcast(muc_room *r, const muc_occupant *o, const char *type, const int *codes,
+                            size_t ncodes, const char *extra_item, const char *extra_x);
+
+/* ---- message.c ---- */
+void muc_message(muc *m, muc_room *r, const xml_node *st, const jid *from, const jid *to);
+/* Sends the current subject (always, even empty) to one session. */
+void muc_subject_send(muc_room *r, buf *b, const muc_session *to);
+
+/* ---- history.c ---- */
+void muc_history_add(muc_room *r, const muc_occupant *o, const char *payload, const char *stanza_id,
+                     double stamp);
+/* Replays history to a joining session, honouring the <history/> limits of
+ * its join presence (hist may be NULL). */
+void muc_history_send(muc_room *r, buf *b, const muc_session *to, const xml_node *hist);
+void muc_history_resize(muc_room *r, unsigned n);
+void muc_history_free(muc_room *r);
+
+/* ---- disco.c ---- */
+void muc_room_disco(muc *m, muc_room *r, const xml_node *iq, const xml_node *q);
+
+/* ---- owner.c ---- */
+void muc_owner(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const jid *from);
+void muc_room_config_free(muc_room_config *c);
+/* Tells every occupant the room is gone (with an optional alternate venue
+ * and reason), then destroys it. */
+void muc_room_destroy_announced(muc *m, muc_room *r, const char *alt, const char *reason);
+
+/* ---- admin.c ---- */
+void muc_admin(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const jid *from);
+
+#endif

@@ -1,0 +1,765 @@
+/* Chat rooms (XEP-0045) through the component's dispatch: literal stanzas
+ * in, literal stanzas out. The clock is fixed and ids are seeded, so every
+ * byte is predictable; occupant ids are checked for stability separately and
+ * shown as OID-<nick-of-first-owner> in expected output. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "service.h"
+#include "testutil.h"
+
+#define SVC "rooms.example.org"
+#define ALICE "alice@example.org/pc"
+#define BOB "bob@example.org/phone"
+#define CAROL "carol@example.org/web"
+#define NOW 1000000.0 /* 1970-01-12T13:46:40Z */
+/* Stanza ids: milliseconds << 12, then a counter. */
+#define SID1 "000003b9aca00000"
+#define SID2 "000003b9aca00001"
+
+static buf output = BUF_INIT;
+static service *svc;
+static double clock_now = NOW;
+static const char *const topics[] = {"sports", "movies", NULL};
+
+static buf *sink_begin(void *ud)
+{
+    (void)ud;
+    return &output;
+}
+
+static void sink_commit(void *ud)
+{
+    (void)ud;
+}
+
+static double fixed_clock(void)
+{
+    return clock_now;
+}
+
+static void setup(void)
+{
+    clock_now = NOW;
+    service_config c = {SVC,
+                        "Rooms",
+                        "1.0",
+                        {.topics = topics,
+                         .history_default = 20,
+                         .history_max = 50,
+                         .seed = 42,
+                         .now = fixed_clock}};
+    out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};
+    svc = service_new(&c, &sink);
+}
+
+static void teardown(void)
+{
+    service_free(svc);
+    buf_free(&output);
+}
+
+/* Replaces each 32-hex occupant id with OID-N, numbering ids in order of
+ * first appearance, so expected output reads OID-1 (first person seen). */
+static char oids[8][33];
+static int noids;
+
+static char *normalize(const char *s)
+{
+    buf b = BUF_INIT;
+    const char *marker = "occupant-id xmlns=\"urn:xmpp:occupant-id:0\" id=\"";
+    const char *p = s;
+    for (;;) {
+        const char *q = strstr(p, marker);
+        if (!q) {
+            buf_puts(&b, p);
+            break;
+        }
+        q += strlen(marker);
+        buf_append(&b, p, (size_t)(q - p));
+        int k;
+        for (k = 0; k < noids; k++) {
+            if (strncmp(oids[k], q, 32) == 0)
+                break;
+        }
+        if (k == noids && noids < 8)
+            memcpy(oids[noids++], q, 32);
+        buf_printf(&b, "OID-%d", k + 1);
+        p = q + 32;
+    }
+    char *r = buf_strdup(&b);
+    buf_free(&b);
+    return r;
+}
+
+static char *last;
+
+static const char *feed(const char *in)
+{
+    xml_node *st = tu_stanza(in);
+    ck_assert_msg(st != NULL, "test input does not parse: %s", in);
+    buf_reset(&output);
+    service_handle(svc, st);
+    char *raw = buf_strdup(&output);
+    free(last);
+    last = normalize(raw);
+    free(raw);
+    return last;
+}
+
+#define expect(in, want) ck_assert_str_eq(feed(in), want)
+#define expect_has(in, part)                                                                       \
+    do {                                                                                           \
+        const char *got_ = feed(in);                                                               \
+        ck_assert_msg(strstr(got_, part) != NULL, "expected\n  %s\nin\n  %s", part, got_);         \
+    } while (0)
+#define expect_silence(in) ck_assert_str_eq(feed(in), "")
+
+#define STANZA_ERR(cond) "<" cond " xmlns=\"urn:ietf:params:xml:ns:xmpp-stanzas\"/>"
+
+/* Alice creates room1 and accepts the default configuration (an instant
+ * room, XEP-0045 10.1.2). */
+static void make_room(const char *room)
+{
+    char in[512];
+    snprintf(in, sizeof in,
+             "<presence from='" ALICE "' to='%s@" SVC "/Alice'>"
+             "<x xmlns='http://jabber.org/protocol/muc'/></presence>",
+             room);
+    feed(in);
+    snprintf(in, sizeof in,
+             "<iq type='set' id='cfg' from='" ALICE "' to='%s@" SVC "'>"
+             "<query xmlns='http://jabber.org/protocol/muc#owner'>"
+             "<x xmlns='jabber:x:data' type='submit'/></query></iq>",
+             room);
+    feed(in);
+    ck_assert_msg(strstr(last, "type=\"result\"") != NULL, "instant room refused: %s", last);
+}
+
+static void join(const char *full, const char *room, const char *nick)
+{
+    char in[512];
+    snprintf(in, sizeof in, "<presence from='%s' to='%s@" SVC "/%s'/>", full, room, nick);
+    feed(in);
+}
+
+START_TEST(create_instant_room)
+{
+    expect("<presence from='" ALICE "' to='room1@" SVC "/Alice'>"
+           "<x xmlns='http://jabber.org/protocol/muc'/><show>chat</show></presence>",
+           "<presence from=\"room1@" SVC "/Alice\" to=\"" ALICE "\"><show>chat</show>"
+           "<x xmlns=\"http://jabber.org/protocol/muc#user\"><item affiliation=\"owner\" "
+           "role=\"moderator\" jid=\"" ALICE "\"/><status code=\"110\"/><status code=\"201\"/>"
+           "</x><occupant-id xmlns=\"urn:xmpp:occupant-id:0\" id=\"OID-1\"/></presence>"
+           "<message from=\"room1@" SVC "\" to=\"" ALICE "\" type=\"groupchat\"><subject/>"
+           "</message>");
+    /* Locked until configured: nobody else can see or enter it. */
+    expect_has("<presence from='" BOB "' to='room1@" SVC "/Bob'/>", STANZA_ERR("item-not-found"));
+    expect_has("<iq type='get' id='d' from='" BOB "' to='room1@" SVC "'>"
+               "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
+               STANZA_ERR("item-not-found"));
+    expect("<iq type='set' id='cfg' from='" ALICE "' to='room1@" SVC "'>"
+           "<query xmlns='http://jabber.org/protocol/muc#owner'>"
+           "<x xmlns='jabber:x:data' type='submit'/></query></iq>",
+           "<iq id=\"cfg\" to=\"" ALICE "\" from=\"room1@" SVC "\" type=\"result\"/>");
+    expect_has("<presence from='" BOB "' to='room1@" SVC "/Bob'/>", "<status code=\"110\"/>");
+}
+END_TEST
+
+START_TEST(join_sees_everyone_and_is_seen)
+{
+    make_room("room1");
+    expect("<presence from='" BOB "' to='room1@" SVC "/Bob'/>",
+           /* Alice, as Bob (a participant) sees her: no real JID. */
+           "<presence from=\"room1@" SVC "/Alice\" to=\"" BOB "\">"
+           "<x xmlns=\"http://jabber.org/protocol/muc#user\"><item affiliation=\"owner\" "
+           "role=\"moderator\"/></x><occupant-id xmlns=\"urn:xmpp:occupant-id:0\" id=\"OID-1\"/>"
+           "</presence>"
+           /* Bob to Alice, a moderator: with his real JID. */
+           "<presence from=\"room1@" SVC "/Bob\" to=\"" ALICE "\">"
+           "<x xmlns=\"http://jabber.org/protocol/muc#user\"><item affiliation=\"none\" "
+           "role=\"participant\" jid=\"" BOB "\"/></x>"
+           "<occupant-id xmlns=\"urn:xmpp:occupant-id:0\" id=\"OID-2\"/></presence>"
+           /* Bob's own presence, 110. */
+           "<presence from=\"room1@" SVC "/Bob\" to=\"" BOB "\">"
+           "<x xmlns=\"http://jabber.org/protocol/muc#user\"><item affiliation=\"none\" "
+           "role=\"participant\" jid=\"" BOB "\"/><status code=\"110\"/></x>"
+           "<occupant-id xmlns=\"urn:xmpp:occupant-id:0\" id=\"OID-2\"/></presence>"
+           "<message from=\"room1@" SVC "\" to=\"" BOB
+           "\" type=\"groupchat\"><subject/></message>");
+}
+END_TEST
+
+START_TEST(occupant_ids_are_stable_and_distinct)
+{
+    make_room("room1");
+    join(BOB, "room1", "Bob");
+    const char *a = strstr(last, "OID-");
+    ck_assert_ptr_nonnull(a);
+    /* Leaving and coming back under another nick keeps Bob's id. */
+    feed("<presence type='unavailable' from='" BOB "' to='room1@" SVC "/Bob'/>");
+    join(BOB, "room1", "Robert");
+    ck_assert_ptr_nonnull(strstr(last, "from=\"room1@" SVC "/Robert\" to=\"" BOB "\">"));
+    ck_assert_int_eq(noids, 2); /* Alice and Bob, nobody else */
+    ck_assert_str_ne(oids[0], oids[1]);
+}
+END_TEST
+
+START_TEST(nick_conflict)
+{
+    make_room("room1");
+    expect(
+        "<presence from='" BOB "' to='room1@" SVC "/Alice'/>",
+        "<presence to=\"" BOB "\" from=\"room1@" SVC "/Alice\" type=\"error\"><error "
+        "type=\"cancel\">" STANZA_ERR("conflict") "<text "
+                                                  "xmlns=\"urn:ietf:params:xml:ns:xmpp-stanzas\" "
+                                                  "xml:lang=\"en\">that nickname is in "
+                                                  "use</text></error></presence>");
+}
+END_TEST
+
+START_TEST(nickname_required)
+{
+    expect_has("<presence from='" BOB "' to='room1@" SVC "'/>", STANZA_ERR("jid-malformed"));
+}
+END_TEST
+
+START_TEST(groupchat_fans_out_with_ids)
+{
+    make_room("room1");
+    join(BOB, "room1", "Bob");
+    /* A forged stanza-id and occupant-id are dropped, and the room's own
+     * added. */
+    const char *got = feed("<message type='groupchat' id='m1' from='" BOB "' to='room1@" SVC "'>"
+                           "<body>hi &amp; bye</body>"
+                           "<stanza-id xmlns='urn:xmpp:sid:0' id='forged' by='room1@" SVC "'/>"
+                           "<occupant-id xmlns='urn:xmpp:occupant-id:0' id='forged'/></message>");
+    const char *tail = "\"><body>hi &amp; bye</body><stanza-id xmlns=\"urn:xmpp:sid:0\" id=\"" SID1
+                       "\" by=\"room1@" SVC "\"/><occupant-id xmlns=\"urn:xmpp:occupant-id:0\" "
+                       "id=\"OID-2\"/></message>";
+    char want[2048];
+    snprintf(want, sizeof want,
+             "<message from=\"room1@" SVC "/Bob\" type=\"groupchat\" id=\"m1\" to=\"" ALICE
+             "%s<message from=\"room1@" SVC "/Bob\" type=\"groupchat\" id=\"m1\" to=\"" BOB "%s",
+             tail, tail);
+    ck_assert_str_eq(got, want);
+}
+END_TEST
+
+START_TEST(history_replayed_with_delay)
+{
+    make_room("room1");
+    feed("<message type='groupchat' from='" ALICE "' to='room1@" SVC
+         "'><body>one</body></message>");
+    clock_now += 60;
+    feed("<message type='groupchat' from='" ALICE "' to='room1@" SVC
+         "'><body>two</body></message>");
+    clock_now += 60;
+    const char *got = feed("<presence from='" BOB "' to='room1@" SVC "/Bob'/>");
+    const char *h1 = "<message from=\"room1@" SVC "/Alice\" to=\"" BOB "\" type=\"groupchat\">"
+                     "<body>one</body><delay xmlns=\"urn:xmpp:delay\" from=\"room1@" SVC
+                     "\" stamp=\"1970-01-12T13:46:40.000Z\"/><stanza-id xmlns=\"urn:xmpp:sid:0\" "
+                     "id=\"" SID1 "\" by=\"room1@" SVC "\"/>";
+    const char *h2 = "<body>two</body><delay xmlns=\"urn:xmpp:delay\" from=\"room1@" SVC
+                     "\" stamp=\"1970-01-12T13:47:40.000Z\"/>";
+    const char *p1 = strstr(got, h1), *p2 = strstr(got, h2), *subj = strstr(got, "<subject/>"),
+               *self = strstr(got, "<status code=\"110\"/>");
+    ck_assert_msg(p1 && p2 && subj && self, "got %s", got);
+    /* Self-presence, then history oldest first, then the subject. */
+    ck_assert(self < p1 && p1 < p2 && p2 < subj);
+}
+END_TEST
+
+START_TEST(history_limits)
+{
+    make_room("room1");
+    for (int i = 0; i < 5; i++) {
+        char in[256];
+        snprintf(in, sizeof in,
+                 "<message type='groupchat' from='" ALICE "' to='room1@" SVC
+                 "'><body>m%d</body></message>",
+                 i);
+        feed(in);
+        clock_now += 10;
+    }
+    /* now = NOW+50; messages at NOW+0..40 */
+    const char *got = feed("<presence from='" BOB "' to='room1@" SVC "/B1'>"
+                           "<x xmlns='http://jabber.org/protocol/muc'>"
+                           "<history maxstanzas='2'/></x></presence>");
+    ck_assert(!strstr(got, "<body>m2</body>") && strstr(got, "<body>m3</body>") &&
+              strstr(got, "<body>m4</body>"));
+    got = feed("<presence from='bob@example.org/2' to='room1@" SVC "/B2'>"
+               "<x xmlns='http://jabber.org/protocol/muc'><history maxchars='0'/></x></presence>");
+    ck_assert_ptr_null(strstr(got, "<body>"));
+    got = feed("<presence from='bob@example.org/3' to='room1@" SVC "/B3'>"
+               "<x xmlns='http://jabber.org/protocol/muc'><history seconds='25'/></x></presence>");
+    ck_assert(!strstr(got, "<body>m2</body>") && strstr(got, "<body>m3</body>"));
+    got = feed("<presence from='bob@example.org/4' to='room1@" SVC "/B4'>"
+               "<x xmlns='http://jabber.org/protocol/muc'>"
+               "<history since='1970-01-12T13:47:00Z'/></x></presence>");
+    /* m2 was at 13:47:00 exactly: "since" means after it. */
+    ck_assert(!strstr(got, "<body>m2</body>") && strstr(got, "<body>m3</body>"));
+    got = feed("<presence from='bob@example.org/5' to='room1@" SVC "/B5'/>");
+    ck_assert(strstr(got, "<body>m0</body>") && strstr(got, "<body>m4</body>"));
+}
+END_TEST
+
+START_TEST(private_messages)
+{
+    make_room("room1");
+    join(BOB, "room1", "Bob");
+    expect("<message type='chat' id='p1' from='" BOB "' to='room1@" SVC "/Alice'>"
+           "<body>psst</body></message>",
+           "<message from=\"room1@" SVC "/Bob\" to=\"" ALICE "\" type=\"chat\" id=\"p1\">"
+           "<body>psst</body><x xmlns=\"http://jabber.org/protocol/muc#user\"/>"
+           "<occupant-id xmlns=\"urn:xmpp:occupant-id:0\" id=\"OID-2\"/></message>");
+    expect_has("<message type='chat' from='" BOB "' to='room1@" SVC
+               "/Nobody'><body>x</body></message>",
+               STANZA_ERR("item-not-found"));
+    expect_has("<message type='chat' from='" CAROL "' to='room1@" SVC
+               "/Alice'><body>x</body></message>",
+               STANZA_ERR("not-acceptable"));
+    expect_has("<message type='groupchat' from='" BOB "' to='room1@" SVC
+               "/Alice'><body>x</body></message>",
+               STANZA_ERR("bad-request"));
+}
+END_TEST
+
+START_TEST(private_messages_policy)
+{
+    make_room("room1");
+    feed("<iq type='set' id='c' from='" ALICE "' to='room1@" SVC "'>"
+         "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' "
+         "type='submit'><field var='muc#roomconfig_allowpm'><value>moderators</value></field>"
+         "</x></query></iq>");
+    join(BOB, "room1", "Bob");
+    expect_has("<message type='chat' from='" BOB "' to='room1@" SVC
+               "/Alice'><body>x</body></message>",
+               STANZA_ERR("forbidden"));
+    expect_has("<message type='chat' from='" ALICE "' to='room1@" SVC
+               "/Bob'><body>x</body></message>",
+               "<body>x</body>");
+}
+END_TEST
+
+START_TEST(non_occupant_cannot_speak)
+{
+    make_room("room1");
+    expect_has("<message type='groupchat' from='" CAROL "' to='room1@" SVC
+               "'><body>x</body></message>",
+               STANZA_ERR("not-acceptable"));
+    expect_has("<message type='groupchat' from='" CAROL "' to='nosuch@" SVC
+               "'><body>x</body></message>",
+               STANZA_ERR("item-not-found"));
+}
+END_TEST
+
+START_TEST(nick_change)
+{
+    make_room("room1");
+    join(BOB, "room1", "Bob");
+    const char *got = feed("<presence from='" BOB "' to='room1@" SVC "/Robert'/>");
+    /* Unavailable from the old nick with 303 and the new nick... */
+    ck_assert_ptr_nonnull(
+        strstr(got, "<presence from=\"room1@" SVC "/Bob\" to=\"" ALICE "\" type=\"unavailable\">"
+                    "<x xmlns=\"http://jabber.org/protocol/muc#user\"><item affiliation=\"none\" "
+                    "role=\"none\" jid=\"" BOB "\" nick=\"Robert\"/><status code=\"303\"/></x>"));
+    ck_assert_ptr_nonnull(strstr(got, "<status code=\"110\"/><status code=\"303\"/>"));
+    /* ...then available from the new one. */
+    ck_assert_ptr_nonnull(strstr(got, "<presence from=\"room1@" SVC "/Robert\" to=\"" ALICE "\">"));
+    expect_has("<presence from='" BOB "' to='room1@" SVC "/Alice'/>", STANZA_ERR("conflict"));
+    expect_has("<message type='chat' from='" ALICE "' to='room1@" SVC
+               "/Robert'><body>x</body></message>",
+               "to=\"" BOB "\"");
+}
+END_TEST
+
+START_TEST(leaving_and_temporary_rooms)
+{
+    make_room("room1");
+    join(BOB, "room1", "Bob");
+    expect("<presence type='unavailable' from='" BOB "' to='room1@" SVC "/Bob'/>",
+           "<presence from=\"room1@" SVC "/Bob\" to=\"" ALICE "\" type=\"unavailable\">"
+           "<x xmlns=\"http://jabber.org/protocol/muc#user\"><item affiliation=\"none\" "
+           "role=\"none\" jid=\"" BOB "\"/></x><occupant-id xmlns=\"urn:xmpp:occupant-id:0\" "
+           "id=\"OID-2\"/></presence>"
+           "<presence from=\"room1@" SVC "/Bob\" to=\"" BOB "\" type=\"unavailable\">"
+           "<x xmlns=\"http://jabber.org/protocol/muc#user\"><item affiliation=\"none\" "
+           "role=\"none\" jid=\"" BOB "\"/><status code=\"110\"/></x>"
+           "<occupant-id xmlns=\"urn:xmpp:occupant-id:0\" id=\"OID-2\"/></presence>");
+    /* Leaving twice is not an error, and says nothing. */
+    expect_silence("<presence type='unavailable' from='" BOB "' to='room1@" SVC "/Bob'/>");
+    feed("<presence type='unavailable' from='" ALICE "' to='room1@" SVC "/Alice'/>");
+    ck_assert_uint_eq(muc_room_count(service_muc(svc)), 0);
+    expect_has("<iq type='get' id='d' from='" BOB "' to='room1@" SVC "'>"
+               "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
+               STANZA_ERR("item-not-found"));
+}
+END_TEST
+
+START_TEST(persistent_room_survives_emptiness)
+{
+    make_room("room1");
+    feed("<iq type='set' id='c' from='" ALICE "' to='room1@" SVC "'>"
+         "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' "
+         "type='submit'><field var='muc#roomconfig_persistentroom'><value>1</value></field>"
+         "</x></query></iq>");
+    feed("<presence type='unavailable' from='" ALICE "' to='room1@" SVC "/Alice'/>");
+    ck_assert_uint_eq(muc_room_count(service_muc(svc)), 1);
+    ck_assert_uint_eq(muc_occupant_count(service_muc(svc)), 0);
+}
+END_TEST
+
+START_TEST(multiple_sessions_one_nick)
+{
+    make_room("room1");
+    const char *got = feed("<presence from='alice@example.org/phone' to='room1@" SVC "/Alice'/>");
+    /* The second session learns its own presence; others hear nothing new. */
+    ck_assert_ptr_nonnull(strstr(got, "to=\"alice@example.org/phone\""));
+    ck_assert_ptr_null(strstr(got, "to=\"" ALICE "\""));
+    got = feed("<message type='groupchat' from='alice@example.org/phone' to='room1@" SVC "'>"
+               "<body>both</body></message>");
+    ck_assert(strstr(got, "to=\"" ALICE "\"") && strstr(got, "to=\"alice@example.org/phone\""));
+    /* One session leaves: the occupant stays. */
+    feed("<presence type='unavailable' from='alice@example.org/phone' to='room1@" SVC "/Alice'/>");
+    ck_assert_uint_eq(muc_occupant_count(service_muc(svc)), 1);
+}
+END_TEST
+
+START_TEST(subject)
+{
+    make_room("room1");
+    join(BOB, "room1", "Bob");
+    expect_has("<message type='groupchat' from='" BOB "' to='room1@" SVC "'><subject>mine</subject>"
+               "</message>",
+               STANZA_ERR("forbidden"));
+    const char *got = feed("<message type='groupchat' from='" ALICE "' to='room1@" SVC "'>"
+                           "<subject>Football &amp; more</subject></message>");
+    ck_assert_ptr_nonnull(strstr(got, "<message from=\"room1@" SVC "/Alice\" to=\"" BOB
+                                      "\" type=\"groupchat\"><subject>Football &amp; more"
+                                      "</subject></message>"));
+    got = feed("<presence from='" CAROL "' to='room1@" SVC "/Carol'/>");
+    ck_assert_ptr_nonnull(strstr(got, "<subject>Football &amp; more</subject>"));
+    /* The subject is not history. */
+    ck_assert_ptr_null(strstr(got, "<delay"));
+}
+END_TEST
+
+START_TEST(password_protected)
+{
+    make_room("room1");
+    expect_has("<iq type='set' id='c' from='" ALICE "' to='room1@" SVC "'>"
+               "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' "
+               "type='submit'><field var='muc#roomconfig_passwordprotectedroom'><value>1</value>"
+               "</field></x></query></iq>",
+               STANZA_ERR("not-acceptable"));
+    feed("<iq type='set' id='c' from='" ALICE "' to='room1@" SVC "'>"
+         "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' "
+         "type='submit'><field var='muc#roomconfig_passwordprotectedroom'><value>1</value>"
+         "</field><field var='muc#roomconfig_roomsecret'><value>s3cret</value></field>"
+         "</x></query></iq>");
+    expect_has("<presence from='" BOB "' to='room1@" SVC "/Bob'/>", STANZA_ERR("not-authorized"));
+    expect_has("<presence from='" BOB "' to='room1@" SVC "/Bob'><x "
+               "xmlns='http://jabber.org/protocol/muc'><password>wrong</password></x></presence>",
+               STANZA_ERR("not-authorized"));
+    expect_has("<presence from='" BOB "' to='room1@" SVC "/Bob'><x "
+               "xmlns='http://jabber.org/protocol/muc'><password>s3cret</password></x></presence>",
+               "<status code=\"110\"/>");
+}
+END_TEST
+
+START_TEST(members_only)
+{
+    make_room("room1");
+    join(BOB, "room1", "Bob");
+    /* Becoming members-only removes the non-members present (322). */
+    const char *got =
+        feed("<iq type='set' id='c' from='" ALICE "' to='room1@" SVC "'>"
+             "<query xmlns='http://jabber.org/protocol/muc#owner'><x "
+             "xmlns='jabber:x:data' type='submit'><field "
+             "var='muc#roomconfig_membersonly'><value>1</value></field></x></query></iq>");
+    ck_assert_ptr_nonnull(strstr(got, "<status code=\"104\"/>"));
+    ck_assert_ptr_nonnull(strstr(got, "<status code=\"322\"/>"));
+    expect_has("<presence from='" BOB "' to='room1@" SVC "/Bob'/>",
+               STANZA_ERR("registration-required"));
+    feed("<iq type='set' id='a' from='" ALICE "' to='room1@" SVC "'>"
+         "<query xmlns='http://jabber.org/protocol/muc#admin'>"
+         "<item affiliation='member' jid='bob@example.org'/></query></iq>");
+    ck_assert_ptr_nonnull(strstr(last, "type=\"result\""));
+    expect_has("<presence from='" BOB "' to='room1@" SVC "/Bob'/>",
+               "<item affiliation=\"member\" role=\"participant\"");
+    expect_has("<iq type='get' id='l' from='" ALICE "' to='room1@" SVC "'>"
+               "<query xmlns='http://jabber.org/protocol/muc#admin'>"
+               "<item affiliation='member'/></query></iq>",
+               "<item affiliation=\"member\" jid=\"bob@example.org\"/>");
+}
+END_TEST
+
+START_TEST(kick)
+{
+    make_room("room1");
+    join(BOB, "room1", "Bob");
+    join(CAROL, "room1", "Carol");
+    /* A participant may not kick. */
+    expect_has("<iq type='set' id='k' from='" BOB "' to='room1@" SVC "'>"
+               "<query xmlns='http://jabber.org/protocol/muc#admin'>"
+               "<item nick='Carol' role='none'/></query></iq>",
+               STANZA_ERR("forbidden"));
+    /* Nor anyone kick an owner but another owner. */
+    const char *got = feed("<iq type='set' id='k' from='" ALICE "' to='room1@" SVC "'>"
+                           "<query xmlns='http://jabber.org/protocol/muc#admin'>"
+                           "<item nick='Carol' role='none'><reason>spam</reason></item>"
+                           "</query></iq>");
+    ck_assert_ptr_nonnull(strstr(got, "type=\"result\""));
+    ck_assert_ptr_nonnull(strstr(
+        got, "<presence from=\"room1@" SVC "/Carol\" to=\"" CAROL "\" type=\"unavailable\">"
+             "<x xmlns=\"http://jabber.org/protocol/muc#user\"><item affiliation=\"none\" "
+             "role=\"none\" jid=\"" CAROL "\"><actor nick=\"Alice\"/><reason>spam</reason></item>"
+             "<status code=\"110\"/><status code=\"307\"/></x>"));
+    ck_assert_uint_eq(muc_occupant_count(service_muc(svc)), 2);
+    expect_has("<iq type='set' id='k' from='" ALICE "' to='room1@" SVC "'>"
+               "<query xmlns='http://jabber.org/protocol/muc#admin'>"
+               "<item nick='Nobody' role='none'/></query></iq>",
+               STANZA_ERR("item-not-found"));
+}
+END_TEST
+
+START_TEST(ban)
+{
+    make_room("room1");
+    join(BOB, "room1", "Bob");
+    const char *got = feed("<iq type='set' id='b' from='" ALICE "' to='room1@" SVC "'>"
+                           "<query xmlns='http://jabber.org/protocol/muc#admin'>"
+                           "<item affiliation='outcast' jid='bob@example.org'/></query></iq>");
+    ck_assert_ptr_nonnull(strstr(got, "<status code=\"301\"/>"));
+    expect_has("<presence from='bob@example.org/other' to='room1@" SVC "/Bob'/>",
+               STANZA_ERR("forbidden"));
+    /* Banning a whole domain. */
+    feed("<iq type='set' id='b' from='" ALICE "' to='room1@" SVC "'>"
+         "<query xmlns='http://jabber.org/protocol/muc#admin'>"
+         "<item affiliation='outcast' jid='spam.example'/></query></iq>");
+    expect_has("<presence from='anyone@spam.example/x' to='room1@" SVC "/S'/>",
+               STANZA_ERR("forbidden"));
+    /* The last owner cannot be removed. */
+    expect_has("<iq type='set' id='b' from='" ALICE "' to='room1@" SVC "'>"
+               "<query xmlns='http://jabber.org/protocol/muc#admin'>"
+               "<item affiliation='none' jid='alice@example.org'/></query></iq>",
+               STANZA_ERR("conflict"));
+}
+END_TEST
+
+START_TEST(moderated_voice)
+{
+    make_room("room1");
+    feed("<iq type='set' id='c' from='" ALICE "' to='room1@" SVC "'>"
+         "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' "
+         "type='submit'><field var='muc#roomconfig_moderatedroom'><value>true</value></field>"
+         "</x></query></iq>");
+    join(BOB, "room1", "Bob");
+    ck_assert_ptr_nonnull(strstr(last, "role=\"visitor\""));
+    expect_has("<message type='groupchat' from='" BOB "' to='room1@" SVC
+               "'><body>x</body></message>",
+               STANZA_ERR("forbidden"));
+    const char *got = feed("<iq type='set' id='v' from='" ALICE "' to='room1@" SVC "'>"
+                           "<query xmlns='http://jabber.org/protocol/muc#admin'>"
+                           "<item nick='Bob' role='participant'/></query></iq>");
+    ck_assert_ptr_nonnull(strstr(got, "role=\"participant\""));
+    expect_has("<message type='groupchat' from='" BOB "' to='room1@" SVC
+               "'><body>x</body></message>",
+               "<body>x</body><stanza-id");
+}
+END_TEST
+
+START_TEST(destroy_with_venue)
+{
+    make_room("room1");
+    join(BOB, "room1", "Bob");
+    expect_has("<iq type='set' id='d' from='" BOB "' to='room1@" SVC "'>"
+               "<query xmlns='http://jabber.org/protocol/muc#owner'><destroy/></query></iq>",
+               STANZA_ERR("forbidden"));
+    const char *got = feed("<iq type='set' id='d' from='" ALICE "' to='room1@" SVC "'>"
+                           "<query xmlns='http://jabber.org/protocol/muc#owner'>"
+                           "<destroy jid='room2@" SVC "'><reason>moved</reason></destroy>"
+                           "</query></iq>");
+    ck_assert_ptr_nonnull(
+        strstr(got, "<iq id=\"d\" to=\"" ALICE "\" from=\"room1@" SVC "\" type=\"result\"/>"));
+    ck_assert_ptr_nonnull(strstr(got, "to=\"" BOB "\" type=\"unavailable\">"));
+    ck_assert_ptr_nonnull(
+        strstr(got, "<destroy jid=\"room2@" SVC "\"><reason>moved</reason></destroy>"));
+    ck_assert_uint_eq(muc_room_count(service_muc(svc)), 0);
+}
+END_TEST
+
+START_TEST(config_form)
+{
+    make_room("room1");
+    join(BOB, "room1", "Bob");
+    expect_has("<iq type='get' id='f' from='" BOB "' to='room1@" SVC "'>"
+               "<query xmlns='http://jabber.org/protocol/muc#owner'/></iq>",
+               STANZA_ERR("forbidden"));
+    const char *got = feed("<iq type='get' id='f' from='" ALICE "' to='room1@" SVC "'>"
+                           "<query xmlns='http://jabber.org/protocol/muc#owner'/></iq>");
+    ck_assert_ptr_nonnull(strstr(got, "<x xmlns=\"jabber:x:data\" type=\"form\">"));
+    ck_assert_ptr_nonnull(
+        strstr(got, "<field var=\"muc#roomconfig_publicroom\" type=\"boolean\" label=\"List the "
+                    "room in the directory\"><value>1</value></field>"));
+    ck_assert_ptr_nonnull(strstr(got, "<option label=\"movies\"><value>movies</value></option>"));
+    /* Hostile values are refused whole: nothing changes. */
+    expect_has("<iq type='set' id='c' from='" ALICE "' to='room1@" SVC "'>"
+               "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' "
+               "type='submit'><field var='muc#roomconfig_roomname'><value>New</value></field>"
+               "<field var='muc#roomconfig_maxusers'><value>-5</value></field></x></query></iq>",
+               "unacceptable value for muc#roomconfig_maxusers");
+    expect_has("<iq type='set' id='c' from='" ALICE "' to='room1@" SVC "'>"
+               "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' "
+               "type='submit'><field var='x-stoa#topic'><value>knitting</value></field></x>"
+               "</query></iq>",
+               "unacceptable value for x-stoa#topic");
+    expect_has("<iq type='set' id='c' from='" ALICE "' to='room1@" SVC "'>"
+               "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' "
+               "type='submit'><field var='muc#maxhistoryfetch'><value>5000</value></field></x>"
+               "</query></iq>",
+               STANZA_ERR("not-acceptable"));
+    got = feed("<iq type='get' id='f' from='" ALICE "' to='room1@" SVC "'>"
+               "<query xmlns='http://jabber.org/protocol/muc#owner'/></iq>");
+    ck_assert_ptr_null(strstr(got, "<value>New</value>"));
+}
+END_TEST
+
+START_TEST(directory_by_topic)
+{
+    make_room("football");
+    feed("<iq type='set' id='c' from='" ALICE "' to='football@" SVC "'>"
+         "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' "
+         "type='submit'><field var='muc#roomconfig_roomname'><value>Football</value></field>"
+         "<field var='x-stoa#topic'><value>sports</value></field>"
+         "<field var='muc#roomconfig_roomdesc'><value>Matches &amp; gossip</value></field>"
+         "</x></query></iq>");
+    make_room("secret");
+    feed("<iq type='set' id='c' from='" ALICE "' to='secret@" SVC "'>"
+         "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' "
+         "type='submit'><field var='muc#roomconfig_publicroom'><value>0</value></field>"
+         "<field var='x-stoa#topic'><value>sports</value></field></x></query></iq>");
+    make_room("cinema");
+    feed("<iq type='set' id='c' from='" ALICE "' to='cinema@" SVC "'>"
+         "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' "
+         "type='submit'><field var='x-stoa#topic'><value>movies</value></field></x></query></iq>");
+    const char *got = feed("<iq type='get' id='i' from='" BOB "' to='" SVC "'>"
+                           "<query xmlns='http://jabber.org/protocol/disco#items'/></iq>");
+    ck_assert_ptr_nonnull(strstr(got, "<item jid=\"football@" SVC "\" name=\"Football\"/>"));
+    ck_assert_ptr_nonnull(strstr(got, "<item jid=\"cinema@" SVC "\" name=\"cinema\"/>"));
+    ck_assert_ptr_null(strstr(got, "secret@"));
+    expect("<iq type='get' id='t' from='" BOB "' to='" SVC "'>"
+           "<query xmlns='http://jabber.org/protocol/disco#items' node='topics'/></iq>",
+           "<iq id=\"t\" to=\"" BOB "\" from=\"" SVC "\" type=\"result\"><query "
+           "xmlns=\"http://jabber.org/protocol/disco#items\" node=\"topics\"><item jid=\"" SVC
+           "\" node=\"topic/sports\" name=\"sports\"/><item jid=\"" SVC
+           "\" node=\"topic/movies\" name=\"movies\"/></query></iq>");
+    expect("<iq type='get' id='s' from='" BOB "' to='" SVC "'>"
+           "<query xmlns='http://jabber.org/protocol/disco#items' node='topic/sports'/></iq>",
+           "<iq id=\"s\" to=\"" BOB "\" from=\"" SVC "\" type=\"result\"><query "
+           "xmlns=\"http://jabber.org/protocol/disco#items\" node=\"topic/sports\">"
+           "<item jid=\"football@" SVC "\" name=\"Football\"/></query></iq>");
+    expect_has("<iq type='get' id='s' from='" BOB "' to='" SVC "'>"
+               "<query xmlns='http://jabber.org/protocol/disco#items' node='topic/knitting'/></iq>",
+               STANZA_ERR("item-not-found"));
+    got = feed("<iq type='get' id='r' from='" BOB "' to='football@" SVC "'>"
+               "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>");
+    ck_assert_ptr_nonnull(strstr(got, "<identity category=\"conference\" type=\"text\" "
+                                      "name=\"Football\"/>"));
+    ck_assert_ptr_nonnull(strstr(got, "<feature var=\"muc_public\"/>"));
+    ck_assert_ptr_nonnull(strstr(got, "<field var=\"muc#roominfo_description\" "
+                                      "label=\"Description\"><value>Matches &amp; gossip</value>"));
+    ck_assert_ptr_nonnull(strstr(got, "<field var=\"muc#roominfo_occupants\" label=\"Number of "
+                                      "occupants\"><value>1</value></field>"));
+    ck_assert_ptr_nonnull(
+        strstr(got, "<field var=\"x-stoa#topic\" label=\"Topic\"><value>sports</value></field>"));
+}
+END_TEST
+
+START_TEST(self_ping)
+{
+    make_room("room1");
+    expect("<iq type='get' id='sp' from='" ALICE "' to='room1@" SVC "/Alice'>"
+           "<ping xmlns='urn:xmpp:ping'/></iq>",
+           "<iq id=\"sp\" to=\"" ALICE "\" from=\"room1@" SVC "/Alice\" type=\"result\"/>");
+    expect_has("<iq type='get' id='sp' from='" BOB "' to='room1@" SVC "/Bob'>"
+               "<ping xmlns='urn:xmpp:ping'/></iq>",
+               STANZA_ERR("not-acceptable"));
+}
+END_TEST
+
+START_TEST(mediated_invitation)
+{
+    make_room("room1");
+    expect("<message from='" ALICE "' to='room1@" SVC "' id='inv'>"
+           "<x xmlns='http://jabber.org/protocol/muc#user'><invite to='bob@example.org'>"
+           "<reason>join us</reason></invite></x></message>",
+           "<message from=\"room1@" SVC "\" to=\"bob@example.org\" id=\"inv\">"
+           "<x xmlns=\"http://jabber.org/protocol/muc#user\"><invite from=\"" ALICE "\">"
+           "<reason>join us</reason></invite></x><x xmlns=\"jabber:x:conference\" "
+           "jid=\"room1@" SVC "\" reason=\"join us\"/></message>");
+    join(BOB, "room1", "Bob");
+    /* Participants may not invite unless the owner allows it. */
+    expect_has("<message from='" BOB "' to='room1@" SVC "'>"
+               "<x xmlns='http://jabber.org/protocol/muc#user'><invite to='carol@example.org'/>"
+               "</x></message>",
+               STANZA_ERR("forbidden"));
+    expect_has("<message from='" ALICE "' to='room1@" SVC "'>"
+               "<x xmlns='http://jabber.org/protocol/muc#user'><invite to='not a jid@@'/>"
+               "</x></message>",
+               STANZA_ERR("jid-malformed"));
+}
+END_TEST
+
+START_TEST(subscriptions_to_rooms_refused)
+{
+    make_room("room1");
+    expect_has("<presence type='subscribe' from='" BOB "' to='room1@" SVC "/x'/>",
+               STANZA_ERR("service-unavailable"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("muc");
+    TCase *tc = tcase_create("rooms");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, create_instant_room);
+    tcase_add_test(tc, join_sees_everyone_and_is_seen);
+    tcase_add_test(tc, occupant_ids_are_stable_and_distinct);
+    tcase_add_test(tc, nick_conflict);
+    tcase_add_test(tc, nickname_required);
+    tcase_add_test(tc, groupchat_fans_out_with_ids);
+    tcase_add_test(tc, history_replayed_with_delay);
+    tcase_add_test(tc, history_limits);
+    tcase_add_test(tc, private_messages);
+    tcase_add_test(tc, private_messages_policy);
+    tcase_add_test(tc, non_occupant_cannot_speak);
+    tcase_add_test(tc, nick_change);
+    tcase_add_test(tc, leaving_and_temporary_rooms);
+    tcase_add_test(tc, persistent_room_survives_emptiness);
+    tcase_add_test(tc, multiple_sessions_one_nick);
+    tcase_add_test(tc, subject);
+    tcase_add_test(tc, password_protected);
+    tcase_add_test(tc, members_only);
+    tcase_add_test(tc, kick);
+    tcase_add_test(tc, ban);
+    tcase_add_test(tc, moderated_voice);
+    tcase_add_test(tc, destroy_with_venue);
+    tcase_add_test(tc, config_form);
+    tcase_add_test(tc, directory_by_topic);
+    tcase_add_test(tc, self_ping);
+    tcase_add_test(tc, mediated_invitation);
+    tcase_add_test(tc, subscriptions_to_rooms_refused);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    free(last);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
