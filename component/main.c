@@ -19,6 +19,7 @@
 #include "ns.h"
 #include "rdb.h"
 #include "service.h"
+#include "muc/store.h"
 #include "settings.h"
 
 /* sysexits.h's EX_CONFIG: init systems and scripts can tell a configuration
@@ -33,6 +34,9 @@ typedef struct daemon_state {
     complink *link;
     service *svc;
     rdb *redis;
+    muc_store *store;
+    bool rooms_loaded; /* persistent rooms read from Redis (or given up on) */
+    ev_timer load_deadline;
     ev_signal sigterm, sigint, sighup;
     ev_timer shutdown_deadline;
     bool stopping;
@@ -64,6 +68,46 @@ static void on_stanza(void *ud, xml_node *stanza)
     service_handle(d->svc, stanza);
 }
 
+/* The link opens only once persistent rooms are back (or Redis is clearly
+ * away): a join arriving earlier would create a fresh room in place of a
+ * stored one. */
+static void open_link(daemon_state *d)
+{
+    ev_timer_stop(d->loop, &d->load_deadline);
+    if (complink_get_state(d->link) == COMPLINK_IDLE && !d->stopping)
+        complink_start(d->link);
+}
+
+static void on_rooms_loaded(void *ud, int rooms)
+{
+    daemon_state *d = ud;
+    if (rooms >= 0)
+        log_info("%d persistent room%s restored from Redis", rooms, rooms == 1 ? "" : "s");
+    else
+        log_warn("persistent rooms could not be read from Redis; will retry when it returns");
+    d->rooms_loaded = rooms >= 0;
+    open_link(d);
+}
+
+static void on_load_deadline(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    daemon_state *d = w->data;
+    log_warn("Redis is not answering; opening the link without stored rooms for now");
+    open_link(d);
+}
+
+static void on_redis_state(void *ud, rdb_state state)
+{
+    daemon_state *d = ud;
+    if (state != RDB_UP)
+        return;
+    muc_store_redis_up(d->store);
+    if (!d->rooms_loaded)
+        muc_store_load(d->store, service_muc(d->svc), on_rooms_loaded, d);
+}
+
 static void on_stopped(void *ud)
 {
     daemon_state *d = ud;
@@ -91,6 +135,7 @@ static void on_terminate(struct ev_loop *loop, ev_signal *w, int revents)
     log_info("signal %d: closing the component link", w->signum);
     ev_timer_init(&d->shutdown_deadline, on_deadline, SHUTDOWN_GRACE, 0);
     ev_timer_start(loop, &d->shutdown_deadline);
+    muc_shutdown(service_muc(d->svc));
     complink_stop(d->link);
 }
 
@@ -247,11 +292,15 @@ int main(int argc, char **argv)
             .backoff_max = d.cfg.reconnect_max,
             .ping_interval = 5,
         };
-        d.redis = rdb_new(d.loop, &rc, NULL, NULL);
-        if (!d.redis) {
+        d.redis = rdb_new(d.loop, &rc, on_redis_state, &d);
+        d.store = d.redis ? muc_store_new(d.redis, d.cfg.redis_prefix,
+                                          (unsigned)d.cfg.muc_archive_max, 100000)
+                          : NULL;
+        if (!d.store) {
             fprintf(stderr, "stoa-component: out of memory\n");
             return 1;
         }
+        muc_set_store(service_muc(d.svc), d.store);
     }
 
     ev_signal_init(&d.sigterm, on_terminate, SIGTERM);
@@ -264,18 +313,25 @@ int main(int argc, char **argv)
 
     log_info("stoa-component %s starting: %s via %s:%ld", PACKAGE_VERSION, d.cfg.domain,
              d.cfg.server_host, d.cfg.server_port);
-    complink_start(d.link);
-    if (d.redis)
+    ev_timer_init(&d.load_deadline, on_load_deadline, 3.0, 0);
+    d.load_deadline.data = &d;
+    if (d.redis) {
+        ev_timer_start(d.loop, &d.load_deadline);
         rdb_start(d.redis);
+    } else {
+        complink_start(d.link);
+    }
     ev_run(d.loop, 0);
 
     ev_timer_stop(d.loop, &d.shutdown_deadline);
+    ev_timer_stop(d.loop, &d.load_deadline);
     ev_signal_stop(d.loop, &d.sigterm);
     ev_signal_stop(d.loop, &d.sigint);
     ev_signal_stop(d.loop, &d.sighup);
-    rdb_free(d.redis);
     complink_free(d.link);
     service_free(d.svc);
+    muc_store_free(d.store);
+    rdb_free(d.redis);
     settings_free(&d.cfg);
     log_info("stopped");
     log_close();

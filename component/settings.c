@@ -47,6 +47,8 @@ const config_key settings_schema[] = {
      "messages of history a new room keeps and replays to newcomers"},
     {"muc", "history_max", CFG_INT, OFF(muc_history_max), "100", false, false, false, 0, 10000,
      NULL, "the most history an owner may configure"},
+    {"muc", "archive_max", CFG_INT, OFF(muc_archive_max), "10000", false, false, false, 0,
+     100000000, NULL, "messages kept per room in its Redis archive (MAM)"},
     {"muc", "max_rooms", CFG_INT, OFF(muc_max_rooms), "0", false, false, false, 0, 10000000, NULL,
      "the most rooms the service holds (0: no limit)"},
     {"redis", "enabled", CFG_BOOL, OFF(redis_enabled), "true", false, false, false, 0, 0, NULL,

@@ -24,7 +24,7 @@ typedef struct settings {
     long max_depth, max_attributes, max_elements;
     /* [muc] */
     char *muc_topics; /* comma-separated topic categories */
-    long muc_history, muc_history_max, muc_max_rooms;
+    long muc_history, muc_history_max, muc_max_rooms, muc_archive_max;
     /* [redis] */
     bool redis_enabled;
     char *redis_host;

@@ -427,3 +427,37 @@ const char *xmlparse_err_condition(xmlparse_err e)
     }
     return "undefined-condition";
 }
+
+static void doc_open(void *ud, xml_node *h)
+{
+    (void)ud;
+    xml_free(h);
+}
+
+static void doc_element(void *ud, xml_node *n)
+{
+    xml_node **out = ud;
+    if (*out)
+        xml_free(n); /* only the first element is the document */
+    else
+        *out = n;
+}
+
+xml_node *xml_parse_document(const char *data, size_t n, const xmlparse_limits *limits)
+{
+    /* The stream machinery wants a stream around its elements; give it one
+     * so stored documents get the same limits and restrictions as the wire. */
+    static const xmlparse_callbacks cb = {doc_open, doc_element, NULL};
+    static const char wrap[] = "<s:stream xmlns:s='" NS_STREAMS "'>";
+    xml_node *out = NULL;
+    xmlparse *p = xmlparse_new(limits, &cb, &out);
+    if (!p)
+        return NULL;
+    if (xmlparse_feed(p, wrap, sizeof wrap - 1) != XMLPARSE_OK ||
+        xmlparse_feed(p, data, n) != XMLPARSE_OK) {
+        xml_free(out);
+        out = NULL;
+    }
+    xmlparse_free(p);
+    return out;
+}

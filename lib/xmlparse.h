@@ -63,6 +63,9 @@ int xmlparse_reset(xmlparse *p);
 void xmlparse_set_limits(xmlparse *p, const xmlparse_limits *limits);
 /* Human-readable detail of the last error (with expat's line/column). */
 const char *xmlparse_error_text(const xmlparse *p);
+/* Parses one standalone element (a stored document, not a stream) under the
+ * given limits. Returns the tree (caller frees) or NULL. */
+xml_node *xml_parse_document(const char *data, size_t n, const xmlparse_limits *limits);
 /* The RFC 6120 stream error condition for an error code. */
 const char *xmlparse_err_condition(xmlparse_err e);
 

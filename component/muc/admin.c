@@ -6,6 +6,7 @@
 
 #include "ns.h"
 #include "room.h"
+#include "store.h"
 
 typedef struct change {
     const xml_node *item;
@@ -285,9 +286,14 @@ void muc_admin(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const
     } else {
         reply_ok(m, iq);
         char *actor_nick = actor ? strdup(actor->nick) : NULL;
-        for (size_t i = 0; i < n; i++)
+        bool affs_changed = false;
+        for (size_t i = 0; i < n; i++) {
             apply(r, actor_nick, &changes[i]);
+            affs_changed |= !changes[i].is_role;
+        }
         free(actor_nick);
+        if (affs_changed && r->cfg.persistent)
+            muc_store_save_room(m->store, r);
         muc_room_reap(r);
     }
     for (size_t i = 0; i < n; i++)

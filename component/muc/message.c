@@ -7,6 +7,7 @@
 #include "log.h"
 #include "ns.h"
 #include "room.h"
+#include "store.h"
 
 /* The message's children as occupants will see them: without anything that
  * only the room may assert (stanza-ids it assigns, occupant ids, MUC user
@@ -51,6 +52,8 @@ static void subject_change(muc *m, muc_room *r, muc_session *s, const xml_node *
     free(r->subject_by);
     r->subject = t;
     r->subject_by = by;
+    if (r->cfg.persistent)
+        muc_store_save_room(m->store, r);
     buf *b = m->sink.begin(m->sink.ud);
     if (!b)
         return;
@@ -138,8 +141,13 @@ static void groupchat(muc *m, muc_room *r, muc_session *s, const xml_node *st)
     }
     if (body) {
         char *pl = buf_strdup(&payload);
-        if (pl)
-            muc_history_add(r, o, pl, sid, muc_now(m));
+        if (pl) {
+            double now = muc_now(m);
+            muc_history_add(r, o, pl, sid, now);
+            muc_history_entry e = {.nick = o->nick, .payload = pl, .stanza_id = sid, .stamp = now};
+            memcpy(e.occupant_id, o->occupant_id, sizeof e.occupant_id);
+            muc_store_archive(m->store, r, &e);
+        }
         free(pl);
     }
     buf_free(&head);

@@ -44,6 +44,15 @@ bool muc_disco_items(muc *m, const char *node, xml_node *query);
 /* Features and extra identities the service adds to its own disco#info. */
 void muc_disco_info(muc *m, xml_node *query);
 
+/* Persists rooms and archives through store (see store.h); NULL: memory
+ * only. The muc borrows it. */
+struct muc_store;
+void muc_set_store(muc *m, struct muc_store *store);
+
+/* Tells every occupant the service is going down (status 332) before the
+ * link closes. */
+void muc_shutdown(muc *m);
+
 /* Statistics for logs and benchmarks. */
 unsigned muc_room_count(const muc *m);
 unsigned muc_occupant_count(const muc *m);

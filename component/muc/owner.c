@@ -7,6 +7,7 @@
 #include "log.h"
 #include "ns.h"
 #include "room.h"
+#include "store.h"
 
 void muc_room_config_free(muc_room_config *c)
 {
@@ -341,6 +342,7 @@ void muc_room_destroy_announced(muc *m, muc_room *r, const char *alt, const char
     }
     free(extra);
     log_info("room %s destroyed", r->jid);
+    muc_store_drop_room(m->store, r->jid);
     muc_room_destroy(r);
 }
 
@@ -418,6 +420,7 @@ void muc_owner(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const
     r->locked = false;
     muc_history_resize(r, r->cfg.history_length);
     reply_ok(m, iq);
+    muc_store_save_room(m->store, r);
     if (!was_locked)
         announce_change(m, r, whois_changed);
     if (now_members_only)

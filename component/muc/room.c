@@ -1,6 +1,7 @@
 /* The MUC core: the service's room registry, rooms, occupants, sessions and
  * affiliations, and routing of stanzas to the feature files. */
 #include "room.h"
+#include "store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +90,30 @@ void muc_free(muc *m)
     free(m->topics);
     free(m->domain);
     free(m);
+}
+
+void muc_set_store(muc *m, struct muc_store *store)
+{
+    m->store = store;
+}
+
+void muc_shutdown(muc *m)
+{
+    static const int c332[] = {110, 332};
+    size_t it = 0;
+    void *v;
+    while (hmap_next(&m->rooms, &it, NULL, &v)) {
+        muc_room *r = v;
+        buf *b = m->sink.begin(m->sink.ud);
+        if (!b)
+            return;
+        for (size_t i = 0; i < r->noccupants; i++) {
+            const muc_occupant *o = r->occupants[i];
+            for (size_t j = 0; j < o->nsessions; j++)
+                muc_presence_write(r, b, o, o->sessions[j], "unavailable", c332, 2, NULL, NULL);
+        }
+        m->sink.commit(m->sink.ud);
+    }
 }
 
 unsigned muc_room_count(const muc *m)
@@ -241,6 +266,8 @@ bool muc_room_reap(muc_room *r)
 {
     if (r->noccupants > 0 || r->cfg.persistent)
         return false;
+    /* A temporary room's archive goes with it. */
+    muc_store_drop_room(r->svc->store, r->jid);
     muc_room_destroy(r);
     return true;
 }
@@ -500,6 +527,8 @@ static void handle_iq(muc *m, muc_room *r, const xml_node *st, const jid *from, 
         muc_owner(m, r, st, q, from);
     else if (strcmp(ns, NS_MUC_ADMIN) == 0)
         muc_admin(m, r, st, q, from);
+    else if (strcmp(ns, "urn:xmpp:mam:2") == 0)
+        muc_mam(m, r, st, q, from);
     else if (strcmp(ns, NS_PING) == 0 && strcmp(type, "get") == 0) {
         xml_node *res = stanza_iq_result(st);
         if (res) {

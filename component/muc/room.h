@@ -104,9 +104,12 @@ typedef struct muc_room {
     double created;
 } muc_room;
 
+struct muc_store;
+
 struct muc {
     char *domain;
-    char **topics; /* NULL-terminated copy */
+    struct muc_store *store; /* NULL: rooms live in memory only */
+    char **topics;           /* NULL-terminated copy */
     unsigned history_default, history_max, max_rooms;
     double (*now)(void);
     uint64_t id_key[2]; /* keys stanza-ids and occupant-ids */
@@ -184,6 +187,9 @@ void muc_room_config_free(muc_room_config *c);
 /* Tells every occupant the room is gone (with an optional alternate venue
  * and reason), then destroys it. */
 void muc_room_destroy_announced(muc *m, muc_room *r, const char *alt, const char *reason);
+
+/* ---- mam.c ---- */
+void muc_mam(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const jid *from);
 
 /* ---- admin.c ---- */
 void muc_admin(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const jid *from);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "muc/store.h"
 #include "service.h"
 #include "testutil.h"
 
@@ -723,6 +724,109 @@ START_TEST(subscriptions_to_rooms_refused)
 }
 END_TEST
 
+START_TEST(room_state_round_trip)
+{
+    make_room("keep");
+    feed("<iq type='set' id='c' from='" ALICE "' to='keep@" SVC "'>"
+         "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' "
+         "type='submit'><field var='muc#roomconfig_persistentroom'><value>1</value></field>"
+         "<field var='muc#roomconfig_roomname'><value>Keep &lt;me&gt;</value></field>"
+         "<field var='x-stoa#topic'><value>movies</value></field>"
+         "<field var='muc#roomconfig_membersonly'><value>1</value></field>"
+         "<field var='muc#roomconfig_allowpm'><value>none</value></field>"
+         "<field var='muc#maxhistoryfetch'><value>7</value></field>"
+         "</x></query></iq>");
+    feed("<iq type='set' id='a' from='" ALICE "' to='keep@" SVC "'>"
+         "<query xmlns='http://jabber.org/protocol/muc#admin'>"
+         "<item affiliation='outcast' jid='troll@example.org'><reason>abuse</reason></item>"
+         "<item affiliation='member' jid='bob@example.org'/></query></iq>");
+    feed("<message type='groupchat' from='" ALICE "' to='keep@" SVC
+         "'><subject>On \"air\"</subject>"
+         "</message>");
+    muc *m = service_muc(svc);
+    muc_room *r = muc_room_get(m, "keep");
+    ck_assert_ptr_nonnull(r);
+    char *state = muc_room_state(r);
+    ck_assert_ptr_nonnull(state);
+
+    /* A second service (a restarted component) gets the same room back. */
+    service_config c = {SVC,
+                        "Rooms",
+                        "1.0",
+                        {.topics = topics,
+                         .history_default = 20,
+                         .history_max = 50,
+                         .seed = 42,
+                         .now = fixed_clock}};
+    out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};
+    service *svc2 = service_new(&c, &sink);
+    muc_room *r2 = muc_room_restore(service_muc(svc2), state, strlen(state));
+    ck_assert_ptr_nonnull(r2);
+    char *state2 = muc_room_state(r2);
+    ck_assert_str_eq(state2, state);
+    ck_assert_ptr_nonnull(strstr(state, "name=\"Keep &lt;me&gt;\""));
+    ck_assert_ptr_nonnull(strstr(state, "<aff jid=\"troll@example.org\" aff=\"outcast\" "
+                                        "reason=\"abuse\"/>"));
+    /* Restoring over an open room is refused; garbage is refused. */
+    ck_assert_ptr_null(muc_room_restore(service_muc(svc2), state, strlen(state)));
+    ck_assert_ptr_null(muc_room_restore(service_muc(svc2), "<room", 5));
+    ck_assert_ptr_null(
+        muc_room_restore(service_muc(svc2), "<room jid='x@elsewhere'><config/></room>", 40));
+    free(state);
+    free(state2);
+    service_free(svc2);
+}
+END_TEST
+
+START_TEST(archive_query_pages)
+{
+    make_room("room1");
+    for (int i = 0; i < 5; i++) {
+        char in[256];
+        snprintf(in, sizeof in,
+                 "<message type='groupchat' from='" ALICE "' to='room1@" SVC
+                 "'><body>m%d</body></message>",
+                 i);
+        feed(in);
+    }
+    const char *got = feed("<iq type='set' id='q1' from='" ALICE "' to='room1@" SVC "'>"
+                           "<query xmlns='urn:xmpp:mam:2' queryid='x'>"
+                           "<set xmlns='http://jabber.org/protocol/rsm'><max>2</max></set>"
+                           "</query></iq>");
+    ck_assert_ptr_nonnull(strstr(
+        got, "<message from=\"room1@" SVC "\" to=\"" ALICE "\"><result xmlns=\"urn:xmpp:mam:2\" "
+             "queryid=\"x\" id=\"" SID1 "\"><forwarded xmlns=\"urn:xmpp:forward:0\"><delay "
+             "xmlns=\"urn:xmpp:delay\" stamp=\"1970-01-12T13:46:40.000Z\"/><message "
+             "xmlns=\"jabber:client\" from=\"room1@" SVC "/Alice\" type=\"groupchat\">"
+             "<body>m0</body>"));
+    ck_assert_ptr_nonnull(strstr(got, "<body>m1</body>"));
+    ck_assert_ptr_null(strstr(got, "<body>m2</body>"));
+    ck_assert_ptr_nonnull(strstr(got, "<fin xmlns=\"urn:xmpp:mam:2\" complete=\"false\"><set "
+                                      "xmlns=\"http://jabber.org/protocol/rsm\"><first>" SID1
+                                      "</first><last>" SID2 "</last></set></fin>"));
+    got = feed("<iq type='set' id='q2' from='" ALICE "' to='room1@" SVC "'>"
+               "<query xmlns='urn:xmpp:mam:2'><set xmlns='http://jabber.org/protocol/rsm'>"
+               "<max>10</max><after>" SID2 "</after></set></query></iq>");
+    ck_assert(strstr(got, "<body>m2</body>") && strstr(got, "<body>m4</body>") &&
+              !strstr(got, "<body>m1</body>") && strstr(got, "complete=\"true\""));
+    /* The newest page: an empty <before/>. */
+    got = feed("<iq type='set' id='q3' from='" ALICE "' to='room1@" SVC "'>"
+               "<query xmlns='urn:xmpp:mam:2'><set xmlns='http://jabber.org/protocol/rsm'>"
+               "<max>1</max><before/></set></query></iq>");
+    ck_assert(strstr(got, "<body>m4</body>") && !strstr(got, "<body>m3</body>"));
+    expect_has("<iq type='set' id='q4' from='" ALICE "' to='room1@" SVC "'>"
+               "<query xmlns='urn:xmpp:mam:2'><set xmlns='http://jabber.org/protocol/rsm'>"
+               "<after>../../etc</after></set></query></iq>",
+               STANZA_ERR("not-acceptable"));
+    feed("<iq type='set' id='b' from='" ALICE "' to='room1@" SVC "'>"
+         "<query xmlns='http://jabber.org/protocol/muc#admin'>"
+         "<item affiliation='outcast' jid='carol@example.org'/></query></iq>");
+    expect_has("<iq type='set' id='q5' from='" CAROL "' to='room1@" SVC "'>"
+               "<query xmlns='urn:xmpp:mam:2'/></iq>",
+               STANZA_ERR("forbidden"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("muc");
@@ -755,6 +859,8 @@ int main(void)
     tcase_add_test(tc, self_ping);
     tcase_add_test(tc, mediated_invitation);
     tcase_add_test(tc, subscriptions_to_rooms_refused);
+    tcase_add_test(tc, room_state_round_trip);
+    tcase_add_test(tc, archive_query_pages);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);

@@ -1,0 +1,313 @@
+/* Message archive queries on a room (XEP-0313, with XEP-0059 paging).
+ *
+ * With a store and Redis up the archive is the room's Redis stream; without
+ * them the room's recent history in memory answers, so a client still gets
+ * what the room holds. */
+#define _XOPEN_SOURCE 700
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "ns.h"
+#include "room.h"
+#include "store.h"
+
+#define NS_MAM "urn:xmpp:mam:2"
+#define NS_RSM "http://jabber.org/protocol/rsm"
+#define NS_FORWARD "urn:xmpp:forward:0"
+#define MAM_DEFAULT_MAX 50
+#define MAM_MAX 250
+
+/* What the reply needs once rows come back; the query stanza is gone by
+ * then, and so may be the room. */
+typedef struct mam_reply {
+    muc *m;
+    char *iq_id, *to, *room, *queryid;
+} mam_reply;
+
+static void reply_free(mam_reply *q)
+{
+    free(q->iq_id);
+    free(q->to);
+    free(q->room);
+    free(q->queryid);
+    free(q);
+}
+
+static void stamp_str(double t, char out[32])
+{
+    time_t secs = (time_t)t;
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)((t - (double)secs) * 1000.0));
+}
+
+static double parse_stamp(const char *s)
+{
+    struct tm tm = {0};
+    const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!p)
+        return -2;
+    double frac = 0;
+    if (*p == '.') {
+        char *end;
+        frac = strtod(p, &end);
+        p = end;
+    }
+    long off = 0;
+    if (*p == '+' || *p == '-') {
+        int hh, mm;
+        if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
+            return -2;
+        off = (hh * 3600L + mm * 60L) * (*p == '+' ? 1 : -1);
+    } else if (*p != 'Z') {
+        return -2;
+    }
+    return (double)timegm(&tm) - (double)off + frac;
+}
+
+static void send_rows(mam_reply *q, const muc_history_entry *rows, size_t n, bool complete)
+{
+    muc *m = q->m;
+    buf *b = m->sink.begin(m->sink.ud);
+    if (!b)
+        return;
+    buf q_attr = BUF_INIT, to = BUF_INIT, room = BUF_INIT;
+    if (q->queryid)
+        buf_append_xml_escaped(&q_attr, q->queryid, strlen(q->queryid));
+    buf_append_xml_escaped(&to, q->to, strlen(q->to));
+    buf_append_xml_escaped(&room, q->room, strlen(q->room));
+    buf_puts(&q_attr, "");
+    buf_puts(&to, "");
+    buf_puts(&room, "");
+    char *qa = buf_strdup(&q_attr), *ta = buf_strdup(&to), *ra = buf_strdup(&room);
+    for (size_t i = 0; i < n && qa && ta && ra; i++) {
+        const muc_history_entry *e = &rows[i];
+        char stamp[32];
+        stamp_str(e->stamp, stamp);
+        buf_printf(b, "<message from=\"%s\" to=\"%s\"><result xmlns=\"" NS_MAM "\"", ra, ta);
+        if (q->queryid)
+            buf_printf(b, " queryid=\"%s\"", qa);
+        buf_printf(b,
+                   " id=\"%s\"><forwarded xmlns=\"" NS_FORWARD "\"><delay xmlns=\"" NS_DELAY
+                   "\" stamp=\"%s\"/><message xmlns=\"jabber:client\" from=\"%s/",
+                   e->stanza_id, stamp, ra);
+        buf_append_xml_escaped(b, e->nick, strlen(e->nick));
+        buf_puts(b, "\" type=\"groupchat\">");
+        buf_puts(b, e->payload);
+        if (e->occupant_id[0])
+            buf_printf(b, "<occupant-id xmlns=\"" NS_OCCUPANT_ID "\" id=\"%s\"/>", e->occupant_id);
+        buf_puts(b, "</message></forwarded></result></message>");
+    }
+    buf_printf(b, "<iq from=\"%s\" to=\"%s\" type=\"result\" id=\"", ra ? ra : "", ta ? ta : "");
+    buf_append_xml_escaped(b, q->iq_id, strlen(q->iq_id));
+    buf_printf(b, "\"><fin xmlns=\"" NS_MAM "\" complete=\"%s\"><set xmlns=\"" NS_RSM "\">",
+               complete ? "true" : "false");
+    if (n > 0)
+        buf_printf(b, "<first>%s</first><last>%s</last>", rows[0].stanza_id, rows[n - 1].stanza_id);
+    buf_puts(b, "</set></fin></iq>");
+    m->sink.commit(m->sink.ud);
+    free(qa);
+    free(ta);
+    free(ra);
+    buf_free(&q_attr);
+    buf_free(&to);
+    buf_free(&room);
+}
+
+static void on_store_rows(void *ud, muc_history_entry *rows, size_t n, bool complete)
+{
+    mam_reply *q = ud;
+    if (!rows) {
+        /* Redis failed mid-query: say so rather than pretend it is empty. */
+        xml_node *iq = xml_new("iq", NS_COMPONENT);
+        if (iq) {
+            xml_set_attr(iq, "from", q->to);
+            xml_set_attr(iq, "to", q->room);
+            xml_set_attr(iq, "id", q->iq_id);
+            xml_set_attr(iq, "type", "set");
+            muc_error(q->m, iq, STANZA_ERR_RESOURCE_CONSTRAINT, "the archive is unavailable");
+            xml_free(iq);
+        }
+    } else {
+        send_rows(q, rows, n, complete);
+    }
+    reply_free(q);
+}
+
+/* The in-memory fallback: the same selection over the history ring. */
+static void query_ring(muc_room *r, const muc_store_query *sq, mam_reply *q)
+{
+    size_t n = r->hist_len, lo = 0, hi = n;
+    muc_history_entry *all = calloc(n ? n : 1, sizeof *all);
+    if (!all)
+        return;
+    for (size_t i = 0; i < n; i++)
+        all[i] = r->history[(r->hist_head + r->hist_cap - n + i) % r->hist_cap];
+    for (size_t i = 0; i < n; i++) {
+        if (sq->after && strcmp(all[i].stanza_id, sq->after) <= 0)
+            lo = i + 1;
+        if (sq->start >= 0 && all[i].stamp < sq->start)
+            lo = i + 1;
+    }
+    for (size_t i = n; i-- > 0;) {
+        if (sq->before && strcmp(all[i].stanza_id, sq->before) >= 0)
+            hi = i;
+        if (sq->end >= 0 && all[i].stamp > sq->end)
+            hi = i;
+    }
+    if (hi < lo)
+        hi = lo;
+    bool reverse = (sq->before || sq->last_page) && !sq->after;
+    size_t avail = hi - lo, take = avail < sq->max ? avail : sq->max;
+    size_t from = reverse ? hi - take : lo;
+    send_rows(q, all + from, take, avail <= sq->max);
+    free(all);
+}
+
+static void send_form(muc *m, const xml_node *iq)
+{
+    xml_node *res = stanza_iq_result(iq);
+    xml_node *qn = res ? xml_append_new(res, "query", NS_MAM) : NULL;
+    xml_node *x = qn ? xml_append_new(qn, "x", NS_DATA) : NULL;
+    if (!x) {
+        xml_free(res);
+        muc_error(m, iq, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+    xml_set_attr(x, "type", "form");
+    static const char *const vars[] = {"start", "end", "before-id", "after-id", NULL};
+    xml_node *ft = xml_append_new(x, "field", NULL);
+    if (ft) {
+        xml_set_attr(ft, "var", "FORM_TYPE");
+        xml_set_attr(ft, "type", "hidden");
+        xml_append_text(xml_append_new(ft, "value", NULL), NS_MAM);
+    }
+    for (size_t i = 0; vars[i]; i++) {
+        xml_node *f = xml_append_new(x, "field", NULL);
+        if (f) {
+            xml_set_attr(f, "var", vars[i]);
+            xml_set_attr(f, "type", "text-single");
+        }
+    }
+    muc_send(m, res);
+    xml_free(res);
+}
+
+static const char *form_value(const xml_node *x, const char *var)
+{
+    for (xml_node *f = x ? xml_first_child(x) : NULL; f; f = xml_next(f)) {
+        if (xml_is_text(f) || strcmp(xml_name(f), "field") != 0)
+            continue;
+        const char *v = xml_attr(f, "var");
+        if (v && strcmp(v, var) == 0) {
+            xml_node *val = xml_child(f, "value", NULL);
+            return val ? xml_text(val) : "";
+        }
+    }
+    return NULL;
+}
+
+static bool valid_sid(const char *s)
+{
+    if (strlen(s) != 16)
+        return false;
+    for (const char *c = s; *c; c++) {
+        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+void muc_mam(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const jid *from)
+{
+    char *bare = jid_bare(from);
+    char *full = jid_full(from);
+    if (!bare || !full) {
+        free(bare);
+        free(full);
+        muc_error(m, iq, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+    muc_aff aff = muc_room_aff(r, bare);
+    bool present = muc_session_by_jid(r, full) != NULL;
+    free(bare);
+    /* Whoever could join may read the archive; a hidden room's archive is
+     * for those in it or affiliated with it. */
+    bool allowed = aff != AFF_OUTCAST && (!r->cfg.members_only || aff >= AFF_MEMBER) &&
+                   (r->cfg.public || present || aff >= AFF_MEMBER);
+    if (!allowed) {
+        free(full);
+        muc_error(m, iq, STANZA_ERR_FORBIDDEN, "you may not read this room's archive");
+        return;
+    }
+    if (strcmp(xml_attr(iq, "type"), "get") == 0) {
+        free(full);
+        send_form(m, iq);
+        return;
+    }
+    muc_store_query sq = {NULL, NULL, false, -1, -1, MAM_DEFAULT_MAX};
+    const xml_node *x = xml_child(q, "x", NS_DATA);
+    const char *v;
+    const char *bad = NULL;
+    if ((v = form_value(x, "start")) && (sq.start = parse_stamp(v)) < -1)
+        bad = "start";
+    if ((v = form_value(x, "end")) && (sq.end = parse_stamp(v)) < -1)
+        bad = "end";
+    if ((v = form_value(x, "after-id")) && !valid_sid(sq.after = v))
+        bad = "after-id";
+    if ((v = form_value(x, "before-id")) && !valid_sid(sq.before = v))
+        bad = "before-id";
+    if (form_value(x, "with"))
+        bad = "with"; /* a room's archive is not filtered by correspondent */
+    const xml_node *set = xml_child(q, "set", NS_RSM);
+    if (set) {
+        xml_node *n;
+        if ((n = xml_child(set, "max", NS_RSM))) {
+            char *end;
+            const char *t = xml_text(n);
+            long mx = t ? strtol(t, &end, 10) : -1;
+            if (!t || *end || mx < 0)
+                bad = "max";
+            else
+                sq.max = mx > MAM_MAX ? MAM_MAX : (unsigned)mx;
+        }
+        if ((n = xml_child(set, "after", NS_RSM)) && !valid_sid(sq.after = xml_text(n)))
+            bad = "after";
+        if ((n = xml_child(set, "before", NS_RSM))) {
+            const char *t = xml_text(n);
+            if (!t || !*t)
+                sq.last_page = true;
+            else if (!valid_sid(sq.before = t))
+                bad = "before";
+        }
+    }
+    if (bad) {
+        char text[96];
+        snprintf(text, sizeof text, "unacceptable value for %s", bad);
+        free(full);
+        muc_error(m, iq,
+                  bad[0] == 'w' ? STANZA_ERR_FEATURE_NOT_IMPLEMENTED : STANZA_ERR_NOT_ACCEPTABLE,
+                  text);
+        return;
+    }
+    mam_reply *mr = calloc(1, sizeof *mr);
+    const char *qid = xml_attr(q, "queryid");
+    if (!mr || !(mr->iq_id = strdup(xml_attr(iq, "id"))) || !(mr->room = strdup(r->jid)) ||
+        (qid && !(mr->queryid = strdup(qid)))) {
+        if (mr)
+            reply_free(mr);
+        free(full);
+        muc_error(m, iq, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+    mr->to = full;
+    mr->m = m;
+    if (muc_store_query_archive(m->store, r->jid, &sq, on_store_rows, mr) == 0)
+        return;
+    query_ring(r, &sq, mr);
+    reply_free(mr);
+}

@@ -1,0 +1,59 @@
+/* store: persistent rooms and room archives in Redis.
+ *
+ * Persistent rooms (configuration, affiliations, subject) are kept as one
+ * small XML document per room, and every room's messages in a Redis stream
+ * whose entry ids are the messages' stanza-ids, so archive paging (MAM with
+ * RSM) maps directly onto XRANGE/XREVRANGE. The key layout is written down
+ * in schemas/redis-keys.md.
+ *
+ * Writes made while Redis is away are queued (up to a bound) and sent when
+ * it returns, so a Redis restart loses nothing that fits in the queue.
+ *
+ * Ownership: the store borrows the rdb connection; callers keep rooms. */
+#ifndef STOA_MUC_STORE_H
+#define STOA_MUC_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "rdb.h"
+#include "room.h"
+
+typedef struct muc_store muc_store;
+
+/* prefix: the [redis] prefix; archive_max: messages kept per room. */
+muc_store *muc_store_new(rdb *r, const char *prefix, unsigned archive_max, size_t queue_max);
+void muc_store_free(muc_store *s);
+/* Call when Redis becomes reachable: flushes queued writes. */
+void muc_store_redis_up(muc_store *s);
+
+void muc_store_save_room(muc_store *s, const muc_room *r);
+/* Forgets a room and its archive. */
+void muc_store_drop_room(muc_store *s, const char *room_jid);
+void muc_store_archive(muc_store *s, const muc_room *r, const muc_history_entry *e);
+
+/* Loads every persistent room into m (rooms already present are kept as
+ * they are). done runs once with the number of rooms loaded, or -1 when
+ * Redis could not be asked. */
+void muc_store_load(muc_store *s, muc *m, void (*done)(void *ud, int rooms), void *ud);
+
+/* An archive query: rows come back oldest first. */
+typedef struct muc_store_query {
+    const char *after;  /* stanza-id, exclusive; NULL: none */
+    const char *before; /* stanza-id, exclusive; NULL: none */
+    bool last_page;     /* RSM <before/> empty: the newest page */
+    double start, end;  /* time bounds (seconds); <0: none */
+    unsigned max;
+} muc_store_query;
+/* rows is NULL when Redis failed; complete says no more rows lie beyond the
+ * page in the direction of the query. */
+typedef void (*muc_store_rows_cb)(void *ud, muc_history_entry *rows, size_t n, bool complete);
+/* Returns -1 when Redis is not up (the callback will not run). */
+int muc_store_query_archive(muc_store *s, const char *room_jid, const muc_store_query *q,
+                            muc_store_rows_cb cb, void *ud);
+
+/* Room state as a document, and back: exposed for tests. */
+char *muc_room_state(const muc_room *r);
+muc_room *muc_room_restore(muc *m, const char *state, size_t len);
+
+#endif
