@@ -118,6 +118,9 @@ static void room_info(muc *m, muc_room *r, const xml_node *iq)
     feature(q, NS_SID);
     feature(q, NS_OCCUPANT_ID);
     feature(q, "urn:xmpp:mam:2");
+    feature(q, "urn:xmpp:message-moderate:0");
+    feature(q, "urn:xmpp:message-moderate:1");
+    feature(q, "urn:xmpp:message-retract:1");
     feature(q, "http://jabber.org/protocol/muc#self-ping-optimization");
     feature(q, r->cfg.public ? "muc_public" : "muc_hidden");
     feature(q, r->cfg.persistent ? "muc_persistent" : "muc_temporary");

@@ -529,6 +529,8 @@ static void handle_iq(muc *m, muc_room *r, const xml_node *st, const jid *from, 
         muc_admin(m, r, st, q, from);
     else if (strcmp(ns, "urn:xmpp:mam:2") == 0)
         muc_mam(m, r, st, q, from);
+    else if (muc_is_moderation(q) && strcmp(type, "set") == 0)
+        muc_moderate(m, r, st, q, from);
     else if (strcmp(ns, NS_PING) == 0 && strcmp(type, "get") == 0) {
         xml_node *res = stanza_iq_result(st);
         if (res) {

@@ -191,6 +191,10 @@ void muc_room_destroy_announced(muc *m, muc_room *r, const char *alt, const char
 /* ---- mam.c ---- */
 void muc_mam(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const jid *from);
 
+/* ---- moderation.c ---- */
+bool muc_is_moderation(const xml_node *q);
+void muc_moderate(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const jid *from);
+
 /* ---- admin.c ---- */
 void muc_admin(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const jid *from);
 

@@ -392,6 +392,19 @@ void muc_store_archive(muc_store *s, const muc_room *r, const muc_history_entry 
     free(lk);
 }
 
+void muc_store_forget(muc_store *s, const char *room_jid, const char *stanza_id)
+{
+    char id[48];
+    if (!s || sid_to_entry(stanza_id, id, sizeof id) < 0)
+        return;
+    char *lk = key(s, "log", room_jid);
+    if (lk) {
+        const char *del[] = {"XDEL", lk, id};
+        write_cmd(s, 3, del);
+    }
+    free(lk);
+}
+
 /* ---- reads ---- */
 
 static const char *field(const redisReply *fields, const char *name)

@@ -31,6 +31,8 @@ void muc_store_save_room(muc_store *s, const muc_room *r);
 /* Forgets a room and its archive. */
 void muc_store_drop_room(muc_store *s, const char *room_jid);
 void muc_store_archive(muc_store *s, const muc_room *r, const muc_history_entry *e);
+/* Removes one message (by stanza-id) from a room's archive. */
+void muc_store_forget(muc_store *s, const char *room_jid, const char *stanza_id);
 
 /* Loads every persistent room into m (rooms already present are kept as
  * they are). done runs once with the number of rooms loaded, or -1 when

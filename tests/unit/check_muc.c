@@ -827,6 +827,48 @@ START_TEST(archive_query_pages)
 }
 END_TEST
 
+START_TEST(moderator_retracts_a_message)
+{
+    make_room("room1");
+    join(BOB, "room1", "Bob");
+    feed("<message type='groupchat' from='" BOB "' to='room1@" SVC
+         "'><body>spam link</body></message>");
+    expect_has("<iq type='set' id='r' from='" BOB "' to='room1@" SVC "'>"
+               "<moderate id='" SID1 "' xmlns='urn:xmpp:message-moderate:1'>"
+               "<retract xmlns='urn:xmpp:message-retract:1'/></moderate></iq>",
+               STANZA_ERR("forbidden"));
+    const char *got = feed("<iq type='set' id='r' from='" ALICE "' to='room1@" SVC "'>"
+                           "<moderate id='" SID1 "' xmlns='urn:xmpp:message-moderate:1'>"
+                           "<retract xmlns='urn:xmpp:message-retract:1'/>"
+                           "<reason>spam</reason></moderate></iq>");
+    ck_assert_ptr_nonnull(
+        strstr(got, "<iq id=\"r\" to=\"" ALICE "\" from=\"room1@" SVC "\" type=\"result\"/>"));
+    ck_assert_ptr_nonnull(strstr(
+        got, "<message from=\"room1@" SVC "\" to=\"" BOB "\" type=\"groupchat\"><retract "
+             "xmlns=\"urn:xmpp:message-retract:1\" id=\"" SID1 "\"><moderated "
+             "xmlns=\"urn:xmpp:message-moderate:1\" by=\"room1@" SVC "/Alice\"><occupant-id "
+             "xmlns=\"urn:xmpp:occupant-id:0\" id=\"OID-1\"/></moderated><reason>spam</reason>"
+             "</retract><apply-to xmlns=\"urn:xmpp:fasten:0\" id=\"" SID1 "\"><moderated "
+             "xmlns=\"urn:xmpp:message-moderate:0\" by=\"room1@" SVC "/Alice\"><retract "
+             "xmlns=\"urn:xmpp:message-retract:0\"/><reason>spam</reason></moderated>"
+             "</apply-to></message>"));
+    /* Newcomers no longer get it from the history. */
+    got = feed("<presence from='" CAROL "' to='room1@" SVC "/Carol'/>");
+    ck_assert_ptr_null(strstr(got, "spam link"));
+    ck_assert_ptr_nonnull(strstr(got, "<retracted xmlns=\"urn:xmpp:message-retract:1\">"));
+    /* The older protocol works too. */
+    got = feed("<iq type='set' id='r0' from='" ALICE "' to='room1@" SVC "'>"
+               "<apply-to xmlns='urn:xmpp:fasten:0' id='" SID1 "'>"
+               "<moderate xmlns='urn:xmpp:message-moderate:0'>"
+               "<retract xmlns='urn:xmpp:message-retract:0'/></moderate></apply-to></iq>");
+    ck_assert_ptr_nonnull(strstr(got, "type=\"result\""));
+    expect_has("<iq type='set' id='r' from='" ALICE "' to='room1@" SVC "'>"
+               "<moderate id='nonsense' xmlns='urn:xmpp:message-moderate:1'>"
+               "<retract xmlns='urn:xmpp:message-retract:1'/></moderate></iq>",
+               STANZA_ERR("item-not-found"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("muc");
@@ -861,6 +903,7 @@ int main(void)
     tcase_add_test(tc, subscriptions_to_rooms_refused);
     tcase_add_test(tc, room_state_round_trip);
     tcase_add_test(tc, archive_query_pages);
+    tcase_add_test(tc, moderator_retracts_a_message);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);

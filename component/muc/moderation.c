@@ -1,0 +1,137 @@
+/* Message moderation (XEP-0425): a moderator retracts a message for
+ * everyone. Both the current protocol (message-moderate:1) and the older one
+ * clients still send (message-moderate:0 inside a fastening) are accepted,
+ * and the announcement carries both forms, as Prosody's does. The message
+ * leaves the history and the archive. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ns.h"
+#include "room.h"
+#include "store.h"
+
+#define NS_MODERATE1 "urn:xmpp:message-moderate:1"
+#define NS_MODERATE0 "urn:xmpp:message-moderate:0"
+#define NS_RETRACT1 "urn:xmpp:message-retract:1"
+#define NS_RETRACT0 "urn:xmpp:message-retract:0"
+#define NS_FASTEN "urn:xmpp:fasten:0"
+
+bool muc_is_moderation(const xml_node *q)
+{
+    const char *ns = xml_ns(q) ? xml_ns(q) : "";
+    return (strcmp(xml_name(q), "moderate") == 0 && strcmp(ns, NS_MODERATE1) == 0) ||
+           (strcmp(xml_name(q), "apply-to") == 0 && strcmp(ns, NS_FASTEN) == 0);
+}
+
+static bool valid_sid(const char *s)
+{
+    if (!s || strlen(s) != 16)
+        return false;
+    for (const char *c = s; *c; c++) {
+        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+/* Replaces the message in the in-memory history with a tombstone, so
+ * newcomers do not receive what was retracted. */
+static void tombstone(muc_room *r, const char *sid, const char *by)
+{
+    for (size_t i = 0; i < r->hist_cap; i++) {
+        muc_history_entry *e = &r->history[i];
+        if (!e->stanza_id || strcmp(e->stanza_id, sid) != 0)
+            continue;
+        buf b = BUF_INIT;
+        buf_puts(&b, "<retracted xmlns=\"" NS_RETRACT1 "\"><moderated xmlns=\"" NS_MODERATE1
+                     "\" by=\"");
+        buf_append_xml_escaped(&b, by, strlen(by));
+        buf_puts(&b, "\"/></retracted>");
+        char *t = buf_strdup(&b);
+        buf_free(&b);
+        if (t) {
+            free(e->payload);
+            e->payload = t;
+        }
+        return;
+    }
+}
+
+void muc_moderate(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const jid *from)
+{
+    char *full = jid_full(from);
+    muc_session *s = full ? muc_session_by_jid(r, full) : NULL;
+    free(full);
+    if (!s || s->occ->role != ROLE_MODERATOR) {
+        muc_error(m, iq, STANZA_ERR_FORBIDDEN, "only moderators present in the room may do that");
+        return;
+    }
+    const char *sid = xml_attr(q, "id");
+    const xml_node *mod = q;
+    if (strcmp(xml_name(q), "apply-to") == 0) {
+        mod = xml_child(q, "moderate", NS_MODERATE0);
+        if (!mod || !xml_child(mod, "retract", NS_RETRACT0)) {
+            muc_error(m, iq, STANZA_ERR_BAD_REQUEST, "expected <moderate><retract/></moderate>");
+            return;
+        }
+    } else if (!xml_child(q, "retract", NS_RETRACT1)) {
+        muc_error(m, iq, STANZA_ERR_BAD_REQUEST, "only retraction is supported");
+        return;
+    }
+    if (!valid_sid(sid)) {
+        muc_error(m, iq, STANZA_ERR_ITEM_NOT_FOUND, "no message with that id");
+        return;
+    }
+    xml_node *reason = xml_child(mod, "reason", NULL);
+    const char *why = reason ? xml_text(reason) : NULL;
+
+    xml_node *res = stanza_iq_result(iq);
+    if (res) {
+        muc_send(m, res);
+        xml_free(res);
+    }
+    char by[3200];
+    snprintf(by, sizeof by, "%s/%s", r->jid, s->occ->nick);
+    buf tail = BUF_INIT;
+    buf_puts(&tail, "\" type=\"groupchat\"><retract xmlns=\"" NS_RETRACT1 "\" id=\"");
+    buf_puts(&tail, sid);
+    buf_puts(&tail, "\"><moderated xmlns=\"" NS_MODERATE1 "\" by=\"");
+    buf_append_xml_escaped(&tail, by, strlen(by));
+    buf_puts(&tail, "\"><occupant-id xmlns=\"" NS_OCCUPANT_ID "\" id=\"");
+    buf_puts(&tail, s->occ->occupant_id);
+    buf_puts(&tail, "\"/></moderated>");
+    if (why) {
+        buf_puts(&tail, "<reason>");
+        buf_append_xml_escaped(&tail, why, strlen(why));
+        buf_puts(&tail, "</reason>");
+    }
+    buf_puts(&tail, "</retract><apply-to xmlns=\"" NS_FASTEN "\" id=\"");
+    buf_puts(&tail, sid);
+    buf_puts(&tail, "\"><moderated xmlns=\"" NS_MODERATE0 "\" by=\"");
+    buf_append_xml_escaped(&tail, by, strlen(by));
+    buf_puts(&tail, "\"><retract xmlns=\"" NS_RETRACT0 "\"/>");
+    if (why) {
+        buf_puts(&tail, "<reason>");
+        buf_append_xml_escaped(&tail, why, strlen(why));
+        buf_puts(&tail, "</reason>");
+    }
+    buf_puts(&tail, "</moderated></apply-to></message>");
+    buf *b = m->sink.begin(m->sink.ud);
+    if (b) {
+        for (size_t i = 0; i < r->noccupants; i++) {
+            const muc_occupant *o = r->occupants[i];
+            for (size_t j = 0; j < o->nsessions; j++) {
+                buf_puts(b, "<message from=\"");
+                buf_puts(b, r->jid_attr);
+                buf_puts(b, "\" to=\"");
+                buf_puts(b, o->sessions[j]->jid_attr);
+                buf_append(b, buf_unread(&tail), buf_unread_len(&tail));
+            }
+        }
+        m->sink.commit(m->sink.ud);
+    }
+    buf_free(&tail);
+    tombstone(r, sid, by);
+    muc_store_forget(m->store, r->jid, sid);
+}
