@@ -174,6 +174,8 @@ static void handle_iq(service *svc, const xml_node *iq, const jid *to)
         reply_error(svc, iq, STANZA_ERR_SERVICE_UNAVAILABLE, NULL);
         return;
     }
+    if (muc_search_handle(svc->rooms, iq, q))
+        return;
     const char *name = xml_name(q);
     bool known = true;
     if (ns_is(q, NS_DISCO_INFO) && strcmp(name, "query") == 0) {

@@ -84,13 +84,18 @@ static void schedule_retry(complink *cl, log_level lvl, const char *what)
     drop_addrs(cl);
     if (cl->state == COMPLINK_STOPPING || cl->state == COMPLINK_STOPPED)
         return;
-    bool refused = cl->refusal[0] != '\0';
+    /* Only these say the server will not have us as configured; anything
+     * else (system-shutdown, a restart) is an ordinary loss. */
+    bool refused = strcmp(cl->refusal, "not-authorized") == 0 ||
+                   strcmp(cl->refusal, "conflict") == 0 || strcmp(cl->refusal, "host-unknown") == 0;
     if (refused) {
         /* Retrying fast cannot fix a wrong secret or a domain held by
          * another instance; an operator has to act. */
         backoff_to_max(&cl->bo);
     }
     double delay = backoff_next(&cl->bo);
+    if (refused && delay < cl->cfg.backoff_max / 2)
+        delay = cl->cfg.backoff_max / 2;
     if (refused) {
         const char *hint = "";
         if (strcmp(cl->refusal, "not-authorized") == 0)
@@ -102,10 +107,12 @@ static void schedule_retry(complink *cl, log_level lvl, const char *what)
         log_error("component link refused by %s:%d: %s%s%s%s; retrying in %.1fs", cl->host,
                   cl->cfg.port, cl->refusal, hint, cl->refusal_text[0] ? ": " : "",
                   cl->refusal_text, delay);
-        cl->refusal[0] = cl->refusal_text[0] = '\0';
+    } else if (cl->refusal[0]) {
+        log_msg(lvl, "%s (server said %s); reconnecting in %.1fs", what, cl->refusal, delay);
     } else {
         log_msg(lvl, "%s; reconnecting in %.1fs", what, delay);
     }
+    cl->refusal[0] = cl->refusal_text[0] = '\0';
     cl->state = COMPLINK_WAITING;
     arm_timer(cl, delay);
 }

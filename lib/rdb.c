@@ -27,6 +27,7 @@ struct rdb {
     ev_tstamp ping_sent;
     rdb_state_cb on_state;
     void *ud;
+    bool warned; /* said once at warn level that Redis is unreachable */
 };
 
 static void connect_now(rdb *r, const char *addr);
@@ -65,10 +66,13 @@ static void lost(rdb *r, const char *reason, bool free_ctx)
     if (free_ctx && ac)
         redisAsyncFree(ac);
     double delay = backoff_next(&r->bo);
-    if (was_up)
+    /* Say it once where an operator will see it, then only at debug level
+     * until Redis is back: a retry line every few seconds is noise. */
+    if (was_up || !r->warned)
         log_warn("redis down: %s; serving without redis, retrying in %.1fs", reason, delay);
     else
         log_debug("redis still unreachable: %s; retrying in %.1fs", reason, delay);
+    r->warned = true;
     ev_timer_stop(r->loop, &r->retry);
     ev_timer_set(&r->retry, delay, 0);
     ev_timer_start(r->loop, &r->retry);
@@ -98,6 +102,7 @@ static void on_first_pong(redisAsyncContext *ac, void *reply, void *priv)
         return;
     }
     backoff_reset(&r->bo);
+    r->warned = false;
     if (r->cfg.host[0] == '/')
         log_info("redis up: %s", r->cfg.host);
     else

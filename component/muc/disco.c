@@ -35,6 +35,14 @@ static bool known_topic(const muc *m, const char *t)
     return false;
 }
 
+bool muc_search_handle(muc *m, const xml_node *iq, const xml_node *q)
+{
+    if (!muc_is_search(q))
+        return false;
+    muc_search(m, iq, q);
+    return true;
+}
+
 bool muc_disco_items(muc *m, const char *node, xml_node *query)
 {
     if (node && strcmp(node, NODE_TOPICS) == 0) {
@@ -74,7 +82,8 @@ bool muc_disco_items(muc *m, const char *node, xml_node *query)
 void muc_disco_info(muc *m, xml_node *query)
 {
     (void)m;
-    static const char *const features[] = {NS_MUC, NS_SID, NS_OCCUPANT_ID, NULL};
+    static const char *const features[] = {NS_MUC, NS_SID, NS_OCCUPANT_ID,
+                                           "urn:xmpp:channel-search:0:search", NULL};
     for (const char *const *f = features; *f; f++) {
         xml_node *fe = xml_append_new(query, "feature", NULL);
         if (fe)

@@ -106,13 +106,13 @@ static double parse_datetime(const char *s)
     return (double)timegm(&tm) - (double)off + frac;
 }
 
-static void format_stamp(double t, char out[32])
+static void format_stamp(double t, char out[64])
 {
     time_t secs = (time_t)t;
     struct tm tm;
     gmtime_r(&secs, &tm);
     int ms = (int)((t - (double)secs) * 1000.0);
-    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
 }
 
@@ -152,7 +152,7 @@ void muc_history_send(muc_room *r, buf *b, const muc_session *to, const xml_node
     }
     for (size_t i = first; i < n; i++) {
         const muc_history_entry *e = at(r, i);
-        char stamp[32];
+        char stamp[64];
         format_stamp(e->stamp, stamp);
         buf_puts(b, "<message from=\"");
         buf_puts(b, r->jid_attr);

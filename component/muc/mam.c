@@ -36,12 +36,12 @@ static void reply_free(mam_reply *q)
     free(q);
 }
 
-static void stamp_str(double t, char out[32])
+static void stamp_str(double t, char out[64])
 {
     time_t secs = (time_t)t;
     struct tm tm;
     gmtime_r(&secs, &tm);
-    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)((t - (double)secs) * 1000.0));
 }
 
@@ -86,7 +86,7 @@ static void send_rows(mam_reply *q, const muc_history_entry *rows, size_t n, boo
     char *qa = buf_strdup(&q_attr), *ta = buf_strdup(&to), *ra = buf_strdup(&room);
     for (size_t i = 0; i < n && qa && ta && ra; i++) {
         const muc_history_entry *e = &rows[i];
-        char stamp[32];
+        char stamp[64];
         stamp_str(e->stamp, stamp);
         buf_printf(b, "<message from=\"%s\" to=\"%s\"><result xmlns=\"" NS_MAM "\"", ra, ta);
         if (q->queryid)

@@ -41,6 +41,9 @@ void muc_handle(muc *m, const xml_node *stanza, const jid *from, const jid *to);
  * those of one topic. Appends <item/>s to query. Returns false when the
  * node is unknown. */
 bool muc_disco_items(muc *m, const char *node, xml_node *query);
+/* An XEP-0433 channel search addressed to the service: true when q is one
+ * (and has been answered). */
+bool muc_search_handle(muc *m, const xml_node *iq, const xml_node *q);
 /* Features and extra identities the service adds to its own disco#info. */
 void muc_disco_info(muc *m, xml_node *query);
 

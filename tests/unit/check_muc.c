@@ -869,6 +869,66 @@ START_TEST(moderator_retracts_a_message)
 }
 END_TEST
 
+START_TEST(channel_search)
+{
+    make_room("football");
+    feed("<iq type='set' id='c' from='" ALICE "' to='football@" SVC "'>"
+         "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' "
+         "type='submit'><field var='muc#roomconfig_roomname'><value>Football Fans</value></field>"
+         "<field var='muc#roomconfig_roomdesc'><value>Weekend matches</value></field>"
+         "<field var='x-stoa#topic'><value>sports</value></field></x></query></iq>");
+    make_room("films");
+    feed("<iq type='set' id='c' from='" ALICE "' to='films@" SVC "'>"
+         "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' "
+         "type='submit'><field var='muc#roomconfig_roomdesc'><value>Weekend cinema</value></field>"
+         "<field var='x-stoa#topic'><value>movies</value></field></x></query></iq>");
+    join(BOB, "films", "Bob");
+    const char *got = feed("<iq type='get' id='f' from='" BOB "' to='" SVC "'>"
+                           "<search xmlns='urn:xmpp:channel-search:0:search'/></iq>");
+    ck_assert_ptr_nonnull(
+        strstr(got, "<field var=\"{urn:xmpp:stoa:0}topic\" type=\"list-single\""));
+    /* Words: both rooms mention the weekend; busier first. */
+    got = feed("<iq type='get' id='s' from='" BOB "' to='" SVC "'>"
+               "<search xmlns='urn:xmpp:channel-search:0:search'><x xmlns='jabber:x:data' "
+               "type='submit'><field var='q'><value>WEEKEND</value></field></x></search></iq>");
+    ck_assert_str_eq(got, "<iq id=\"s\" to=\"" BOB "\" from=\"" SVC "\" type=\"result\"><result "
+                          "xmlns=\"urn:xmpp:channel-search:0:search\"><item address=\"films@" SVC
+                          "\"><name>films</name><description>Weekend cinema</description><nusers>2"
+                          "</nusers><service-type>xep-0045</service-type><is-open/></item><item "
+                          "address=\"football@" SVC "\"><name>Football Fans</name><description>"
+                          "Weekend matches</description><nusers>1</nusers><service-type>xep-0045"
+                          "</service-type><is-open/></item><set "
+                          "xmlns=\"http://jabber.org/protocol/rsm\"><first index=\"0\">0</first>"
+                          "<last>1</last><count>2</count></set></result></iq>");
+    /* A topic alone; words that match nothing; paging. */
+    got = feed("<iq type='set' id='s' from='" BOB "' to='" SVC "'>"
+               "<search xmlns='urn:xmpp:channel-search:0:search'><x xmlns='jabber:x:data' "
+               "type='submit'><field var='{urn:xmpp:stoa:0}topic'><value>sports</value></field>"
+               "</x></search></iq>");
+    ck_assert(strstr(got, "football@") && !strstr(got, "films@"));
+    got = feed("<iq type='set' id='s' from='" BOB "' to='" SVC "'>"
+               "<search xmlns='urn:xmpp:channel-search:0:search'><x xmlns='jabber:x:data' "
+               "type='submit'><field var='q'><value>knitting</value></field></x></search></iq>");
+    ck_assert(strstr(got, "<count>0</count>") && !strstr(got, "<item"));
+    got = feed("<iq type='set' id='s' from='" BOB "' to='" SVC "'>"
+               "<search xmlns='urn:xmpp:channel-search:0:search'>"
+               "<set xmlns='http://jabber.org/protocol/rsm'><max>1</max><after>0</after></set>"
+               "<x xmlns='jabber:x:data' type='submit'><field var='all'><value>true</value></field>"
+               "<field var='key'><value>{urn:xmpp:channel-search:0:order}address</value></field>"
+               "</x></search></iq>");
+    ck_assert(strstr(got, "football@") && !strstr(got, "films@"));
+    expect_has("<iq type='set' id='s' from='" BOB "' to='" SVC "'>"
+               "<search xmlns='urn:xmpp:channel-search:0:search'><x xmlns='jabber:x:data' "
+               "type='submit'/></search></iq>",
+               "<no-search-conditions xmlns=\"urn:xmpp:channel-search:0:error\"/>");
+    expect_has("<iq type='set' id='s' from='" BOB "' to='" SVC "'>"
+               "<search xmlns='urn:xmpp:channel-search:0:search'><x xmlns='jabber:x:data' "
+               "type='submit'><field var='all'><value>1</value></field><field var='key'>"
+               "<value>{x}y</value></field></x></search></iq>",
+               "<invalid-sort-key xmlns=\"urn:xmpp:channel-search:0:error\"/>");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("muc");
@@ -904,6 +964,7 @@ int main(void)
     tcase_add_test(tc, room_state_round_trip);
     tcase_add_test(tc, archive_query_pages);
     tcase_add_test(tc, moderator_retracts_a_message);
+    tcase_add_test(tc, channel_search);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);

@@ -76,7 +76,8 @@ START_TEST(disco_info)
            "<feature var=\"http://jabber.org/protocol/disco#items\"/>"
            "<feature var=\"urn:xmpp:ping\"/><feature var=\"jabber:iq:version\"/>"
            "<feature var=\"http://jabber.org/protocol/muc\"/><feature var=\"urn:xmpp:sid:0\"/>"
-           "<feature var=\"urn:xmpp:occupant-id:0\"/></query></iq>");
+           "<feature var=\"urn:xmpp:occupant-id:0\"/>"
+           "<feature var=\"urn:xmpp:channel-search:0:search\"/></query></iq>");
 }
 END_TEST
 

@@ -1,0 +1,231 @@
+"""Session fixtures: each real server starts once per test run.
+
+Environment:
+  STOA_COMPONENT   the stoa-component binary (default build/asan/component/stoa-component)
+  STOA_E2E_DIR     where the run's state directories go (default .state/e2e)
+  STOA_TEST_LOGS   where every server log is copied at the end (default .state/test-logs)
+  STOA_E2E_KEEP=1  keep the run's state directories (data, configs) after the run
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+sys.dont_write_bytecode = True  # tests/e2e is distributed: keep __pycache__ out of it
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from servers import (  # noqa: E402
+    ROOT,
+    Component,
+    Ejabberd,
+    Process,
+    Prosody,
+    Redis,
+    ServerError,
+    component_binary,
+)
+
+DOMAIN = "rooms.localhost"
+HOST = "localhost"
+SECRET = "e2e-component-secret"
+USERS = {"alice": "alice-e2e-pw", "bob": "bob-e2e-pw"}
+
+_started: List[Process] = []
+
+
+def pytest_report_header(config):
+    return [f"stoa-component: {component_binary()}"]
+
+
+def _on_sigterm(signum, frame):
+    # Turn SIGTERM (CI timeout, kill) into the same orderly teardown as Ctrl-C,
+    # so no server outlives the run.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config):
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    atexit.register(_stop_all)  # last resort if teardown never ran
+
+
+def searchable_by_all(path: Path) -> bool:
+    """Whether every existing ancestor of path lets other users through."""
+    for d in [path, *path.parents]:
+        if d.exists() and not d.stat().st_mode & 0o001:
+            return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def state_root():
+    if "STOA_E2E_DIR" in os.environ:
+        base = Path(os.environ["STOA_E2E_DIR"])
+    elif searchable_by_all(ROOT):
+        base = ROOT / ".state" / "e2e"
+    else:
+        # Prosody and ejabberd run as their own users and could not reach a
+        # state directory inside this tree (e.g. a clone under /root).
+        base = Path(tempfile.gettempdir()) / f"stoa-e2e-{os.getuid()}"
+    base.mkdir(parents=True, exist_ok=True)
+    run = base / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    run.mkdir()
+    # Prosody and ejabberd run as their own users: they must reach their dirs
+    # (only the directories made here are changed).
+    for d in [run, *run.parents]:
+        if d == ROOT or d == Path(tempfile.gettempdir()) or d == Path("/"):
+            break
+        mode = d.stat().st_mode
+        if mode & 0o005 != 0o005:
+            d.chmod(mode | 0o005)
+    yield run
+    keep = Path(os.environ.get("STOA_TEST_LOGS", ROOT / ".state" / "test-logs"))
+    dest = keep / run.name
+    dest.mkdir(parents=True, exist_ok=True)
+    for p in run.rglob("*"):
+        if p.is_file() and (p.suffix in (".log", ".conf", ".lua", ".yml", ".cfg")):
+            target = dest / p.relative_to(run)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(p, target)
+    print(f"\n[e2e] logs kept in {dest}")
+    if not os.environ.get("STOA_E2E_KEEP"):
+        _stop_all()  # nothing may still write there
+        shutil.rmtree(run, ignore_errors=True)
+
+
+def _stop_all():
+    for p in reversed(_started):
+        try:
+            if p.running():
+                p.stop()
+        except Exception as e:  # keep stopping the others
+            print(f"[e2e] stopping {p.name}: {e}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_everything_at_exit():
+    yield
+    _stop_all()
+
+
+def started(p: Process) -> Process:
+    _started.append(p)
+    p.start()
+    return p
+
+
+@pytest.fixture(scope="session")
+def redis(state_root):
+    r = Redis(state_root / "redis")
+    started(r)
+    yield r
+    r.stop()
+
+
+@pytest.fixture(scope="session")
+def prosody(state_root):
+    p = Prosody(state_root / "prosody", host=HOST, components={DOMAIN: SECRET}, users=USERS)
+    started(p)
+    yield p
+    p.stop()
+
+
+@pytest.fixture(scope="session")
+def ejabberd(state_root):
+    e = Ejabberd(state_root / "ejabberd", host=HOST, components={DOMAIN: SECRET}, users=USERS)
+    started(e)
+    yield e
+    e.stop()
+
+
+def finish_component(c: Component) -> None:
+    """Stops a component and checks it ended well: exit status 0 on SIGTERM
+    and no sanitizer report in its log."""
+    if c.proc is None:
+        return
+    was_running = c.running()
+    status = c.stop()
+    reports = c.sanitizer_reports()
+    assert not reports, c.describe_failure("sanitizer reports:\n" + "\n".join(reports))
+    if was_running:
+        assert status == 0, c.describe_failure(f"exit status {status} after SIGTERM, expected 0")
+
+
+@pytest.fixture
+def component_factory(state_root, request):
+    """Makes components that are stopped (and checked) after the test."""
+    made: List[Component] = []
+
+    def make(settings: Dict[str, Dict[str, str]], name: str = "component", **kw) -> Component:
+        tag = f"{request.node.name}".replace("/", "_").replace("[", "-").replace("]", "")
+        d = state_root / "components" / f"{tag}-{name}-{len(made)}"
+        c = Component(d, settings, name=name, **kw)
+        made.append(c)
+        _started.append(c)
+        c.start()
+        return c
+
+    yield make
+    errors = []
+    for c in made:
+        try:
+            finish_component(c)
+        except AssertionError as e:
+            errors.append(str(e))
+    assert not errors, "\n\n".join(errors)
+
+
+@dataclass
+class Stack:
+    kind: str
+    server: Process
+    component: Component
+    c2s_port: int
+    component_port: int
+    users: Dict[str, str]
+    domain: str = DOMAIN
+    host: str = HOST
+    secret: str = SECRET
+
+    def jid(self, user: str) -> str:
+        return f"{user}@{self.host}"
+
+
+def component_settings(server_port: int, redis_port: int, **component) -> Dict[str, Dict[str, str]]:
+    s = {
+        "component": {"domain": DOMAIN, "secret": SECRET, "server_port": server_port,
+                      "keepalive": "30s", "reconnect_min": "250ms", "reconnect_max": "2s"},
+        "redis": {"enabled": "true", "port": redis_port},
+        "log": {"level": "debug"},
+    }
+    s["component"].update({k: str(v) for k, v in component.items()})
+    return s
+
+
+@pytest.fixture(scope="session", params=["prosody", "ejabberd"])
+def stack(request, state_root, redis):
+    """A host server (Prosody or ejabberd) with stoa-component attached."""
+    server = request.getfixturevalue(request.param)
+    c = Component(state_root / f"component-{request.param}",
+                  component_settings(server.component_port, redis.port, reconnect_max="5s"),
+                  name=f"component-{request.param}")
+    _started.append(c)
+    c.start()
+    t0 = time.monotonic()
+    c.wait_log(rf"component link ready: {DOMAIN} via 127\.0\.0\.1:{server.component_port}", 15)
+    print(f"[e2e] component attached to {request.param} in {time.monotonic() - t0:.2f}s")
+    yield Stack(request.param, server, c, server.c2s_port, server.component_port, USERS)
+    finish_component(c)
+
+
+__all__ = ["Stack", "ServerError", "component_settings", "DOMAIN", "HOST", "SECRET", "USERS"]
