@@ -108,6 +108,12 @@ static void on_redis_state(void *ud, rdb_state state)
         muc_store_load(d->store, service_muc(d->svc), on_rooms_loaded, d);
 }
 
+static void on_dropped(void *ud, xml_node *shell, const char *why)
+{
+    daemon_state *d = ud;
+    service_reject(d->svc, shell, why);
+}
+
 static void on_stopped(void *ud)
 {
     daemon_state *d = ud;
@@ -275,7 +281,7 @@ int main(int argc, char **argv)
         .backoff_max = d.cfg.reconnect_max,
     };
     stream_options_from(&d.cfg, &lc.stream);
-    static const complink_callbacks lcb = {NULL, on_stanza, NULL, on_stopped};
+    static const complink_callbacks lcb = {NULL, on_stanza, NULL, on_stopped, on_dropped};
     d.link = complink_new(d.loop, &lc, &lcb, &d);
     settings_free_topics(topics);
     if (!d.svc || !d.link) {

@@ -1,6 +1,7 @@
 #include "service.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -264,6 +265,15 @@ void service_handle(service *svc, xml_node *st)
     jid_free(&jto);
     jid_free(&jfrom);
     xml_free(st);
+}
+
+void service_reject(service *svc, xml_node *shell, const char *why)
+{
+    char text[160];
+    snprintf(text, sizeof text, "stanza refused: %s", why);
+    if (xml_ns(shell) && strcmp(xml_ns(shell), NS_COMPONENT) == 0)
+        emit(svc, stanza_error_reply(shell, STANZA_ERR_POLICY_VIOLATION, text, NULL));
+    xml_free(shell);
 }
 
 muc *service_muc(service *svc)

@@ -31,6 +31,9 @@ void service_free(service *svc);
 int service_set_name(service *svc, const char *name);
 /* Handles one stanza from the server; takes ownership. */
 void service_handle(service *svc, xml_node *stanza);
+/* Answers a stanza the stream skipped for breaking a limit (its shell:
+ * name and addressing only) with policy-violation; takes ownership. */
+void service_reject(service *svc, xml_node *shell, const char *why);
 /* The rooms, for statistics. */
 muc *service_muc(service *svc);
 

@@ -208,6 +208,17 @@ static void s_stanza(void *ud, xml_node *stanza)
         xml_free(stanza);
 }
 
+static void s_dropped(void *ud, xml_node *shell, const char *why)
+{
+    complink *cl = ud;
+    log_warn("skipped a <%s/> from %s: %s", xml_name(shell),
+             xml_attr(shell, "from") ? xml_attr(shell, "from") : "?", why);
+    if (cl->state == COMPLINK_READY && cl->cb.on_dropped)
+        cl->cb.on_dropped(cl->ud, shell, why);
+    else
+        xml_free(shell);
+}
+
 static const char *close_reason_text(xstream_close_reason why)
 {
     switch (why) {
@@ -256,7 +267,7 @@ static void s_closed(void *ud, xstream_close_reason why, const char *detail)
 
 static void connected(complink *cl)
 {
-    static const xstream_callbacks xcb = {s_open, s_stanza, s_closed};
+    static const xstream_callbacks xcb = {s_open, s_stanza, s_closed, s_dropped};
     ev_io_stop(cl->loop, &cl->connect_w);
     drop_addrs(cl);
     cl->xs = xstream_new(cl->loop, cl->fd, &cl->cfg.stream, &xcb, cl);

@@ -49,6 +49,8 @@ typedef struct complink_callbacks {
     void (*on_stanza)(void *ud, xml_node *stanza); /* callee owns the stanza */
     void (*on_down)(void *ud);                     /* a ready link was lost */
     void (*on_stopped)(void *ud);                  /* complink_stop finished */
+    /* A stanza skipped for breaking a limit: its shell, callee owns it. */
+    void (*on_dropped)(void *ud, xml_node *shell, const char *why);
 } complink_callbacks;
 
 complink *complink_new(struct ev_loop *loop, const complink_config *cfg,

@@ -31,6 +31,11 @@ struct xmlparse {
     unsigned long long fed;      /* bytes fed since the stream began */
     unsigned long long boundary; /* offset where the current stanza (or gap) began */
     xmlparse_err err;
+    /* Skipping a stanza that broke a limit: its shell, and why. */
+    bool skipping;
+    xml_node *dropped;
+    xmlparse_err drop_err;
+    char drop_text[96];
     bool stopped;
     bool closed;
     char errtext[200];
@@ -60,6 +65,9 @@ static void split_name(const char *full, char **uri, const char **local)
     *local = sp + 1;
 }
 
+static xml_node *make_shell(const char *name, const char **attrs);
+static void drop_stanza(xmlparse *p, xml_node *shell, xmlparse_err why, const char *text);
+
 static int flush_text(xmlparse *p)
 {
     if (buf_unread_len(&p->text) == 0)
@@ -86,7 +94,12 @@ static xml_node *make_element(xmlparse *p, const char *name, const char **attrs)
     for (const char **a = attrs; a[0]; a += 2) {
         if (++count > p->limits.max_attrs) {
             xml_free(n);
-            fail(p, XMLPARSE_ERR_TOO_MANY, "too many attributes on one element");
+            if (p->depth < 1) {
+                fail(p, XMLPARSE_ERR_TOO_MANY, "too many attributes on one element");
+            } else {
+                drop_stanza(p, p->depth == 1 ? make_shell(name, attrs) : NULL,
+                            XMLPARSE_ERR_TOO_MANY, "too many attributes on one element");
+            }
             return NULL;
         }
         const char *aname = a[0];
@@ -104,6 +117,45 @@ static xml_node *make_element(xmlparse *p, const char *name, const char **attrs)
         }
     }
     return n;
+}
+
+/* A shell of the stanza for the error reply: its name and addressing only,
+ * whatever else it carried. */
+static xml_node *make_shell(const char *name, const char **attrs)
+{
+    char *uri;
+    const char *local;
+    split_name(name, &uri, &local);
+    xml_node *n = xml_new(local, uri);
+    free(uri);
+    for (const char **a = attrs; n && a && a[0]; a += 2) {
+        if (strcmp(a[0], "from") == 0 || strcmp(a[0], "to") == 0 || strcmp(a[0], "id") == 0 ||
+            strcmp(a[0], "type") == 0)
+            xml_set_attr(n, a[0], a[1]);
+    }
+    return n;
+}
+
+/* Starts skipping the current stanza. `shell` replaces the partial tree. */
+static void drop_stanza(xmlparse *p, xml_node *shell, xmlparse_err why, const char *text)
+{
+    if (!shell && p->stanza) {
+        shell = xml_new(xml_name(p->stanza), xml_ns(p->stanza));
+        static const char *const keep[] = {"from", "to", "id", "type"};
+        for (size_t i = 0; shell && i < 4; i++) {
+            const char *v = xml_attr(p->stanza, keep[i]);
+            if (v)
+                xml_set_attr(shell, keep[i], v);
+        }
+    }
+    xml_free(p->stanza);
+    p->stanza = NULL;
+    xml_free(p->dropped);
+    p->dropped = shell;
+    buf_reset(&p->text);
+    p->skipping = true;
+    p->drop_err = why;
+    snprintf(p->drop_text, sizeof p->drop_text, "%s", text);
 }
 
 /* Marks the end of the current event as the start of what comes next, so
@@ -137,25 +189,44 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
             xml_free(h);
         return;
     }
+    if (p->depth == 1) {
+        p->elements = 0;
+        p->boundary = (unsigned long long)XML_GetCurrentByteIndex(p->xp);
+    }
+    ++p->elements;
+    if (p->skipping) {
+        /* Only count: past these the peer is not relaying one odd stanza
+         * but attacking the stream. */
+        if (p->depth - 1 > 2 * p->limits.max_depth)
+            fail(p, XMLPARSE_ERR_TOO_DEEP, "elements nested far too deeply");
+        else if (p->elements > 4 * p->limits.max_elements)
+            fail(p, XMLPARSE_ERR_TOO_MANY, "far too many elements in one stanza");
+        p->depth++;
+        return;
+    }
     if (p->depth >= 2 && flush_text(p) < 0) {
         fail(p, XMLPARSE_ERR_NOMEM, "out of memory");
         return;
     }
     if (p->depth - 1 > p->limits.max_depth) {
-        fail(p, XMLPARSE_ERR_TOO_DEEP, "elements nested too deeply");
+        drop_stanza(p, NULL, XMLPARSE_ERR_TOO_DEEP, "elements nested too deeply");
+        p->depth++;
         return;
     }
-    if (++p->elements > p->limits.max_elements) {
-        fail(p, XMLPARSE_ERR_TOO_MANY, "too many elements in one stanza");
+    if (p->elements > p->limits.max_elements) {
+        drop_stanza(p, NULL, XMLPARSE_ERR_TOO_MANY, "too many elements in one stanza");
+        p->depth++;
         return;
     }
     xml_node *n = make_element(p, name, attrs);
     if (!n) {
-        fail(p, p->err ? p->err : XMLPARSE_ERR_NOMEM, "out of memory");
+        if (p->skipping && !p->err)
+            p->depth++;
+        else
+            fail(p, p->err ? p->err : XMLPARSE_ERR_NOMEM, "out of memory");
         return;
     }
     if (p->depth == 1) {
-        p->boundary = (unsigned long long)XML_GetCurrentByteIndex(p->xp);
         p->stanza = n;
     } else {
         xml_append(p->stack[p->depth - 2], n);
@@ -181,6 +252,20 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
     xmlparse *p = ud;
     if (p->err || p->stopped)
         return;
+    if (p->skipping) {
+        if (--p->depth == 1) {
+            xml_node *shell = p->dropped;
+            p->dropped = NULL;
+            p->skipping = false;
+            p->elements = 0;
+            mark_boundary(p);
+            if (p->cb.on_dropped && shell)
+                p->cb.on_dropped(p->ud, shell, p->drop_err, p->drop_text);
+            else
+                xml_free(shell);
+        }
+        return;
+    }
     if (p->depth >= 2 && flush_text(p) < 0) {
         fail(p, XMLPARSE_ERR_NOMEM, "out of memory");
         return;
@@ -207,6 +292,8 @@ static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
 {
     xmlparse *p = ud;
     if (p->err || p->stopped)
+        return;
+    if (p->skipping)
         return;
     if (p->depth < 2) {
         /* Whitespace keepalives between stanzas: nothing to keep, and they
@@ -285,6 +372,9 @@ static void clear_state(xmlparse *p)
 {
     xml_free(p->stanza);
     p->stanza = NULL;
+    xml_free(p->dropped);
+    p->dropped = NULL;
+    p->skipping = false;
     p->depth = 0;
     p->elements = 0;
     buf_reset(&p->text);
@@ -365,6 +455,21 @@ static xmlparse_err expat_error(xmlparse *p)
     }
 }
 
+/* Over the byte limit: a stanza whose start tag is complete is skipped
+ * (up to four times the limit); an unfinished tag or worse ends the stream,
+ * since expat would have to hold it all. Returns false on a stream error. */
+static bool check_size(xmlparse *p)
+{
+    if (p->depth >= 2 && !p->skipping) {
+        drop_stanza(p, NULL, XMLPARSE_ERR_TOO_BIG, "stanza too large");
+        return true;
+    }
+    if (p->skipping && p->fed - p->boundary <= 4 * (unsigned long long)p->limits.max_stanza_bytes)
+        return true;
+    fail(p, XMLPARSE_ERR_TOO_BIG, "stanza too large");
+    return false;
+}
+
 xmlparse_err xmlparse_feed(xmlparse *p, const char *data, size_t n)
 {
     if (p->err)
@@ -372,10 +477,8 @@ xmlparse_err xmlparse_feed(xmlparse *p, const char *data, size_t n)
     if (p->closed || p->stopped)
         return XMLPARSE_ERR_CLOSED;
     while (n > 0) {
-        if (p->fed - p->boundary > p->limits.max_stanza_bytes) {
-            fail(p, XMLPARSE_ERR_TOO_BIG, "stanza too large");
+        if (p->fed - p->boundary > p->limits.max_stanza_bytes && !check_size(p))
             return p->err;
-        }
         size_t k = n < FEED_CHUNK ? n : FEED_CHUNK;
         enum XML_Status st = XML_Parse(p->xp, data, (int)k, XML_FALSE);
         p->fed += k;
@@ -393,10 +496,8 @@ xmlparse_err xmlparse_feed(xmlparse *p, const char *data, size_t n)
             return XMLPARSE_ERR_CLOSED;
         }
     }
-    if (p->depth > 0 && p->fed - p->boundary > p->limits.max_stanza_bytes) {
-        fail(p, XMLPARSE_ERR_TOO_BIG, "stanza too large");
+    if (p->depth > 0 && p->fed - p->boundary > p->limits.max_stanza_bytes && !check_size(p))
         return p->err;
-    }
     return XMLPARSE_OK;
 }
 
@@ -447,7 +548,7 @@ xml_node *xml_parse_document(const char *data, size_t n, const xmlparse_limits *
 {
     /* The stream machinery wants a stream around its elements; give it one
      * so stored documents get the same limits and restrictions as the wire. */
-    static const xmlparse_callbacks cb = {doc_open, doc_element, NULL};
+    static const xmlparse_callbacks cb = {doc_open, doc_element, NULL, NULL};
     static const char wrap[] = "<s:stream xmlns:s='" NS_STREAMS "'>";
     xml_node *out = NULL;
     xmlparse *p = xmlparse_new(limits, &cb, &out);

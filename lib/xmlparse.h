@@ -5,7 +5,11 @@
  * end of the stream. It enforces the limits every Stoa stream applies to
  * what a peer may send, so a hostile or broken peer costs bounded memory:
  * bytes per stanza, element nesting depth, attributes per element, and
- * elements per stanza. DOCTYPEs, entity declarations, comments and
+ * elements per stanza. A stanza that breaks the depth, attribute or element
+ * limit, or the byte limit once it has begun, is skipped and reported
+ * (on_dropped), so one hostile stanza relayed by a server costs that stanza,
+ * not the stream; only far worse abuse (four times the byte or element limit,
+ * twice the depth) ends the stream. DOCTYPEs, entity declarations, comments and
  * processing instructions are refused (RFC 6120 section 11.1: restricted XML).
  *
  * Ownership: the parser owns nothing the caller gets; each stanza passed to
@@ -47,6 +51,10 @@ typedef struct xmlparse_callbacks {
     void (*on_stanza)(void *ud, xml_node *stanza);
     /* The peer sent </stream:stream>. */
     void (*on_close)(void *ud);
+    /* A stanza broke a limit and was skipped: `shell` is its top element
+     * with only from/to/id/type (callee owns it), so the receiver can bounce
+     * an error instead of losing the whole stream. NULL: shells are freed. */
+    void (*on_dropped)(void *ud, xml_node *shell, xmlparse_err why, const char *text);
 } xmlparse_callbacks;
 
 /* Returns NULL on OOM. ud is passed to every callback. */

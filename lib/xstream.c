@@ -185,6 +185,16 @@ static void p_stanza(void *ud, xml_node *stanza)
         xmlparse_stop(xs->parser);
 }
 
+static void p_dropped(void *ud, xml_node *shell, xmlparse_err why, const char *text)
+{
+    (void)why;
+    xstream *xs = ud;
+    if (xs->state == XS_OPEN && xs->cb.on_dropped && !xs->free_pending)
+        xs->cb.on_dropped(xs->ud, shell, text);
+    else
+        xml_free(shell);
+}
+
 static void p_close(void *ud)
 {
     xstream *xs = ud;
@@ -308,7 +318,7 @@ xstream *xstream_new(struct ev_loop *loop, int fd, const xstream_options *opt,
     xstream *xs = calloc(1, sizeof *xs);
     if (!xs)
         return NULL;
-    static const xmlparse_callbacks pcb = {p_open, p_stanza, p_close};
+    static const xmlparse_callbacks pcb = {p_open, p_stanza, p_close, p_dropped};
     xs->loop = loop;
     xs->fd = fd;
     xs->opt = *opt;

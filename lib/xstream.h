@@ -43,6 +43,9 @@ typedef struct xstream_callbacks {
     void (*on_stanza)(void *ud, xml_node *stanza); /* callee owns it */
     /* The stream is over and the fd closed; called once. detail may be NULL. */
     void (*on_closed)(void *ud, xstream_close_reason why, const char *detail);
+    /* A stanza skipped for breaking a limit (see xmlparse.h); callee owns
+     * the shell. NULL: ignored. */
+    void (*on_dropped)(void *ud, xml_node *shell, const char *why);
 } xstream_callbacks;
 
 typedef struct xstream_options {

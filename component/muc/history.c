@@ -72,9 +72,6 @@ void muc_history_add(muc_room *r, const muc_occupant *o, const char *payload, co
     }
     memcpy(e->occupant_id, o->occupant_id, sizeof e->occupant_id);
     e->stamp = stamp;
-    /* The stanza as a newcomer receives it, less its 'to' (which differs per
-     * recipient): what maxchars counts. */
-    e->chars = strlen(r->jid) + strlen(o->nick) + strlen(payload) + 200;
     r->hist_head = (r->hist_head + 1) % r->hist_cap;
     if (r->hist_len < r->hist_cap)
         r->hist_len++;
@@ -126,6 +123,27 @@ static long attr_long(const xml_node *n, const char *name, long def)
     return *end || x < 0 ? def : x;
 }
 
+/* One history message as `to` receives it. */
+static void write_entry(const muc_room *r, buf *b, const muc_history_entry *e,
+                        const muc_session *to)
+{
+    char stamp[64];
+    format_stamp(e->stamp, stamp);
+    buf_puts(b, "<message from=\"");
+    buf_puts(b, r->jid_attr);
+    buf_puts(b, "/");
+    buf_append_xml_escaped(b, e->nick, strlen(e->nick));
+    buf_puts(b, "\" to=\"");
+    buf_puts(b, to->jid_attr);
+    buf_puts(b, "\" type=\"groupchat\">");
+    buf_puts(b, e->payload);
+    buf_printf(b,
+               "<delay xmlns=\"" NS_DELAY "\" from=\"%s\" stamp=\"%s\"/>"
+               "<stanza-id xmlns=\"" NS_SID "\" id=\"%s\" by=\"%s\"/>"
+               "<occupant-id xmlns=\"" NS_OCCUPANT_ID "\" id=\"%s\"/></message>",
+               r->jid_attr, stamp, e->stanza_id, r->jid_attr, e->occupant_id);
+}
+
 void muc_history_send(muc_room *r, buf *b, const muc_session *to, const xml_node *hist)
 {
     size_t n = r->hist_len;
@@ -136,36 +154,31 @@ void muc_history_send(muc_room *r, buf *b, const muc_session *to, const xml_node
     if (hist && xml_attr(hist, "since"))
         since = parse_datetime(xml_attr(hist, "since"));
     double now = muc_now(r->svc);
-    /* Walk back from the newest entry while every limit still holds. */
+    /* Walk back from the newest entry while every limit still holds;
+     * maxchars counts whole stanzas as this recipient gets them. */
     size_t first = n;
     long chars = 0;
+    buf scratch = BUF_INIT;
     while (first > 0 && (long)(n - first) < maxstanzas) {
         const muc_history_entry *e = at(r, first - 1);
         if (seconds >= 0 && e->stamp < now - (double)seconds)
             break;
         if (since >= 0 && e->stamp <= since)
             break;
-        if (maxchars >= 0 && chars + (long)e->chars > maxchars)
-            break;
-        chars += (long)e->chars;
+        if (maxchars >= 0) {
+            buf_reset(&scratch);
+            write_entry(r, &scratch, e, to);
+            /* Characters, not bytes: UTF-8 continuation bytes do not count. */
+            long len = 0;
+            for (size_t k = 0; k < buf_unread_len(&scratch); k++)
+                len += (buf_unread(&scratch)[k] & 0xC0) != 0x80;
+            if (chars + len > maxchars)
+                break;
+            chars += len;
+        }
         first--;
     }
-    for (size_t i = first; i < n; i++) {
-        const muc_history_entry *e = at(r, i);
-        char stamp[64];
-        format_stamp(e->stamp, stamp);
-        buf_puts(b, "<message from=\"");
-        buf_puts(b, r->jid_attr);
-        buf_puts(b, "/");
-        buf_append_xml_escaped(b, e->nick, strlen(e->nick));
-        buf_puts(b, "\" to=\"");
-        buf_puts(b, to->jid_attr);
-        buf_puts(b, "\" type=\"groupchat\">");
-        buf_puts(b, e->payload);
-        buf_printf(b,
-                   "<delay xmlns=\"" NS_DELAY "\" from=\"%s\" stamp=\"%s\"/>"
-                   "<stanza-id xmlns=\"" NS_SID "\" id=\"%s\" by=\"%s\"/>"
-                   "<occupant-id xmlns=\"" NS_OCCUPANT_ID "\" id=\"%s\"/></message>",
-                   r->jid_attr, stamp, e->stanza_id, r->jid_attr, e->occupant_id);
-    }
+    buf_free(&scratch);
+    for (size_t i = first; i < n; i++)
+        write_entry(r, b, at(r, i), to);
 }

@@ -175,7 +175,8 @@ static bool password_ok(const muc_room *r, const xml_node *st)
 }
 
 /* Refusals in the order XEP-0045 7.2 lists them; NULL when admitted. */
-static const char *refusal(const muc_room *r, muc_aff aff, const xml_node *st, stanza_error *e)
+static const char *refusal(const muc_room *r, muc_aff aff, const xml_node *st, bool seated,
+                           stanza_error *e)
 {
     if (r->locked && aff != AFF_OWNER) {
         *e = STANZA_ERR_ITEM_NOT_FOUND;
@@ -193,7 +194,8 @@ static const char *refusal(const muc_room *r, muc_aff aff, const xml_node *st, s
         *e = STANZA_ERR_NOT_AUTHORIZED;
         return "a password is required";
     }
-    if (r->cfg.max_users && r->noccupants >= r->cfg.max_users && aff < AFF_ADMIN) {
+    /* Another session of someone already seated takes no seat. */
+    if (r->cfg.max_users && r->noccupants >= r->cfg.max_users && aff < AFF_ADMIN && !seated) {
         *e = STANZA_ERR_SERVICE_UNAVAILABLE;
         return "the room is full";
     }
@@ -214,7 +216,8 @@ static void join(muc *m, muc_room *r, const xml_node *st, const char *full, cons
     }
     muc_aff aff = muc_room_aff(r, bare);
     stanza_error e;
-    const char *why = refusal(r, aff, st, &e);
+    muc_occupant *seat = muc_occupant_by_nick(r, nick);
+    const char *why = refusal(r, aff, st, seat && strcmp(seat->bare, bare) == 0, &e);
     if (why) {
         muc_error(m, st, e, why);
         if (created)

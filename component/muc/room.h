@@ -82,7 +82,6 @@ typedef struct muc_history_entry {
     char *stanza_id;
     char occupant_id[33];
     double stamp;
-    size_t chars; /* characters of the whole stanza, for maxchars */
 } muc_history_entry;
 
 typedef struct muc_room {

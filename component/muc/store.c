@@ -450,7 +450,6 @@ static size_t rows_from_reply(const redisReply *rep, muc_history_entry *out, siz
         }
         snprintf(e->occupant_id, sizeof e->occupant_id, "%s", oid ? oid : "");
         e->stamp = strtod(st, NULL);
-        e->chars = strlen(payload) + 200;
         n++;
     }
     return n;

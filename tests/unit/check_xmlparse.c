@@ -12,7 +12,9 @@
     "xmlns:stream='http://etherx.jabber.org/streams' id='abc' from='example.org'>"
 
 typedef struct rec {
-    int opens, stanzas, closes;
+    int opens, stanzas, closes, drops;
+    char dropped[512];
+    xmlparse_err drop_why;
     char last[4096];
     char header_id[64];
 } rec;
@@ -41,7 +43,19 @@ static void r_close(void *ud)
     ((rec *)ud)->closes++;
 }
 
-static const xmlparse_callbacks cbs = {r_open, r_stanza, r_close};
+static void r_dropped(void *ud, xml_node *shell, xmlparse_err why, const char *text)
+{
+    (void)text;
+    rec *r = ud;
+    r->drops++;
+    r->drop_why = why;
+    char *str = tu_str(shell);
+    strncpy(r->dropped, str, sizeof r->dropped - 1);
+    free(str);
+    xml_free(shell);
+}
+
+static const xmlparse_callbacks cbs = {r_open, r_stanza, r_close, r_dropped};
 static const xmlparse_limits lim = {4096, 8, 10, 50};
 
 static xmlparse_err feed(xmlparse *p, const char *s)
@@ -96,17 +110,36 @@ END_TEST
 
 START_TEST(oversized_stanza)
 {
+    /* Over the limit: the stanza is skipped and reported, the stream goes on. */
+    rec r = {0};
+    xmlparse *p = xmlparse_new(&lim, &cbs, &r);
+    feed(p, HDR "<message id='m1' from='a@b/c' to='r@s' foo='bar'><body>");
+    char chunk[1024];
+    memset(chunk, 'a', sizeof chunk);
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(xmlparse_feed(p, chunk, sizeof chunk), XMLPARSE_OK);
+    ck_assert_int_eq(feed(p, "</body></message><presence/>"), XMLPARSE_OK);
+    ck_assert_int_eq(r.drops, 1);
+    ck_assert_int_eq(r.drop_why, XMLPARSE_ERR_TOO_BIG);
+    ck_assert_str_eq(r.dropped, "<message from=\"a@b/c\" to=\"r@s\" id=\"m1\"/>");
+    ck_assert_int_eq(r.stanzas, 1);
+    ck_assert_str_eq(r.last, "<presence/>");
+    xmlparse_free(p);
+}
+END_TEST
+
+START_TEST(far_too_big_ends_the_stream)
+{
     rec r = {0};
     xmlparse *p = xmlparse_new(&lim, &cbs, &r);
     feed(p, HDR "<message><body>");
     char chunk[1024];
     memset(chunk, 'a', sizeof chunk);
     xmlparse_err e = XMLPARSE_OK;
-    for (int i = 0; i < 10 && e == XMLPARSE_OK; i++)
+    for (int i = 0; i < 40 && e == XMLPARSE_OK; i++)
         e = xmlparse_feed(p, chunk, sizeof chunk);
     ck_assert_int_eq(e, XMLPARSE_ERR_TOO_BIG);
     ck_assert_str_eq(xmlparse_err_condition(e), "policy-violation");
-    ck_assert_int_eq(r.stanzas, 0);
     /* Stays failed. */
     ck_assert_int_eq(feed(p, "</body></message>"), XMLPARSE_ERR_TOO_BIG);
     xmlparse_free(p);
@@ -151,9 +184,20 @@ START_TEST(too_deep)
 {
     rec r = {0};
     xmlparse *p = xmlparse_new(&lim, &cbs, &r);
-    feed(p, HDR "<message>");
+    feed(p, HDR "<iq id='d' type='get'>");
+    for (int i = 0; i < 12; i++)
+        ck_assert_int_eq(feed(p, "<a>"), XMLPARSE_OK);
+    for (int i = 0; i < 12; i++)
+        ck_assert_int_eq(feed(p, "</a>"), XMLPARSE_OK);
+    ck_assert_int_eq(feed(p, "</iq><presence/>"), XMLPARSE_OK);
+    ck_assert_int_eq(r.drops, 1);
+    ck_assert_int_eq(r.drop_why, XMLPARSE_ERR_TOO_DEEP);
+    ck_assert_str_eq(r.dropped, "<iq id=\"d\" type=\"get\"/>");
+    ck_assert_int_eq(r.stanzas, 1);
+    /* Twice the limit is an attack on the stream, not an odd stanza. */
+    feed(p, "<message>");
     xmlparse_err e = XMLPARSE_OK;
-    for (int i = 0; i < 20 && e == XMLPARSE_OK; i++)
+    for (int i = 0; i < 40 && e == XMLPARSE_OK; i++)
         e = feed(p, "<a>");
     ck_assert_int_eq(e, XMLPARSE_ERR_TOO_DEEP);
     xmlparse_free(p);
@@ -180,9 +224,14 @@ START_TEST(too_many_attributes)
     rec r = {0};
     xmlparse *p = xmlparse_new(&lim, &cbs, &r);
     feed(p, HDR);
-    ck_assert_int_eq(feed(p, "<message a1='' a2='' a3='' a4='' a5='' a6='' a7='' a8='' a9='' "
-                             "a10='' a11=''/>"),
-                     XMLPARSE_ERR_TOO_MANY);
+    ck_assert_int_eq(feed(p, "<message id='x' a1='' a2='' a3='' a4='' a5='' a6='' a7='' a8='' "
+                             "a9='' a10='' a11=''><body>hi</body></message>"
+                             "<message><x b1='' b2='' b3='' b4='' b5='' b6='' b7='' b8='' b9='' "
+                             "b10='' b11=''/></message>"),
+                     XMLPARSE_OK);
+    ck_assert_int_eq(r.drops, 2);
+    ck_assert_int_eq(r.drop_why, XMLPARSE_ERR_TOO_MANY);
+    ck_assert_int_eq(r.stanzas, 0);
     xmlparse_free(p);
 }
 END_TEST
@@ -192,8 +241,14 @@ START_TEST(too_many_elements)
     rec r = {0};
     xmlparse *p = xmlparse_new(&lim, &cbs, &r);
     feed(p, HDR "<message>");
+    for (int i = 0; i < 60; i++)
+        ck_assert_int_eq(feed(p, "<x/>"), XMLPARSE_OK);
+    ck_assert_int_eq(feed(p, "</message>"), XMLPARSE_OK);
+    ck_assert_int_eq(r.drops, 1);
+    ck_assert_int_eq(r.drop_why, XMLPARSE_ERR_TOO_MANY);
+    feed(p, "<message>");
     xmlparse_err e = XMLPARSE_OK;
-    for (int i = 0; i < 60 && e == XMLPARSE_OK; i++)
+    for (int i = 0; i < 300 && e == XMLPARSE_OK; i++)
         e = feed(p, "<x/>");
     ck_assert_int_eq(e, XMLPARSE_ERR_TOO_MANY);
     xmlparse_free(p);
@@ -303,6 +358,7 @@ int main(void)
     tcase_add_test(tc, byte_by_byte);
     tcase_add_test(tc, whitespace_keepalives_never_add_up);
     tcase_add_test(tc, oversized_stanza);
+    tcase_add_test(tc, far_too_big_ends_the_stream);
     tcase_add_test(tc, oversized_unfinished_tag);
     tcase_add_test(tc, stanza_just_under_limit_passes);
     tcase_add_test(tc, too_deep);

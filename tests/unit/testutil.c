@@ -23,7 +23,7 @@ static void drop_header(void *ud, xml_node *h)
 xml_node *tu_stanza(const char *xml)
 {
     static const xmlparse_limits lim = {1 << 20, 64, 64, 10000};
-    static const xmlparse_callbacks cb = {drop_header, keep, NULL};
+    static const xmlparse_callbacks cb = {drop_header, keep, NULL, NULL};
     xml_node *out = NULL;
     xmlparse *p = xmlparse_new(&lim, &cb, &out);
     const char *hdr = "<stream:stream xmlns='" NS_COMPONENT "' xmlns:stream='" NS_STREAMS "'>";
