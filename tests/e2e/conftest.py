@@ -25,6 +25,7 @@ import pytest
 sys.dont_write_bytecode = True  # tests/e2e is distributed: keep __pycache__ out of it
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from xmpp import Client  # noqa: E402
 from servers import (  # noqa: E402
     ROOT,
     Component,
@@ -39,7 +40,8 @@ from servers import (  # noqa: E402
 DOMAIN = "rooms.localhost"
 HOST = "localhost"
 SECRET = "e2e-component-secret"
-USERS = {"alice": "alice-e2e-pw", "bob": "bob-e2e-pw"}
+USERS = {"alice": "alice-e2e-pw", "bob": "bob-e2e-pw", "carol": "carol-e2e-pw",
+         "dave": "dave-e2e-pw", "eve": "eve-e2e-pw"}
 
 _started: List[Process] = []
 
@@ -216,8 +218,11 @@ def component_settings(server_port: int, redis_port: int, **component) -> Dict[s
 def stack(request, state_root, redis):
     """A host server (Prosody or ejabberd) with stoa-component attached."""
     server = request.getfixturevalue(request.param)
-    c = Component(state_root / f"component-{request.param}",
-                  component_settings(server.component_port, redis.port, reconnect_max="5s"),
+    settings = component_settings(server.component_port, redis.port, reconnect_max="5s")
+    # Both stacks share one Redis: a prefix each keeps the rooms one stack
+    # persists out of the other's component.
+    settings["redis"]["prefix"] = f"stoa-{request.param}:"
+    c = Component(state_root / f"component-{request.param}", settings,
                   name=f"component-{request.param}")
     _started.append(c)
     c.start()
@@ -226,6 +231,24 @@ def stack(request, state_root, redis):
     print(f"[e2e] component attached to {request.param} in {time.monotonic() - t0:.2f}s")
     yield Stack(request.param, server, c, server.c2s_port, server.component_port, USERS)
     finish_component(c)
+
+
+@pytest.fixture
+def connect(stack):
+    """Logs real users of the stack's server in (available, as clients are);
+    every client is closed after the test. connect("alice", "phone") binds
+    that resource."""
+    made: List[Client] = []
+
+    def make(user: str, resource: str = "") -> Client:
+        jid = stack.jid(user) + (f"/{resource}" if resource else "")
+        c = Client(jid, stack.users[user], stack.c2s_port, available=True)
+        made.append(c)
+        return c
+
+    yield make
+    for c in reversed(made):
+        c.close()
 
 
 __all__ = ["Stack", "ServerError", "component_settings", "DOMAIN", "HOST", "SECRET", "USERS"]

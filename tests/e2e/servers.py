@@ -416,6 +416,7 @@ class Prosody(Process):
         c2s_port: Optional[int] = None,
         component_port: Optional[int] = None,
         log_level: str = "debug",
+        http_port: Optional[int] = None,
     ):
         super().__init__(state_dir)
         self.host = host
@@ -424,6 +425,9 @@ class Prosody(Process):
         self.c2s_port = c2s_port or free_port()
         self.component_port = component_port or free_port()
         self.log_level = log_level
+        # HTTP with WebSocket (RFC 7395) at /xmpp-websocket, for browser
+        # clients; None: no HTTP listener at all.
+        self.http_port = http_port
         self.config_path = self.dir / "prosody.cfg.lua"
         self.registered = False
         self.run_as = "prosody"  # Prosody refuses to run as root
@@ -438,21 +442,48 @@ class Prosody(Process):
             f'Component "{d}"\n    component_secret = "{s}"\n'
             for d, s in self.components.items()
         )
-        self.config_path.write_text(
-            PROSODY_CONFIG.format(
-                dir=self.dir,
-                host=self.host,
-                c2s_port=self.c2s_port,
-                component_port=self.component_port,
-                components=comps,
-                log_level=self.log_level,
-            )
+        config = PROSODY_CONFIG.format(
+            dir=self.dir,
+            host=self.host,
+            c2s_port=self.c2s_port,
+            component_port=self.component_port,
+            components=comps,
+            log_level=self.log_level,
         )
+        if self.http_port is not None:
+            config = self.with_websocket(config)
+        self.config_path.write_text(config)
         chown_tree(self.dir, "prosody")
         if not self.registered:
             for user, password in self.users.items():
                 self.ctl("register", user, self.host, password)
             self.registered = True
+
+    def with_websocket(self, config: str) -> str:
+        """The config with mod_websocket on http_port (loopback only). Option
+        names are Prosody 0.12's (core/portmanager.lua, mod_http.lua,
+        mod_websocket.lua); cross_domain_websocket is left out: 0.12 only logs
+        that it is deprecated, and its mod_websocket checks no Origin."""
+        edits = [
+            ('    "posix"; -- SIGTERM handling (with -F it does not daemonize)\n',
+             '    "posix"; -- SIGTERM handling (with -F it does not daemonize)\n'
+             '    "websocket"; -- browser clients (http_port)\n'),
+            ("http_ports = { }\n",
+             f"http_ports = {{ {self.http_port} }}\n"
+             'http_interfaces = { "127.0.0.1" }\n'
+             # Any Host header (127.0.0.1:PORT too) reaches the VirtualHost.
+             f'http_default_host = "{self.host}"\n'
+             # Plain ws:// on loopback counts as secure (SASL PLAIN allowed).
+             "consider_websocket_secure = true\n"),
+        ]
+        for old, new in edits:
+            assert config.count(old) == 1, f"PROSODY_CONFIG has no single {old!r}"
+            config = config.replace(old, new)
+        return config
+
+    def websocket_url(self) -> str:
+        assert self.http_port is not None, "Prosody started without http_port"
+        return f"ws://127.0.0.1:{self.http_port}/xmpp-websocket"
 
     def ctl(self, *args: str) -> str:
         cmd = ["prosodyctl", "--config", str(self.config_path), *args]
@@ -477,7 +508,8 @@ class Prosody(Process):
 
     def ready(self) -> bool:
         return (group_listens(self.proc.pid, self.c2s_port)
-                and group_listens(self.proc.pid, self.component_port))
+                and group_listens(self.proc.pid, self.component_port)
+                and (self.http_port is None or group_listens(self.proc.pid, self.http_port)))
 
 
 # --------------------------------------------------------------------------
