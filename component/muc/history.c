@@ -1,6 +1,5 @@
 /* Discussion history (XEP-0045 7.2.15): a ring of the last messages with a
  * body, replayed to each newcomer within the limits it asks for. */
-#define _XOPEN_SOURCE 700
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 
 #include "ns.h"
 #include "room.h"
+#include "xtime.h"
 
 static void entry_clear(muc_history_entry *e)
 {
@@ -77,42 +77,6 @@ void muc_history_add(muc_room *r, const muc_occupant *o, const char *payload, co
         r->hist_len++;
 }
 
-/* XEP-0082 date-time, e.g. 2026-11-23T10:00:00Z or with .123 and +01:00.
- * Returns -1 when it does not parse. */
-static double parse_datetime(const char *s)
-{
-    struct tm tm = {0};
-    const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!p)
-        return -1;
-    double frac = 0;
-    if (*p == '.') {
-        char *end;
-        frac = strtod(p, &end);
-        p = end;
-    }
-    long off = 0;
-    if (*p == '+' || *p == '-') {
-        int hh, mm;
-        if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
-            return -1;
-        off = (hh * 3600L + mm * 60L) * (*p == '+' ? 1 : -1);
-    } else if (*p != 'Z') {
-        return -1;
-    }
-    return (double)timegm(&tm) - (double)off + frac;
-}
-
-static void format_stamp(double t, char out[64])
-{
-    time_t secs = (time_t)t;
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    int ms = (int)((t - (double)secs) * 1000.0);
-    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
-}
-
 static long attr_long(const xml_node *n, const char *name, long def)
 {
     const char *v = n ? xml_attr(n, name) : NULL;
@@ -128,7 +92,7 @@ static void write_entry(const muc_room *r, buf *b, const muc_history_entry *e,
                         const muc_session *to)
 {
     char stamp[64];
-    format_stamp(e->stamp, stamp);
+    xtime_format(e->stamp, stamp);
     buf_puts(b, "<message from=\"");
     buf_puts(b, r->jid_attr);
     buf_puts(b, "/");
@@ -152,7 +116,7 @@ void muc_history_send(muc_room *r, buf *b, const muc_session *to, const xml_node
     long seconds = attr_long(hist, "seconds", -1);
     double since = -1;
     if (hist && xml_attr(hist, "since"))
-        since = parse_datetime(xml_attr(hist, "since"));
+        since = xtime_parse(xml_attr(hist, "since"));
     double now = muc_now(r->svc);
     /* Walk back from the newest entry while every limit still holds;
      * maxchars counts whole stanzas as this recipient gets them. */

@@ -3,7 +3,6 @@
  * With a store and Redis up the archive is the room's Redis stream; without
  * them the room's recent history in memory answers, so a client still gets
  * what the room holds. */
-#define _XOPEN_SOURCE 700
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "ns.h"
 #include "room.h"
 #include "store.h"
+#include "xtime.h"
 
 #define NS_MAM "urn:xmpp:mam:2"
 #define NS_RSM "http://jabber.org/protocol/rsm"
@@ -36,39 +36,6 @@ static void reply_free(mam_reply *q)
     free(q);
 }
 
-static void stamp_str(double t, char out[64])
-{
-    time_t secs = (time_t)t;
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)((t - (double)secs) * 1000.0));
-}
-
-static double parse_stamp(const char *s)
-{
-    struct tm tm = {0};
-    const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!p)
-        return -2;
-    double frac = 0;
-    if (*p == '.') {
-        char *end;
-        frac = strtod(p, &end);
-        p = end;
-    }
-    long off = 0;
-    if (*p == '+' || *p == '-') {
-        int hh, mm;
-        if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
-            return -2;
-        off = (hh * 3600L + mm * 60L) * (*p == '+' ? 1 : -1);
-    } else if (*p != 'Z') {
-        return -2;
-    }
-    return (double)timegm(&tm) - (double)off + frac;
-}
-
 static void send_rows(mam_reply *q, const muc_history_entry *rows, size_t n, bool complete)
 {
     muc *m = q->m;
@@ -87,7 +54,7 @@ static void send_rows(mam_reply *q, const muc_history_entry *rows, size_t n, boo
     for (size_t i = 0; i < n && qa && ta && ra; i++) {
         const muc_history_entry *e = &rows[i];
         char stamp[64];
-        stamp_str(e->stamp, stamp);
+        xtime_format(e->stamp, stamp);
         buf_printf(b, "<message from=\"%s\" to=\"%s\"><result xmlns=\"" NS_MAM "\"", ra, ta);
         if (q->queryid)
             buf_printf(b, " queryid=\"%s\"", qa);
@@ -197,31 +164,6 @@ static void send_form(muc *m, const xml_node *iq)
     xml_free(res);
 }
 
-static const char *form_value(const xml_node *x, const char *var)
-{
-    for (xml_node *f = x ? xml_first_child(x) : NULL; f; f = xml_next(f)) {
-        if (xml_is_text(f) || strcmp(xml_name(f), "field") != 0)
-            continue;
-        const char *v = xml_attr(f, "var");
-        if (v && strcmp(v, var) == 0) {
-            xml_node *val = xml_child(f, "value", NULL);
-            return val ? xml_text(val) : "";
-        }
-    }
-    return NULL;
-}
-
-static bool valid_sid(const char *s)
-{
-    if (strlen(s) != 16)
-        return false;
-    for (const char *c = s; *c; c++) {
-        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
-            return false;
-    }
-    return true;
-}
-
 void muc_mam(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const jid *from)
 {
     char *bare = jid_bare(from);
@@ -253,15 +195,15 @@ void muc_mam(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const j
     const xml_node *x = xml_child(q, "x", NS_DATA);
     const char *v;
     const char *bad = NULL;
-    if ((v = form_value(x, "start")) && (sq.start = parse_stamp(v)) < -1)
+    if ((v = stanza_form_value(x, "start")) && (sq.start = xtime_parse(v)) < 0)
         bad = "start";
-    if ((v = form_value(x, "end")) && (sq.end = parse_stamp(v)) < -1)
+    if ((v = stanza_form_value(x, "end")) && (sq.end = xtime_parse(v)) < 0)
         bad = "end";
-    if ((v = form_value(x, "after-id")) && !valid_sid(sq.after = v))
+    if ((v = stanza_form_value(x, "after-id")) && !muc_valid_stanza_id(sq.after = v))
         bad = "after-id";
-    if ((v = form_value(x, "before-id")) && !valid_sid(sq.before = v))
+    if ((v = stanza_form_value(x, "before-id")) && !muc_valid_stanza_id(sq.before = v))
         bad = "before-id";
-    if (form_value(x, "with"))
+    if (stanza_form_value(x, "with"))
         bad = "with"; /* a room's archive is not filtered by correspondent */
     const xml_node *set = xml_child(q, "set", NS_RSM);
     if (set) {
@@ -275,13 +217,13 @@ void muc_mam(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const j
             else
                 sq.max = mx > MAM_MAX ? MAM_MAX : (unsigned)mx;
         }
-        if ((n = xml_child(set, "after", NS_RSM)) && !valid_sid(sq.after = xml_text(n)))
+        if ((n = xml_child(set, "after", NS_RSM)) && !muc_valid_stanza_id(sq.after = xml_text(n)))
             bad = "after";
         if ((n = xml_child(set, "before", NS_RSM))) {
             const char *t = xml_text(n);
             if (!t || !*t)
                 sq.last_page = true;
-            else if (!valid_sid(sq.before = t))
+            else if (!muc_valid_stanza_id(sq.before = t))
                 bad = "before";
         }
     }

@@ -24,17 +24,6 @@ bool muc_is_moderation(const xml_node *q)
            (strcmp(xml_name(q), "apply-to") == 0 && strcmp(ns, NS_FASTEN) == 0);
 }
 
-static bool valid_sid(const char *s)
-{
-    if (!s || strlen(s) != 16)
-        return false;
-    for (const char *c = s; *c; c++) {
-        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
-            return false;
-    }
-    return true;
-}
-
 /* Replaces the message in the in-memory history with a tombstone, so
  * newcomers do not receive what was retracted. */
 static void tombstone(muc_room *r, const char *sid, const char *by)
@@ -79,7 +68,7 @@ void muc_moderate(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, co
         muc_error(m, iq, STANZA_ERR_BAD_REQUEST, "only retraction is supported");
         return;
     }
-    if (!valid_sid(sid)) {
+    if (!muc_valid_stanza_id(sid)) {
         muc_error(m, iq, STANZA_ERR_ITEM_NOT_FOUND, "no message with that id");
         return;
     }

@@ -124,21 +124,6 @@ static void send_form(muc *m, muc_room *r, const xml_node *iq)
 
 /* ---- applying a submitted form ---- */
 
-static const char *value_of(const xml_node *x, const char *var)
-{
-    for (xml_node *f = xml_first_child(x); f; f = xml_next(f)) {
-        if (xml_is_text(f) || strcmp(xml_name(f), "field") != 0)
-            continue;
-        const char *v = xml_attr(f, "var");
-        if (!v || strcmp(v, var) != 0)
-            continue;
-        xml_node *val = xml_child(f, "value", NULL);
-        const char *t = val ? xml_text(val) : NULL;
-        return t ? t : "";
-    }
-    return NULL;
-}
-
 static int parse_bool(const char *v, bool *out)
 {
     if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0)
@@ -199,7 +184,7 @@ static const char *apply_form(muc *m, const xml_node *x, muc_room_config *c)
         {"muc#roomconfig_lang", offsetof(muc_room_config, lang)},
     };
     for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
-        if ((v = value_of(x, texts[i].var))) {
+        if ((v = stanza_form_value(x, texts[i].var))) {
             if (strlen(v) > MAX_TEXT || set_str((char **)((char *)c + texts[i].off), v) < 0)
                 return texts[i].var;
         }
@@ -216,36 +201,36 @@ static const char *apply_form(muc *m, const xml_node *x, muc_room_config *c)
         {"muc#roomconfig_changesubject", offsetof(muc_room_config, change_subject)},
     };
     for (size_t i = 0; i < sizeof bools / sizeof *bools; i++) {
-        if ((v = value_of(x, bools[i].var)) &&
+        if ((v = stanza_form_value(x, bools[i].var)) &&
             parse_bool(v, (bool *)((char *)c + bools[i].off)) < 0)
             return bools[i].var;
     }
-    if ((v = value_of(x, "x-stoa#topic"))) {
+    if ((v = stanza_form_value(x, "x-stoa#topic"))) {
         bool ok = !*v;
         for (size_t i = 0; !ok && m->topics[i]; i++)
             ok = strcmp(m->topics[i], v) == 0;
         if (!ok || set_str(&c->topic, v) < 0)
             return "x-stoa#topic";
     }
-    if ((v = value_of(x, "muc#roomconfig_maxusers"))) {
+    if ((v = stanza_form_value(x, "muc#roomconfig_maxusers"))) {
         if (strcmp(v, "none") == 0 || !*v)
             c->max_users = 0;
         else if (parse_uint(v, 100000, &c->max_users) < 0)
             return "muc#roomconfig_maxusers";
     }
-    if ((v = value_of(x, "muc#roomconfig_whois")) &&
+    if ((v = stanza_form_value(x, "muc#roomconfig_whois")) &&
         (parse_who(v, &c->whois) < 0 || (c->whois != WHO_ANYONE && c->whois != WHO_MODERATORS)))
         return "muc#roomconfig_whois";
-    if ((v = value_of(x, "muc#roomconfig_allowpm")) && parse_who(v, &c->allow_pm) < 0)
+    if ((v = stanza_form_value(x, "muc#roomconfig_allowpm")) && parse_who(v, &c->allow_pm) < 0)
         return "muc#roomconfig_allowpm";
     /* Prosody calls it historylength; XEP-0045's registry maxhistoryfetch. */
-    if ((v = value_of(x, "muc#maxhistoryfetch")) ||
-        (v = value_of(x, "muc#roomconfig_historylength"))) {
+    if ((v = stanza_form_value(x, "muc#maxhistoryfetch")) ||
+        (v = stanza_form_value(x, "muc#roomconfig_historylength"))) {
         if (parse_uint(v, m->history_max, &c->history_length) < 0)
             return "muc#maxhistoryfetch";
     }
-    const char *prot = value_of(x, "muc#roomconfig_passwordprotectedroom");
-    const char *secret = value_of(x, "muc#roomconfig_roomsecret");
+    const char *prot = stanza_form_value(x, "muc#roomconfig_passwordprotectedroom");
+    const char *secret = stanza_form_value(x, "muc#roomconfig_roomsecret");
     bool protect = c->password != NULL;
     if (prot && parse_bool(prot, &protect) < 0)
         return "muc#roomconfig_passwordprotectedroom";
@@ -394,7 +379,7 @@ void muc_owner(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const
         muc_error(m, iq, STANZA_ERR_BAD_REQUEST, "the form must be submitted");
         return;
     }
-    const char *ft = value_of(x, "FORM_TYPE");
+    const char *ft = stanza_form_value(x, "FORM_TYPE");
     if (ft && *ft && strcmp(ft, NS_MUC_ROOMCONFIG) != 0) {
         muc_error(m, iq, STANZA_ERR_BAD_REQUEST, "not a room configuration form");
         return;

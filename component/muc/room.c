@@ -140,6 +140,17 @@ void muc_error(muc *m, const xml_node *st, stanza_error e, const char *text)
     }
 }
 
+bool muc_valid_stanza_id(const char *s)
+{
+    if (!s || strlen(s) != 16)
+        return false;
+    for (const char *c = s; *c; c++) {
+        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
+            return false;
+    }
+    return true;
+}
+
 void muc_new_stanza_id(muc *m, char out[17])
 {
     /* Time-ordered (milliseconds in the high bits) and unique (a counter

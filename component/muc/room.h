@@ -138,6 +138,9 @@ void muc_session_remove(muc_room *r, muc_session *s);
 void muc_occupant_remove(muc_room *r, muc_occupant *o);
 int muc_occupant_rename(muc_room *r, muc_occupant *o, const char *nick);
 
+/* Whether s has the form of the stanza-ids this service hands out (16 lower
+ * hex digits), before it is used to page or to delete. */
+bool muc_valid_stanza_id(const char *s);
 /* A fresh stanza-id, unique and increasing within the service. */
 void muc_new_stanza_id(muc *m, char out[17]);
 double muc_now(const muc *m);

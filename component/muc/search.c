@@ -28,21 +28,6 @@ bool muc_is_search(const xml_node *q)
     return xml_ns(q) && strcmp(xml_ns(q), NS_SEARCH) == 0 && strcmp(xml_name(q), "search") == 0;
 }
 
-static const char *form_value(const xml_node *x, const char *var)
-{
-    for (xml_node *f = x ? xml_first_child(x) : NULL; f; f = xml_next(f)) {
-        if (xml_is_text(f) || strcmp(xml_name(f), "field") != 0)
-            continue;
-        const char *v = xml_attr(f, "var");
-        if (v && strcmp(v, var) == 0) {
-            xml_node *val = xml_child(f, "value", NULL);
-            const char *t = val ? xml_text(val) : NULL;
-            return t ? t : "";
-        }
-    }
-    return NULL;
-}
-
 static bool truthy(const char *v, bool def)
 {
     if (!v)
@@ -178,14 +163,14 @@ void muc_search(muc *m, const xml_node *iq, const xml_node *q)
         send_form(m, iq);
         return;
     }
-    criteria c = {.in_name = truthy(form_value(x, "sinname"), true),
-                  .in_desc = truthy(form_value(x, "sindescription"), true),
-                  .in_addr = truthy(form_value(x, "sinaddr"), true),
-                  .topic = form_value(x, FIELD_TOPIC)};
-    bool all = truthy(form_value(x, "all"), false);
-    const char *words = form_value(x, "q");
-    const char *key = form_value(x, "key");
-    const char *mu = form_value(x, "min_users");
+    criteria c = {.in_name = truthy(stanza_form_value(x, "sinname"), true),
+                  .in_desc = truthy(stanza_form_value(x, "sindescription"), true),
+                  .in_addr = truthy(stanza_form_value(x, "sinaddr"), true),
+                  .topic = stanza_form_value(x, FIELD_TOPIC)};
+    bool all = truthy(stanza_form_value(x, "all"), false);
+    const char *words = stanza_form_value(x, "q");
+    const char *key = stanza_form_value(x, "key");
+    const char *mu = stanza_form_value(x, "min_users");
     if (mu && *mu) {
         char *end;
         c.min_users = strtoul(mu, &end, 10);

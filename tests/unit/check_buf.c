@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "testutil.h"
 
 START_TEST(append_and_consume)
 {
@@ -73,9 +74,5 @@ int main(void)
     tcase_add_test(tc, queue_does_not_grow_when_drained);
     tcase_add_test(tc, shrink_keeps_unread);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run(s);
 }

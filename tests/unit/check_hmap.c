@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hmap.h"
+#include "testutil.h"
 
 START_TEST(put_get_del)
 {
@@ -72,9 +73,5 @@ int main(void)
     tcase_add_test(tc, many_with_deletes);
     tcase_add_test(tc, hash_depends_on_every_byte);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run(s);
 }

@@ -966,10 +966,7 @@ int main(void)
     tcase_add_test(tc, moderator_retracts_a_message);
     tcase_add_test(tc, channel_search);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = tu_run(s);
     free(last);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc;
 }

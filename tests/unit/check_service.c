@@ -274,10 +274,7 @@ int main(void)
     tcase_add_test(tc, unknown_top_level_element_dropped);
     tcase_add_test(tc, rename_on_reload);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = tu_run(s);
     free(last);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc;
 }

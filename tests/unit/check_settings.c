@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "settings.h"
+#include "testutil.h"
 
 static char err[512];
 
@@ -187,9 +188,5 @@ int main(void)
     tcase_add_test(tc, port_out_of_range);
     tcase_add_test(tc, reload_detects_restart_only_keys);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run(s);
 }

@@ -121,9 +121,5 @@ int main(void)
     tcase_add_test(tc, every_condition_has_a_type);
     tcase_add_test(tc, iq_result_and_payload);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run(s);
 }

@@ -372,9 +372,5 @@ int main(void)
     tcase_add_test(tc, reset_starts_a_new_stream);
     tcase_add_test(tc, split_utf8_sequence);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run(s);
 }

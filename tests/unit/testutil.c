@@ -1,5 +1,6 @@
 #include "testutil.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "ns.h"
@@ -39,4 +40,13 @@ xml_node *tu_stanza(const char *xml)
 char *tu_str(const xml_node *n)
 {
     return xml_to_string(n, NS_COMPONENT);
+}
+
+int tu_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

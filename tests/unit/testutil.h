@@ -2,6 +2,8 @@
 #ifndef STOA_TESTUTIL_H
 #define STOA_TESTUTIL_H
 
+#include <check.h>
+
 #include "xml.h"
 
 /* Parses one stanza written as it would appear on a component stream
@@ -10,5 +12,9 @@
 xml_node *tu_stanza(const char *xml);
 /* Serializes as it would be written on a component stream; caller frees. */
 char *tu_str(const xml_node *n);
+
+/* Runs a suite the way every unit test program does (CK_ENV: the
+ * CK_VERBOSITY and CK_FORK variables apply); returns the exit status. */
+int tu_run(Suite *s);
 
 #endif
