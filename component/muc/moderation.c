@@ -106,20 +106,7 @@ void muc_moderate(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, co
         buf_puts(&tail, "</reason>");
     }
     buf_puts(&tail, "</moderated></apply-to></message>");
-    buf *b = m->sink.begin(m->sink.ud);
-    if (b) {
-        for (size_t i = 0; i < r->noccupants; i++) {
-            const muc_occupant *o = r->occupants[i];
-            for (size_t j = 0; j < o->nsessions; j++) {
-                buf_puts(b, "<message from=\"");
-                buf_puts(b, r->jid_attr);
-                buf_puts(b, "\" to=\"");
-                buf_puts(b, o->sessions[j]->jid_attr);
-                buf_append(b, buf_unread(&tail), buf_unread_len(&tail));
-            }
-        }
-        m->sink.commit(m->sink.ud);
-    }
+    muc_room_notice(r, buf_unread(&tail), buf_unread_len(&tail));
     buf_free(&tail);
     tombstone(r, sid, by);
     muc_store_forget(m->store, r->jid, sid);

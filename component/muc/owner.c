@@ -264,24 +264,16 @@ static int config_copy(muc_room_config *dst, const muc_room_config *src)
  * real JIDs became visible or hidden: a privacy change people must see). */
 static void announce_change(muc *m, muc_room *r, bool whois_changed)
 {
-    buf *b = m->sink.begin(m->sink.ud);
-    if (!b)
-        return;
-    for (size_t i = 0; i < r->noccupants; i++) {
-        const muc_occupant *o = r->occupants[i];
-        for (size_t j = 0; j < o->nsessions; j++) {
-            buf_puts(b, "<message from=\"");
-            buf_puts(b, r->jid_attr);
-            buf_puts(b, "\" to=\"");
-            buf_puts(b, o->sessions[j]->jid_attr);
-            buf_puts(b,
-                     "\" type=\"groupchat\"><x xmlns=\"" NS_MUC_USER "\"><status code=\"104\"/>");
-            if (whois_changed)
-                buf_printf(b, "<status code=\"%d\"/>", r->cfg.whois == WHO_ANYONE ? 172 : 173);
-            buf_puts(b, "</x></message>");
-        }
-    }
-    m->sink.commit(m->sink.ud);
+    (void)m;
+    char rest[200];
+    int n =
+        snprintf(rest, sizeof rest,
+                 "\" type=\"groupchat\"><x xmlns=\"" NS_MUC_USER "\"><status code=\"104\"/>%s</x>"
+                 "</message>",
+                 !whois_changed               ? ""
+                 : r->cfg.whois == WHO_ANYONE ? "<status code=\"172\"/>"
+                                              : "<status code=\"173\"/>");
+    muc_room_notice(r, rest, (size_t)n);
 }
 
 /* Removes everyone who lost their seat when the room became members-only

@@ -151,6 +151,24 @@ bool muc_valid_stanza_id(const char *s)
     return true;
 }
 
+void muc_room_notice(muc_room *r, const char *rest, size_t len)
+{
+    buf *b = r->svc->sink.begin(r->svc->sink.ud);
+    if (!b)
+        return;
+    for (size_t i = 0; i < r->noccupants; i++) {
+        const muc_occupant *o = r->occupants[i];
+        for (size_t j = 0; j < o->nsessions; j++) {
+            buf_puts(b, "<message from=\"");
+            buf_puts(b, r->jid_attr);
+            buf_puts(b, "\" to=\"");
+            buf_puts(b, o->sessions[j]->jid_attr);
+            buf_append(b, rest, len);
+        }
+    }
+    r->svc->sink.commit(r->svc->sink.ud);
+}
+
 void muc_new_stanza_id(muc *m, char out[17])
 {
     /* Time-ordered (milliseconds in the high bits) and unique (a counter

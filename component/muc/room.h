@@ -150,6 +150,10 @@ const char *muc_role_name(muc_role r);
 int muc_aff_parse(const char *s, muc_aff *out);
 int muc_role_parse(const char *s, muc_role *out);
 
+/* Sends every session in the room a message from the room itself:
+ * <message from="ROOM" to="SESSION" followed by `rest` (which must close
+ * the start tag's last attribute quote and the message). */
+void muc_room_notice(muc_room *r, const char *rest, size_t len);
 /* Replies with an error from the room (or the occupant address `from`). */
 void muc_error(muc *m, const xml_node *st, stanza_error e, const char *text);
 /* Sends a tree. */
