@@ -88,8 +88,8 @@ static void disco_info(service *svc, const xml_node *iq, const xml_node *q)
         reply_error(svc, iq, STANZA_ERR_ITEM_NOT_FOUND, "no such node");
         return;
     }
-    xml_node *r = stanza_iq_result(iq);
-    xml_node *query = r ? xml_append_new(r, "query", NS_DISCO_INFO) : NULL;
+    xml_node *query;
+    xml_node *r = stanza_iq_reply(iq, "query", NS_DISCO_INFO, &query);
     xml_node *id = query ? xml_append_new(query, "identity", NULL) : NULL;
     if (!id || xml_set_attr(id, "category", "conference") < 0 ||
         xml_set_attr(id, "type", "text") < 0 || xml_set_attr(id, "name", svc->name) < 0)
@@ -110,8 +110,8 @@ oom:
 static void disco_items(service *svc, const xml_node *iq, const xml_node *q)
 {
     const char *node = xml_attr(q, "node");
-    xml_node *r = stanza_iq_result(iq);
-    xml_node *query = r ? xml_append_new(r, "query", NS_DISCO_ITEMS) : NULL;
+    xml_node *query;
+    xml_node *r = stanza_iq_reply(iq, "query", NS_DISCO_ITEMS, &query);
     if (!query) {
         xml_free(r);
         reply_error(svc, iq, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
@@ -134,8 +134,8 @@ static void version(service *svc, const xml_node *iq)
 {
     /* No <os/>: telling the world the host's OS helps attackers more than
      * users. */
-    xml_node *r = stanza_iq_result(iq);
-    xml_node *q = r ? xml_append_new(r, "query", NS_VERSION) : NULL;
+    xml_node *q;
+    xml_node *r = stanza_iq_reply(iq, "query", NS_VERSION, &q);
     xml_node *n = q ? xml_append_new(q, "name", NULL) : NULL;
     xml_node *v = q ? xml_append_new(q, "version", NULL) : NULL;
     if (!n || !v || xml_append_text(n, "Stoa") < 0 || xml_append_text(v, svc->version) < 0) {

@@ -111,6 +111,17 @@ xml_node *stanza_iq_result(const xml_node *iq)
     return reply_shell(iq, "result", NULL);
 }
 
+xml_node *stanza_iq_reply(const xml_node *iq, const char *name, const char *ns, xml_node **payload)
+{
+    xml_node *r = stanza_iq_result(iq);
+    *payload = r ? xml_append_new(r, name, ns) : NULL;
+    if (!*payload) {
+        xml_free(r);
+        return NULL;
+    }
+    return r;
+}
+
 xml_node *stanza_iq_payload(const xml_node *iq)
 {
     xml_node *found = NULL;

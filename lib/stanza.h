@@ -55,6 +55,9 @@ xml_node *stanza_error_reply(const xml_node *stanza, stanza_error e, const char 
 /* <iq type="result"> reply to an IQ get/set, same id, from/to swapped, no
  * payload (append one to the result). NULL on OOM. */
 xml_node *stanza_iq_result(const xml_node *iq);
+/* The same result with one payload element <name xmlns=ns/>, stored in
+ * *payload for the caller to fill. NULL (and *payload NULL) on OOM. */
+xml_node *stanza_iq_reply(const xml_node *iq, const char *name, const char *ns, xml_node **payload);
 /* The single element child that defines an IQ's payload, or NULL when the
  * IQ has none or more than one (a bad-request for get/set). */
 xml_node *stanza_iq_payload(const xml_node *iq);

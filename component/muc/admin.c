@@ -17,15 +17,6 @@ typedef struct change {
     const char *reason;
 } change;
 
-static void reply_ok(muc *m, const xml_node *iq)
-{
-    xml_node *res = stanza_iq_result(iq);
-    if (res) {
-        muc_send(m, res);
-        xml_free(res);
-    }
-}
-
 static size_t owner_count(const muc_room *r)
 {
     size_t n = 0, it = 0;
@@ -162,8 +153,8 @@ static void list(muc *m, muc_room *r, const xml_node *iq, const xml_node *item,
         muc_error(m, iq, STANZA_ERR_FORBIDDEN, NULL);
         return;
     }
-    xml_node *res = stanza_iq_result(iq);
-    xml_node *q = res ? xml_append_new(res, "query", NS_MUC_ADMIN) : NULL;
+    xml_node *q;
+    xml_node *res = stanza_iq_reply(iq, "query", NS_MUC_ADMIN, &q);
     if (!q) {
         xml_free(res);
         muc_error(m, iq, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
@@ -284,7 +275,7 @@ void muc_admin(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const
     if (why) {
         muc_error(m, iq, e, why);
     } else {
-        reply_ok(m, iq);
+        muc_result(m, iq);
         char *actor_nick = actor ? strdup(actor->nick) : NULL;
         bool affs_changed = false;
         for (size_t i = 0; i < n; i++) {

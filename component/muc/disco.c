@@ -111,8 +111,8 @@ static void field(xml_node *x, const char *var, const char *label, const char *v
 
 static void room_info(muc *m, muc_room *r, const xml_node *iq)
 {
-    xml_node *res = stanza_iq_result(iq);
-    xml_node *q = res ? xml_append_new(res, "query", NS_DISCO_INFO) : NULL;
+    xml_node *q;
+    xml_node *res = stanza_iq_reply(iq, "query", NS_DISCO_INFO, &q);
     xml_node *id = q ? xml_append_new(q, "identity", NULL) : NULL;
     if (!id) {
         xml_free(res);
@@ -176,8 +176,8 @@ void muc_room_disco(muc *m, muc_room *r, const xml_node *iq, const xml_node *q)
     }
     /* Items are the occupants, only where anyone may see who is present
      * (XEP-0045 6.5); an empty list otherwise. */
-    xml_node *res = stanza_iq_result(iq);
-    xml_node *items = res ? xml_append_new(res, "query", NS_DISCO_ITEMS) : NULL;
+    xml_node *items;
+    xml_node *res = stanza_iq_reply(iq, "query", NS_DISCO_ITEMS, &items);
     if (!items) {
         xml_free(res);
         muc_error(m, iq, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);

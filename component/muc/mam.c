@@ -137,8 +137,8 @@ static void query_ring(muc_room *r, const muc_store_query *sq, mam_reply *q)
 
 static void send_form(muc *m, const xml_node *iq)
 {
-    xml_node *res = stanza_iq_result(iq);
-    xml_node *qn = res ? xml_append_new(res, "query", NS_MAM) : NULL;
+    xml_node *qn;
+    xml_node *res = stanza_iq_reply(iq, "query", NS_MAM, &qn);
     xml_node *x = qn ? xml_append_new(qn, "x", NS_DATA) : NULL;
     if (!x) {
         xml_free(res);

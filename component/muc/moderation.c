@@ -75,11 +75,7 @@ void muc_moderate(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, co
     xml_node *reason = xml_child(mod, "reason", NULL);
     const char *why = reason ? xml_text(reason) : NULL;
 
-    xml_node *res = stanza_iq_result(iq);
-    if (res) {
-        muc_send(m, res);
-        xml_free(res);
-    }
+    muc_result(m, iq);
     char by[3200];
     snprintf(by, sizeof by, "%s/%s", r->jid, s->occ->nick);
     buf tail = BUF_INIT;

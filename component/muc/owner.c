@@ -73,8 +73,8 @@ static void who_field(xml_node *x, const char *var, const char *label, muc_who v
 static void send_form(muc *m, muc_room *r, const xml_node *iq)
 {
     const muc_room_config *c = &r->cfg;
-    xml_node *res = stanza_iq_result(iq);
-    xml_node *q = res ? xml_append_new(res, "query", NS_MUC_OWNER) : NULL;
+    xml_node *q;
+    xml_node *res = stanza_iq_reply(iq, "query", NS_MUC_OWNER, &q);
     xml_node *x = q ? xml_append_new(q, "x", NS_DATA) : NULL;
     if (!x) {
         xml_free(res);
@@ -323,15 +323,6 @@ void muc_room_destroy_announced(muc *m, muc_room *r, const char *alt, const char
     muc_room_destroy(r);
 }
 
-static void reply_ok(muc *m, const xml_node *iq)
-{
-    xml_node *res = stanza_iq_result(iq);
-    if (res) {
-        muc_send(m, res);
-        xml_free(res);
-    }
-}
-
 void muc_owner(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const jid *from)
 {
     char *bare = jid_bare(from);
@@ -350,7 +341,7 @@ void muc_owner(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const
     if (destroy) {
         const char *alt = xml_attr(destroy, "jid");
         xml_node *reason = xml_child(destroy, "reason", NULL);
-        reply_ok(m, iq);
+        muc_result(m, iq);
         muc_room_destroy_announced(m, r, alt, reason ? xml_text(reason) : NULL);
         return;
     }
@@ -361,7 +352,7 @@ void muc_owner(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const
         return;
     }
     if (strcmp(xtype, "cancel") == 0) {
-        reply_ok(m, iq);
+        muc_result(m, iq);
         /* Cancelling the initial configuration abandons the new room. */
         if (r->locked)
             muc_room_destroy_announced(m, r, NULL, NULL);
@@ -396,7 +387,7 @@ void muc_owner(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const
     r->cfg = c;
     r->locked = false;
     muc_history_resize(r, r->cfg.history_length);
-    reply_ok(m, iq);
+    muc_result(m, iq);
     muc_store_save_room(m->store, r);
     if (!was_locked)
         announce_change(m, r, whois_changed);

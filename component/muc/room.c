@@ -131,6 +131,15 @@ void muc_send(muc *m, const xml_node *st)
     out_stanza(&m->sink, st);
 }
 
+void muc_result(muc *m, const xml_node *iq)
+{
+    xml_node *r = stanza_iq_result(iq);
+    if (r) {
+        muc_send(m, r);
+        xml_free(r);
+    }
+}
+
 void muc_error(muc *m, const xml_node *st, stanza_error e, const char *text)
 {
     xml_node *r = stanza_error_reply(st, e, text, NULL);
@@ -538,11 +547,7 @@ static void handle_iq(muc *m, muc_room *r, const xml_node *st, const jid *from, 
         if (!s) {
             muc_error(m, st, STANZA_ERR_NOT_ACCEPTABLE, "you are not in this room");
         } else if (strcmp(ns, NS_PING) == 0 && strcmp(s->occ->nick, to->resource) == 0) {
-            xml_node *res = stanza_iq_result(st);
-            if (res) {
-                muc_send(m, res);
-                xml_free(res);
-            }
+            muc_result(m, st);
         } else if (!muc_occupant_by_nick(r, to->resource)) {
             muc_error(m, st, STANZA_ERR_ITEM_NOT_FOUND, NULL);
         } else {
@@ -561,11 +566,7 @@ static void handle_iq(muc *m, muc_room *r, const xml_node *st, const jid *from, 
     else if (muc_is_moderation(q) && strcmp(type, "set") == 0)
         muc_moderate(m, r, st, q, from);
     else if (strcmp(ns, NS_PING) == 0 && strcmp(type, "get") == 0) {
-        xml_node *res = stanza_iq_result(st);
-        if (res) {
-            muc_send(m, res);
-            xml_free(res);
-        }
+        muc_result(m, st);
     } else
         muc_error(m, st, STANZA_ERR_SERVICE_UNAVAILABLE, NULL);
 }

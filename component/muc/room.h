@@ -156,6 +156,8 @@ int muc_role_parse(const char *s, muc_role *out);
 void muc_room_notice(muc_room *r, const char *rest, size_t len);
 /* Replies with an error from the room (or the occupant address `from`). */
 void muc_error(muc *m, const xml_node *st, stanza_error e, const char *text);
+/* Answers an IQ with an empty result. */
+void muc_result(muc *m, const xml_node *iq);
 /* Sends a tree. */
 void muc_send(muc *m, const xml_node *st);
 

@@ -61,8 +61,8 @@ static void option(xml_node *f, const char *label, const char *value)
 
 static void send_form(muc *m, const xml_node *iq)
 {
-    xml_node *res = stanza_iq_result(iq);
-    xml_node *s = res ? xml_append_new(res, "search", NS_SEARCH) : NULL;
+    xml_node *s;
+    xml_node *res = stanza_iq_reply(iq, "search", NS_SEARCH, &s);
     xml_node *x = s ? xml_append_new(s, "x", NS_DATA) : NULL;
     if (!x) {
         xml_free(res);
@@ -223,8 +223,8 @@ void muc_search(muc *m, const xml_node *iq, const xml_node *q)
         max = PAGE_MAX;
     if (set && (e = xml_child(set, "after", NS_RSM)) && xml_text(e))
         start = strtoul(xml_text(e), NULL, 10) + 1;
-    xml_node *res = stanza_iq_result(iq);
-    xml_node *result = res ? xml_append_new(res, "result", NS_SEARCH) : NULL;
+    xml_node *result;
+    xml_node *res = stanza_iq_reply(iq, "result", NS_SEARCH, &result);
     size_t end = start + max < n ? start + max : n;
     for (size_t i = start; result && i < end; i++) {
         const muc_room *r = hits[i];
