@@ -220,7 +220,11 @@ void service_handle(service *svc, xml_node *st)
         xml_free(st);
         return;
     }
-    if (stanza_is_unanswerable(st)) {
+    /* Errors and results are never answered. The one kind the service acts
+     * on is an answer to an IQ a room forwarded to an occupant, which comes
+     * back addressed to room/nick. */
+    bool answer = stanza_is_unanswerable(st);
+    if (answer && !is_iq) {
         xml_free(st);
         return;
     }
@@ -246,7 +250,10 @@ void service_handle(service *svc, xml_node *st)
         xml_free(st);
         return;
     }
-    if (strcmp(jto.domain, svc->domain) != 0) {
+    if (answer) {
+        if (jto.local && jto.resource && strcmp(jto.domain, svc->domain) == 0)
+            muc_handle(svc->rooms, st, &jfrom, &jto);
+    } else if (strcmp(jto.domain, svc->domain) != 0) {
         emit(svc, stanza_error_reply(st, STANZA_ERR_ITEM_NOT_FOUND, "not a domain of this service",
                                      svc->domain));
     } else if (jto.local) {

@@ -207,6 +207,11 @@ void muc_moderate(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, co
 bool muc_is_search(const xml_node *q);
 void muc_search(muc *m, const xml_node *iq, const xml_node *q);
 
+/* ---- iqfwd.c ---- */
+/* An IQ to room/nick: a request is forwarded to that occupant, an answer
+ * to a forwarded request goes back to the asker. */
+void muc_iq_to_occupant(muc *m, muc_room *r, const xml_node *st, const jid *from, const jid *to);
+
 /* ---- admin.c ---- */
 void muc_admin(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const jid *from);
 
