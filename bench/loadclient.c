@@ -10,7 +10,8 @@
  * values, e.g. to make it persistent or archived), then the others join.
  * Once everyone is in, u1..uS send groupchat messages for T seconds, either
  * at R messages/s in total or unpaced with at most W of each sender's
- * messages not yet echoed back to it by the room. Each body carries the
+ * messages not yet received by every one of the K users (the sender's own
+ * copy from the room included). Each body carries the
  * sender's monotonic send time, so every receiver measures latency on the
  * same clock. Copies received by the senders themselves only pace them;
  * "delivered" counts copies received by the other K - S users.
@@ -36,6 +37,7 @@ typedef struct client {
     char nick[32];
     bool connected, joined, failed;
     long sent, echoed;
+    long *got; /* messages received from each sender (u1..uS), in order */
 } client;
 
 typedef struct load {
@@ -77,6 +79,8 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     long long ns;
     if (sscanf(text, "bench %d %ld %lld", &sender, &seq, &ns) == 3) {
         double now = stats_now(), sent = (double)ns / 1e9;
+        if (sender >= 1 && sender <= l->senders)
+            c->got[sender - 1]++;
         if (sender == c->index) {
             c->echoed++;
         } else if (l->measuring && sent >= l->t0) {
@@ -295,6 +299,9 @@ int main(int argc, char **argv)
         c->index = i + 1;
         snprintf(c->nick, sizeof c->nick, "n%d", c->index);
         c->conn = xmpp_conn_new(l.ctx);
+        c->got = calloc((size_t)l.senders, sizeof *c->got);
+        if (!c->conn || !c->got)
+            fail("out of memory");
         char jid[128];
         snprintf(jid, sizeof jid, "u%d@%s/bench", c->index, host);
         xmpp_conn_set_jid(c->conn, jid);
@@ -345,7 +352,14 @@ int main(int argc, char **argv)
                 while (c->sent < due && c->sent - c->echoed < 10000)
                     send_one(&l, c);
             } else {
-                while (c->sent - c->echoed < window)
+                /* Unpaced, but closed-loop on the slowest receiver: a
+                 * server that acks its sender quickly while other
+                 * receivers fall behind must not look faster for it. */
+                long slowest = c->sent;
+                for (int j = 0; j < l.k; j++)
+                    if (l.clients[j].got[i] < slowest)
+                        slowest = l.clients[j].got[i];
+                while (c->sent - slowest < window)
                     send_one(&l, c);
             }
         }
@@ -363,7 +377,8 @@ int main(int argc, char **argv)
     for (;;) {
         bool all = true;
         for (int i = 0; i < l.senders; i++)
-            all = all && l.clients[i].echoed >= l.clients[i].sent;
+            for (int j = 0; j < l.k; j++)
+                all = all && l.clients[j].got[i] >= l.clients[i].sent;
         double now = stats_now();
         if ((all && now - l.last_rx > 0.2) || now - l.last_rx > 0.5 || now > drain_end)
             break;
