@@ -9,7 +9,10 @@
  * presence gets a self-presence (status 110) back; each IQ gets an empty
  * result. There is no roster broadcast, no history, no occupant-id, no
  * stanza-id: whatever a real room component costs the host server beyond
- * this is the room's own doing, which is what the comparison is for. */
+ * this is the room's own doing, which is what the comparison is for.
+ * --mimic adds the two elements every Stoa groupchat copy carries
+ * (XEP-0359 stanza-id, XEP-0421 occupant-id), to measure what they cost the
+ * host server. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <gnutls/crypto.h>
@@ -49,6 +52,8 @@ typedef struct echo {
     scan sc;
     const char *domain, *secret;
     bool ready;
+    bool mimic; /* --mimic: add Stoa's stanza-id and occupant-id to each copy */
+    unsigned long seq;
     room rooms[MAX_ROOMS];
     size_t nrooms;
 } echo;
@@ -168,11 +173,19 @@ static void on_message(echo *e, const char *s, size_t n)
                       nick, id);
     if (hl <= 0 || (size_t)hl >= sizeof head)
         return;
+    char extra[512] = "";
+    if (e->mimic)
+        snprintf(extra, sizeof extra,
+                 "<stanza-id xmlns='urn:xmpp:sid:0' id='%016lx' by='%s'/>"
+                 "<occupant-id xmlns='urn:xmpp:occupant-id:0' "
+                 "id='46a0af32d4ce2753ada292c1b1cd7882'/>",
+                 e->seq++, to);
     for (size_t i = 0; i < r->n; i++) {
         put(e, head, (size_t)hl);
         puts0(e, r->members[i].jid);
         put(e, "'>", 2);
         put(e, inner, inner_len);
+        puts0(e, extra);
         put(e, "</message>", 10);
     }
 }
@@ -232,6 +245,7 @@ int main(int argc, char **argv)
     static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
                                          {"domain", required_argument, NULL, 'd'},
                                          {"secret", required_argument, NULL, 's'},
+                                         {"mimic", no_argument, NULL, 'm'},
                                          {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -244,6 +258,9 @@ int main(int argc, char **argv)
             break;
         case 's':
             e.secret = optarg;
+            break;
+        case 'm':
+            e.mimic = true;
             break;
         default:
             fail("usage: echocomp --port P --domain D --secret S");
