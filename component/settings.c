@@ -84,6 +84,35 @@ const config_key settings_schema[] = {
     {NULL, NULL, 0, 0, NULL, false, false, false, 0, 0, NULL, NULL},
 };
 
+/* Each comma-separated entry of list must be a JID (with a local part when
+ * users, without one when domains). Returns the first bad entry, or NULL. */
+static const char *bad_jid_in(const char *list, bool users, char *tmp, size_t n)
+{
+    const char *p = list ? list : "";
+    while (*p) {
+        const char *end = strchr(p, ',');
+        if (!end)
+            end = p + strlen(p);
+        const char *a = p, *b = end;
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        if (b > a) {
+            snprintf(tmp, n, "%.*s", (int)(b - a), a);
+            jid j;
+            if (jid_parse(tmp, &j) != JID_OK)
+                return tmp;
+            bool ok = users ? j.local && !j.resource : !j.local && !j.resource;
+            jid_free(&j);
+            if (!ok)
+                return tmp;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return NULL;
+}
+
 /* Checks that go beyond one key's type: they need jid.c or two keys. */
 static int validate(const char *name, settings *s, char *err, size_t errlen)
 {
@@ -112,6 +141,16 @@ static int validate(const char *name, settings *s, char *err, size_t errlen)
     }
     if (s->muc_history > s->muc_history_max) {
         snprintf(err, errlen, "%s: [muc] history must not exceed history_max", name);
+        return -1;
+    }
+    char tmp[1100];
+    const char *bad = bad_jid_in(s->desk_moderators, true, tmp, sizeof tmp);
+    if (bad) {
+        snprintf(err, errlen, "%s: [desk] moderators: '%s' is not a bare user JID", name, bad);
+        return -1;
+    }
+    if ((bad = bad_jid_in(s->desk_report_servers, false, tmp, sizeof tmp))) {
+        snprintf(err, errlen, "%s: [desk] report_servers: '%s' is not a domain", name, bad);
         return -1;
     }
     if (s->reconnect_min > s->reconnect_max) {
