@@ -544,20 +544,29 @@ static const char *resolve(desk *d, const report_item *it, const jid *to, char *
     for (size_t i = 0; !*room && i < it->nrefs; i++)
         if (our_room(d, it->refs[i].by))
             *room = strdup(it->refs[i].by);
-    if (it->target) {
+    /* A report addressed to an occupant is about that occupant. */
+    char *occ = !it->target && to->local && to->resource ? jid_full(to) : NULL;
+    const char *named = it->target ? it->target : occ;
+    if (named) {
         jid t;
-        if (jid_parse(it->target, &t) != JID_OK)
+        jid_err je = jid_parse(named, &t);
+        free(occ);
+        occ = NULL;
+        if (je != JID_OK)
             return "the reported address is not a valid JID";
         if (strcmp(t.domain, d->domain) == 0 && t.local && t.resource) {
             /* An occupant: the room knows who is behind the nick. */
             jid r = {t.local, t.domain, NULL};
             free(*room);
             *room = jid_bare(&r);
-            *target = muc_occupant_real(d->rooms, it->target);
+            char *full = jid_full(&t);
+            *target = full ? muc_occupant_real(d->rooms, full) : NULL;
             if (!*target) {
-                *target = strdup(it->target);
+                *target = full;
+                full = NULL;
                 *resolved = false;
             }
+            free(full);
         } else {
             *target = t.local ? jid_bare(&t) : strdup(t.domain);
         }
@@ -1930,6 +1939,14 @@ bool desk_handle(desk *d, const xml_node *st, const jid *from, const jid *to)
         return false;
     const char *name = xml_name(st);
     bool is_iq = strcmp(name, "iq") == 0;
+    if (is_iq && to->local && to->resource) {
+        /* A report sent to an occupant must reach the desk, never the
+         * reported person (the room would relay the IQ to them). */
+        if (!report_is_report(st))
+            return false;
+        take_report(d, st, from, to);
+        return true;
+    }
     if (is_iq && !to->resource) {
         const xml_node *p = stanza_iq_payload(st);
         if (!p)

@@ -308,7 +308,9 @@ int report_parse(const xml_node *st, const char *from, const char *const *truste
         } else if (p) {
             out->n = 1;
             rc = parse_report(p, &out->items[0], true, e, why);
-            if (rc == 0 && !out->items[0].target && out->items[0].nrefs == 0) {
+            const char *to = xml_attr(st, "to");
+            bool to_occupant = to && strchr(to, '/');
+            if (rc == 0 && !out->items[0].target && out->items[0].nrefs == 0 && !to_occupant) {
                 *e = STANZA_ERR_BAD_REQUEST;
                 *why = "a report names its target with <jid/> or cites a <stanza-id/>";
                 rc = -1;

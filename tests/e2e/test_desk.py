@@ -442,3 +442,21 @@ def test_erase(stack, connect, redis, clean):
     # The audit names the erased JID by pseudonym only.
     audit = raw(redis, "XRANGE", f"{p}desk:audit", "-", "+")
     assert "erase" in audit and eve_jid not in audit, audit
+
+
+def test_report_to_occupant_stays_private(stack, connect, redis, clean):
+    """A report addressed to room@service/nick goes to the desk, about that
+    occupant, and never reaches the reported person."""
+    dave, alice, eve = connect("dave"), connect("alice"), connect("eve")
+    room = room_name()
+    create_room(alice, room)
+    eve.join(room, "Eve")
+    eve.clear()
+    r = alice.iq(f"{room}/Eve", f"<report xmlns='{NS_REPORT}' reason='urn:xmpp:reporting:abuse'>"
+                                "<text>stalking</text></report>", "set")
+    assert r.get("type") == "result", dump(r)
+    m = chat_from_service(dave, "New report")
+    assert stack.jid("eve") in body(m), dump(m)
+    eve.expect_nothing(lambda s: "stalking" in ET.tostring(s, encoding="unicode"), 0.5)
+    keys = report_keys(redis, clean)
+    assert [hget(redis, k, "target") for k in keys] == [stack.jid("eve")]
