@@ -391,7 +391,8 @@ static const char lua_list[] =
     " else table.insert(out,id) for k=1,7 do table.insert(out,h[k] or '') end end "
     "end return out";
 
-/* ARGV: prefix id rooms... (rooms: the only rooms allowed; none: any).
+/* ARGV: prefix id rooms... (rooms: the only rooms allowed; none: any, a
+ * service moderator, who alone lifts an escalation mute by dismissing).
  * -> {} gone, {'forbidden'}, or {target, room, unmuted} */
 static const char lua_dismiss[] =
     "local p,id=ARGV[1],ARGV[2] local rk=p..'desk:report:'..id "
@@ -402,7 +403,8 @@ static const char lua_dismiss[] =
     "redis.call('DEL',rk) redis.call('ZREM',p..'desk:open',id) "
     "redis.call('SREM',p..'desk:by-target:'..t,id) "
     "local un,mk=0,p..'safety:mute:'..t local v=redis.call('GET',mk) "
-    "if v and string.sub(v,1,9)=='escalated' then redis.call('DEL',mk,p..'desk:reporters:'..t) "
+    "if #ARGV==2 and v and string.sub(v,1,9)=='escalated' then "
+    "redis.call('DEL',mk,p..'desk:reporters:'..t) "
     "un=1 end return {t,room or '',un}";
 
 /* ARGV: prefix bare pseudonym, then (logkey oid) per room. */
