@@ -57,6 +57,9 @@ typedef struct session {
 
 typedef struct pend pend;
 
+/* An erase runs as several scripts; their counts add up here. */
+enum { ER_REPORTS, ER_KEYS, ER_MSGS, ER_FAILED, ER_LEFT, ER__N };
+
 struct desk {
     char *domain;
     out sink;
@@ -81,7 +84,8 @@ struct pend {
     char **rooms; /* rooms the requester manages (non-moderators) */
     char *sid;    /* ad-hoc session id */
     char *a, *b, *c;
-    int *shared; /* reports of one stanza: replies still to come */
+    int *shared;    /* reports of one stanza: replies still to come */
+    long long *acc; /* erase: counts shared by its calls (freed by the last) */
     int n;
 };
 
@@ -258,6 +262,10 @@ static void on_reply(void *ud, redisReply *r)
         p->done(p, r);
     else if (p->shared && --p->shared[0] == 0)
         free(p->shared);
+    else if (p->acc && --p->acc[ER_LEFT] == 0)
+        free(p->acc);
+    if (p->d && p->acc && p->acc[ER_LEFT] == 0)
+        free(p->acc);
     pend_free(p);
 }
 
@@ -407,17 +415,21 @@ static const char lua_dismiss[] =
     "redis.call('DEL',mk,p..'desk:reporters:'..t) "
     "un=1 end return {t,room or '',un}";
 
-/* ARGV: prefix bare pseudonym, then (logkey oid) per room. */
+/* ARGV: prefix bare pseudonym dokeys, then (logkey oid) per room. The
+ * reports and keys go in the first call (dokeys 1); rooms come in chunks,
+ * so no single script holds Redis for the whole service. */
 static const char lua_erase[] =
-    "local p,bare,ps=ARGV[1],ARGV[2],ARGV[3] local reports=0 "
-    "local ids=redis.call('SUNION',p..'desk:by-target:'..bare,p..'desk:by-reporter:'..ps) "
-    "for _,id in ipairs(ids) do reports=reports+redis.call('DEL',p..'desk:report:'..id) "
-    " redis.call('ZREM',p..'desk:open',id) end "
-    "local keys=redis.call('DEL',p..'desk:by-target:'..bare,p..'desk:by-reporter:'..ps,"
+    "local p,bare,ps=ARGV[1],ARGV[2],ARGV[3] local reports,keys=0,0 "
+    "if ARGV[4]=='1' then "
+    " local ids=redis.call('SUNION',p..'desk:by-target:'..bare,p..'desk:by-reporter:'..ps) "
+    " for _,id in ipairs(ids) do reports=reports+redis.call('DEL',p..'desk:report:'..id) "
+    "  redis.call('ZREM',p..'desk:open',id) end "
+    " keys=redis.call('DEL',p..'desk:by-target:'..bare,p..'desk:by-reporter:'..ps,"
     "p..'desk:reporters:'..bare,p..'desk:flood:'..ps,p..'safety:ublock:'..bare,"
     "p..'safety:ban:jid:'..bare,p..'safety:mute:'..bare) "
+    "end "
     "local msgs=0 "
-    "for i=4,#ARGV,2 do local lk,oid,cur=ARGV[i],ARGV[i+1],'-' "
+    "for i=5,#ARGV,2 do local lk,oid,cur=ARGV[i],ARGV[i+1],'-' "
     " while true do local b=redis.call('XRANGE',lk,cur,'+','COUNT',500) "
     "  if #b==0 then break end "
     "  for _,e in ipairs(b) do local f=e[2] for j=1,#f,2 do "
@@ -1534,29 +1546,40 @@ static void start_dismiss(req *q, const char *id, const char *reason)
     }
 }
 
-/* p->b: the erased JID; p->c: "aff history kept" from the rooms. */
+/* p->b: the erased JID; p->c: "aff history kept" from the rooms; p->acc:
+ * the shared counts. The last chunk carries the IQ and answers. */
 static void erase_done(pend *p, redisReply *r)
 {
     desk *d = p->d;
-    session_drop(d, session_find(d, p->sid));
+    long long *acc = p->acc;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
+        acc[ER_FAILED]++;
+    } else {
+        acc[ER_REPORTS] += int_at(r, 0);
+        acc[ER_KEYS] += int_at(r, 1);
+        acc[ER_MSGS] += int_at(r, 2);
+    }
+    if (--acc[ER_LEFT] > 0 || !p->iq)
+        return;
+    session_drop(d, session_find(d, p->sid));
+    if (acc[ER_FAILED]) {
         redis_away(d, p->iq);
         return;
     }
     unsigned affs = 0, hist = 0, kept = 0;
     sscanf(p->c, "%u %u %u", &affs, &hist, &kept);
+    long long rep = acc[ER_REPORTS], keys = acc[ER_KEYS], msgs = acc[ER_MSGS];
     char note[700];
     snprintf(note, sizeof note,
              "Erased for %s: %lld report%s, %lld key%s (bans, mutes, block list, report "
              "indexes), %lld archived room message%s, %u history message%s, %u room "
              "affiliation%s.%s",
-             p->b, int_at(r, 0), int_at(r, 0) == 1 ? "" : "s", int_at(r, 1),
-             int_at(r, 1) == 1 ? "" : "s", int_at(r, 2), int_at(r, 2) == 1 ? "" : "s", hist,
-             hist == 1 ? "" : "s", affs, affs == 1 ? "" : "s",
+             p->b, rep, rep == 1 ? "" : "s", keys, keys == 1 ? "" : "s", msgs, msgs == 1 ? "" : "s",
+             hist, hist == 1 ? "" : "s", affs, affs == 1 ? "" : "s",
              kept ? " They are the only owner of some rooms: those ownerships were kept." : "");
     char detail[200];
-    snprintf(detail, sizeof detail, "reports=%lld keys=%lld archive=%lld history=%u affs=%u",
-             int_at(r, 0), int_at(r, 1), int_at(r, 2), hist, affs);
+    snprintf(detail, sizeof detail, "reports=%lld keys=%lld archive=%lld history=%u affs=%u", rep,
+             keys, msgs, hist, affs);
     /* The audit names the erased JID only by pseudonym. */
     char ps[33];
     muc_pseudonym(d->rooms, "desk-erased", p->b, ps);
@@ -1566,73 +1589,111 @@ static void erase_done(pend *p, redisReply *r)
     done_note(d, p->iq, "erase", p->sid, "info", note);
 }
 
-typedef struct erase_args {
+#define ERASE_ROOMS_PER_CALL 50
+
+typedef struct erase_rooms {
     desk *d;
     const char *bare;
-    const char **args;
-    char **owned;
-    int n, cap;
-} erase_args;
+    char **pairs; /* logkey, oid, logkey, oid, ... */
+    size_t n, cap;
+} erase_rooms;
 
 static void erase_room(void *ud, const char *room_jid)
 {
-    erase_args *ea = ud;
-    if (ea->n + 2 > ea->cap)
-        return; /* bounded by MAXARGS; rooms beyond are done by a second run */
+    erase_rooms *er = ud;
+    if (er->n + 2 > er->cap) {
+        size_t cap = er->cap ? er->cap * 2 : 64;
+        char **a = realloc(er->pairs, cap * sizeof *a);
+        if (!a)
+            return;
+        er->pairs = a;
+        er->cap = cap;
+    }
     char oid[33];
-    muc_occupant_id_of(ea->d->rooms, room_jid, ea->bare, oid);
-    char *lk = key(ea->d, "muc:log:%s", room_jid);
+    muc_occupant_id_of(er->d->rooms, room_jid, er->bare, oid);
+    char *lk = key(er->d, "muc:log:%s", room_jid);
     char *o = strdup(oid);
     if (!lk || !o) {
         free(lk);
         free(o);
         return;
     }
-    ea->owned[ea->n] = lk;
-    ea->owned[ea->n + 1] = o;
-    ea->args[ea->n++] = lk;
-    ea->args[ea->n++] = o;
+    er->pairs[er->n++] = lk;
+    er->pairs[er->n++] = o;
 }
 
 static void start_erase(req *q, const char *who, const char *confirm)
 {
+    desk *d = q->d;
     char *target = bare_of(who);
     if (!target) {
-        cmd_error(q->d, q->iq, STANZA_ERR_JID_MALFORMED, "bad-payload", "not a valid bare JID");
+        cmd_error(d, q->iq, STANZA_ERR_JID_MALFORMED, "bad-payload", "not a valid bare JID");
         return;
     }
     if (!truthy(confirm)) {
         free(target);
-        cmd_error(q->d, q->iq, STANZA_ERR_BAD_REQUEST, "bad-payload", "confirm the erasure");
+        cmd_error(d, q->iq, STANZA_ERR_BAD_REQUEST, "bad-payload", "confirm the erasure");
         return;
     }
-    if (!q->d->redis || rdb_get_state(q->d->redis) != RDB_UP) {
+    long long *acc = calloc(ER__N, sizeof *acc);
+    if (!d->redis || rdb_get_state(d->redis) != RDB_UP || !acc) {
+        free(acc);
         free(target);
-        redis_away(q->d, q->iq);
+        redis_away(d, q->iq);
         return;
     }
     unsigned hist, kept;
-    unsigned affs = muc_erase_jid(q->d->rooms, target, &hist, &kept);
-    char ps[33];
-    muc_pseudonym(q->d->rooms, "desk-reporter", target, ps);
-    const char *args[MAXARGS - 3];
-    char *owned[MAXARGS - 3] = {0};
-    args[0] = q->d->prefix;
-    args[1] = target;
-    args[2] = ps;
-    erase_args ea = {q->d, target, args, owned, 3, MAXARGS - 3};
-    muc_each_room(q->d->rooms, erase_room, &ea);
-    pend *p = req_pend(q, erase_done);
-    char counts[64];
+    unsigned affs = muc_erase_jid(d->rooms, target, &hist, &kept);
+    char ps[33], counts[64];
+    muc_pseudonym(d->rooms, "desk-reporter", target, ps);
     snprintf(counts, sizeof counts, "%u %u %u", affs, hist, kept);
-    if (!p || !(p->b = strdup(target)) || !(p->c = strdup(counts)) ||
-        eval(q->d, p, lua_erase, ea.n, args) < 0) {
-        if (p && !p->c)
-            pend_free(p);
-        redis_away(q->d, q->iq);
+    erase_rooms er = {d, target, NULL, 0, 0};
+    muc_each_room(d->rooms, erase_room, &er);
+    size_t rooms = er.n / 2;
+    size_t calls = rooms ? (rooms + ERASE_ROOMS_PER_CALL - 1) / ERASE_ROOMS_PER_CALL : 1;
+    acc[ER_LEFT] = 1; /* held until every call is sent */
+    for (size_t c = 0; c < calls; c++) {
+        bool last = c + 1 == calls;
+        pend *p = pend_new(d, last ? q->iq : NULL, erase_done);
+        if (p) {
+            p->actor = strdup(q->bare);
+            p->sid = strdup(q->s->id);
+            p->b = strdup(target);
+            p->c = strdup(counts);
+        }
+        if (!p || !p->actor || !p->sid || !p->b || !p->c) {
+            if (p)
+                pend_free(p);
+            acc[ER_FAILED]++;
+            continue;
+        }
+        p->acc = acc;
+        const char *args[4 + 2 * ERASE_ROOMS_PER_CALL];
+        int n = 0;
+        args[n++] = d->prefix;
+        args[n++] = target;
+        args[n++] = ps;
+        args[n++] = c == 0 ? "1" : "0";
+        for (size_t i = c * ERASE_ROOMS_PER_CALL; i < rooms && i < (c + 1) * ERASE_ROOMS_PER_CALL;
+             i++) {
+            args[n++] = er.pairs[2 * i];
+            args[n++] = er.pairs[2 * i + 1];
+        }
+        acc[ER_LEFT]++;
+        if (eval(d, p, lua_erase, n, args) < 0) {
+            acc[ER_LEFT]--;
+            acc[ER_FAILED]++;
+        }
     }
-    for (int i = 0; i < ea.n; i++)
-        free(owned[i]);
+    /* Release the hold; when nothing is outstanding, answer now. */
+    if (--acc[ER_LEFT] == 0) {
+        session_drop(d, q->s);
+        redis_away(d, q->iq);
+        free(acc);
+    }
+    for (size_t i = 0; i < er.n; i++)
+        free(er.pairs[i]);
+    free(er.pairs);
     free(target);
 }
 

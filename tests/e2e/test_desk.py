@@ -460,3 +460,22 @@ def test_report_to_occupant_stays_private(stack, connect, redis, clean):
     eve.expect_nothing(lambda s: "stalking" in ET.tostring(s, encoding="unicode"), 0.5)
     keys = report_keys(redis, clean)
     assert [hget(redis, k, "target") for k in keys] == [stack.jid("eve")]
+
+
+def test_erase_reaches_every_room(stack, connect, redis, clean):
+    """Erase goes through the archives in several calls of 50 rooms each:
+    with more rooms than that, a message in the last one is still found."""
+    p = clean
+    dave, alice, eve = connect("dave"), connect("alice"), connect("eve")
+    rooms = [room_name() for _ in range(60)]
+    for r in rooms:
+        create_room(alice, r)
+    eve.join(rooms[-1], "Eve")
+    sent_stanza_id(eve, rooms[-1], eve.groupchat(rooms[-1], "last room"))
+    sent_stanza_id(eve, rooms[-1], eve.groupchat(rooms[-1], "again"))
+    time.sleep(0.3)
+    log = f"{p}muc:log:{rooms[-1]}"
+    assert raw(redis, "XLEN", log) == "2"
+    r = run(dave, "erase", {"jid": stack.jid("eve"), "confirm": "true"})
+    assert "2 archived room messages" in note(r), dump(r)
+    assert raw(redis, "XLEN", log) == "0"
