@@ -699,27 +699,17 @@ static void apply_blocklist(desk *d, const report_batch *b)
     if (b->unblock_all) {
         const char *argv[] = {"DEL", k};
         fire(d, 2, argv);
-    } else if (b->nblocked) {
-        const char **argv = calloc(b->nblocked + 2, sizeof *argv);
-        if (argv) {
-            argv[0] = b->unblock ? "SREM" : "SADD";
-            argv[1] = k;
-            for (size_t i = 0; i < b->nblocked; i++)
-                argv[2 + i] = b->blocked[i];
-            /* send in pieces within MAXARGS */
-            size_t done = 0;
-            while (done < b->nblocked) {
-                size_t part = b->nblocked - done > MAXARGS - 2 ? MAXARGS - 2 : b->nblocked - done;
-                const char *piece[MAXARGS];
-                piece[0] = argv[0];
-                piece[1] = k;
-                for (size_t i = 0; i < part; i++)
-                    piece[2 + i] = b->blocked[done + i];
-                fire(d, (int)part + 2, piece);
-                done += part;
-            }
-            free(argv);
-        }
+    }
+    /* SADD/SREM in pieces that fit one command's argument array. */
+    for (size_t done = 0; !b->unblock_all && done < b->nblocked;) {
+        size_t part = b->nblocked - done > MAXARGS - 2 ? MAXARGS - 2 : b->nblocked - done;
+        const char *piece[MAXARGS];
+        piece[0] = b->unblock ? "SREM" : "SADD";
+        piece[1] = k;
+        for (size_t i = 0; i < part; i++)
+            piece[2 + i] = b->blocked[done + i];
+        fire(d, (int)part + 2, piece);
+        done += part;
     }
     free(k);
 }
