@@ -268,6 +268,16 @@ int main(int argc, char **argv)
                 .history_max = (unsigned)d.cfg.muc_history_max,
                 .max_rooms = (unsigned)d.cfg.muc_max_rooms,
             },
+        .desk =
+            {
+                .moderators = d.cfg.desk_moderators,
+                .report_servers = d.cfg.desk_report_servers,
+                .report_retention = d.cfg.desk_report_retention,
+                .escalate_window = d.cfg.desk_escalate_window,
+                .escalate_reporters = (unsigned)d.cfg.desk_escalate_reporters,
+                .reports_per_minute = (unsigned)d.cfg.desk_reports_per_minute,
+                .audit_max = (unsigned)d.cfg.desk_audit_max,
+            },
     };
     out sink = {link_begin, link_commit, &d, NS_COMPONENT};
     d.svc = service_new(&sc, &sink);
@@ -307,6 +317,7 @@ int main(int argc, char **argv)
             return 1;
         }
         muc_set_store(service_muc(d.svc), d.store);
+        desk_set_redis(service_desk(d.svc), d.redis, d.cfg.redis_prefix);
     }
 
     ev_signal_init(&d.sigterm, on_terminate, SIGTERM);

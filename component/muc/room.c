@@ -395,17 +395,17 @@ static char *occupant_from(const muc_room *r, const char *nick)
     return e;
 }
 
-static void occupant_id(const muc_room *r, const char *bare, char out[33])
+void muc_occupant_id_for(const muc *m, const char *room_jid, const char *bare, char out[33])
 {
     /* Keyed by the service secret, so the id is stable for one person in one
      * room yet reveals nothing about the real JID (XEP-0421 section 4). */
-    size_t n = strlen(r->jid) + strlen(bare) + 2;
+    size_t n = strlen(room_jid) + strlen(bare) + 2;
     char *s = malloc(n);
     uint64_t h1 = 0, h2 = 0;
     if (s) {
-        snprintf(s, n, "%s\n%s", r->jid, bare);
-        h1 = hmap_hash_keyed(r->svc->id_key, s, n - 1);
-        uint64_t k2[2] = {r->svc->id_key[1], r->svc->id_key[0]};
+        snprintf(s, n, "%s\n%s", room_jid, bare);
+        h1 = hmap_hash_keyed(m->id_key, s, n - 1);
+        uint64_t k2[2] = {m->id_key[1], m->id_key[0]};
         h2 = hmap_hash_keyed(k2, s, n - 1);
         free(s);
     }
@@ -435,7 +435,7 @@ muc_occupant *muc_occupant_add(muc_room *r, const char *nick, const char *bare)
         free(o);
         return NULL;
     }
-    occupant_id(r, bare, o->occupant_id);
+    muc_occupant_id_for(r->svc, r->jid, bare, o->occupant_id);
     o->index = r->noccupants;
     r->occupants[r->noccupants++] = o;
     r->svc->occupants++;

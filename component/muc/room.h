@@ -137,6 +137,9 @@ muc_session *muc_session_add(muc_room *r, muc_occupant *o, const char *full);
 void muc_session_remove(muc_room *r, muc_session *s);
 void muc_occupant_remove(muc_room *r, muc_occupant *o);
 int muc_occupant_rename(muc_room *r, muc_occupant *o, const char *nick);
+/* The XEP-0421 occupant id of bare in room_jid (the desk needs it for
+ * people who are not in the room now). */
+void muc_occupant_id_for(const muc *m, const char *room_jid, const char *bare, char out[33]);
 
 /* Whether s has the form of the stanza-ids this service hands out (16 lower
  * hex digits), before it is used to page or to delete. */

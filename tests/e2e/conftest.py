@@ -136,7 +136,8 @@ def redis(state_root):
 
 @pytest.fixture(scope="session")
 def prosody(state_root):
-    p = Prosody(state_root / "prosody", host=HOST, components={DOMAIN: SECRET}, users=USERS)
+    p = Prosody(state_root / "prosody", host=HOST, components={DOMAIN: SECRET}, users=USERS,
+                report_to=DOMAIN)
     started(p)
     yield p
     p.stop()
@@ -222,6 +223,9 @@ def stack(request, state_root, redis):
     # Both stacks share one Redis: a prefix each keeps the rooms one stack
     # persists out of the other's component.
     settings["redis"]["prefix"] = f"stoa-{request.param}:"
+    # The abuse desk (test_desk.py): dave moderates; the host server may
+    # forward its users' blocking requests.
+    settings["desk"] = {"moderators": f"dave@{HOST}", "report_servers": HOST}
     c = Component(state_root / f"component-{request.param}", settings,
                   name=f"component-{request.param}")
     _started.append(c)

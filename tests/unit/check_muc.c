@@ -52,7 +52,8 @@ static void setup(void)
                          .history_default = 20,
                          .history_max = 50,
                          .seed = 42,
-                         .now = fixed_clock}};
+                         .now = fixed_clock},
+                        {0}};
     out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};
     svc = service_new(&c, &sink);
 }
@@ -808,7 +809,8 @@ START_TEST(room_state_round_trip)
                          .history_default = 20,
                          .history_max = 50,
                          .seed = 42,
-                         .now = fixed_clock}};
+                         .now = fixed_clock},
+                        {0}};
     out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};
     service *svc2 = service_new(&c, &sink);
     muc_room *r2 = muc_room_restore(service_muc(svc2), state, strlen(state));
