@@ -145,7 +145,8 @@ def prosody(state_root):
 
 @pytest.fixture(scope="session")
 def ejabberd(state_root):
-    e = Ejabberd(state_root / "ejabberd", host=HOST, components={DOMAIN: SECRET}, users=USERS)
+    e = Ejabberd(state_root / "ejabberd", host=HOST, components={DOMAIN: SECRET}, users=USERS,
+                 report_to=DOMAIN)
     started(e)
     yield e
     e.stop()

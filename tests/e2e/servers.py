@@ -15,6 +15,7 @@ Nothing is ever skipped: a server that cannot start is a failed test run.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import pwd
@@ -607,7 +608,55 @@ modules:
   mod_stream_mgmt: {{}}
   mod_privacy: {{}}
   mod_blocking: {{}}
-"""
+{extra_modules}"""
+
+# contrib/ejabberd/mod_stoa_report: ejabberd's counterpart of the
+# firewall rule above, built with erlc against the installed ejabberd.
+STOA_REPORT_MODULE = "mod_stoa_report"
+STOA_REPORT_DIR = ROOT / "contrib" / "ejabberd" / STOA_REPORT_MODULE
+STOA_REPORT_SOURCE = STOA_REPORT_DIR / "src" / f"{STOA_REPORT_MODULE}.erl"
+EJABBERD_INCLUDE_GLOBS = (
+    "/usr/lib/x86_64-linux-gnu/ejabberd-*/include",
+    "/usr/lib/*/ejabberd-*/include",
+    "/usr/lib/ejabberd*/include",
+    "/usr/lib/erlang/lib/ejabberd-*/include",
+)
+
+
+def erlang_dir(patterns, what: str) -> Path:
+    """The first directory matching one of the glob patterns (newest version
+    first), or ServerError."""
+    for pattern in patterns:
+        found = sorted(glob.glob(pattern), reverse=True)
+        if found:
+            return Path(found[0])
+    raise ServerError(f"no {what} found (looked for {', '.join(patterns)})")
+
+
+def install_stoa_report_module(contrib: Path) -> Path:
+    """Installs mod_stoa_report into a contrib modules directory (what
+    ejabberd reads from CONTRIB_MODULES_PATH, the layout `ejabberdctl
+    module_install` makes: <module>/<module>.spec and <module>/ebin/), with
+    erlc against the installed ejabberd; once per state directory. The .beam."""
+    lib = contrib / STOA_REPORT_MODULE
+    ebin = lib / "ebin"
+    ebin.mkdir(parents=True, exist_ok=True)
+    shutil.copy(STOA_REPORT_DIR / f"{STOA_REPORT_MODULE}.spec", lib)
+    beam = ebin / f"{STOA_REPORT_MODULE}.beam"
+    if beam.exists() and beam.stat().st_mtime >= STOA_REPORT_SOURCE.stat().st_mtime:
+        return beam
+    erlc = shutil.which("erlc")
+    if not erlc:
+        raise ServerError("erlc not found: it comes with erlang-base, which ejabberd needs")
+    inc = erlang_dir(EJABBERD_INCLUDE_GLOBS, "ejabberd include directory")
+    xmpp_inc = erlang_dir(("/usr/lib/erlang/lib/p1_xmpp-*/include",
+                           "/usr/lib/erlang/lib/xmpp-*/include"), "p1_xmpp include directory")
+    cmd = [erlc, "-Werror", "-o", str(ebin), "-pa", str(inc.parent / "ebin"),
+           "-I", str(inc), "-I", str(xmpp_inc), str(STOA_REPORT_SOURCE)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if r.returncode != 0 or not beam.exists():
+        raise ServerError(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stdout}{r.stderr}")
+    return beam
 
 
 class Ejabberd(Process):
@@ -624,8 +673,13 @@ class Ejabberd(Process):
         c2s_port: Optional[int] = None,
         component_port: Optional[int] = None,
         log_level: str = "info",
+        report_to: Optional[str] = None,
     ):
         super().__init__(state_dir)
+        # A Stoa domain that gets a copy of every blocking request through
+        # contrib/ejabberd/mod_stoa_report: see docs/safety.md, "Wiring
+        # Prosody and ejabberd".
+        self.report_to = report_to
         self.host = host
         self.components = dict(components or {})
         self.users = dict(users or {})
@@ -637,6 +691,7 @@ class Ejabberd(Process):
         self.config_path = self.dir / "ejabberd.yml"
         self.ctl_config_path = self.dir / "ejabberdctl.cfg"
         self.registered = False
+        self.log_start = 0  # where this start's part of ejabberd.log begins
         # ejabberdctl run as root would su to this user itself, through a
         # process that does not pass signals on.
         self.run_as = "ejabberd"
@@ -647,6 +702,8 @@ class Ejabberd(Process):
     def prepare(self) -> None:
         (self.dir / "db").mkdir(exist_ok=True)
         (self.dir / "log").mkdir(exist_ok=True)
+        log = self.dir / "log" / "ejabberd.log"
+        self.log_start = log.stat().st_size if log.exists() else 0
         comps = "\n".join(
             f'      "{d}":\n        password: "{s}"' for d, s in self.components.items()
         ) or "      {}"
@@ -657,6 +714,7 @@ class Ejabberd(Process):
                 component_port=self.component_port,
                 components=comps,
                 log_level=self.log_level,
+                extra_modules=self.report_module(),
             )
         )
         # Our own ejabberdctl.cfg: the system one points at /etc/ejabberd.
@@ -676,6 +734,17 @@ class Ejabberd(Process):
                 '{lookup,["file","native"]}.\n{host,{127,0,0,1}, ["localhost"]}.\n'
             )
         chown_tree(self.dir, "ejabberd")
+
+    def report_module(self) -> str:
+        """With report_to: installs mod_stoa_report where ejabberd looks for
+        contrib modules (CONTRIB_MODULES_PATH, set below: ejabberd adds each
+        installed module's ebin to its code path while loading the config)
+        and returns its modules: entry."""
+        if not self.report_to:
+            return ""
+        install_stoa_report_module(self.dir / "contrib")
+        return (f"  {STOA_REPORT_MODULE}:\n"
+                f"    service: \"{self.report_to}\"\n")
 
     def base_cmd(self) -> List[str]:
         return [
@@ -719,7 +788,28 @@ class Ejabberd(Process):
         return (group_listens(self.proc.pid, self.c2s_port)
                 and group_listens(self.proc.pid, self.component_port))
 
+    def check_report_module(self) -> None:
+        """mod_stoa_report must really run. ejabberd 23.01 already refuses
+        to start with a module it cannot find ("unknown ejabberd module") or
+        without `service`; this also wants the module's own start line in
+        the part of the log this start wrote, so a stale or foreign .beam
+        does not pass."""
+        log = self.dir / "log" / "ejabberd.log"
+        want = (f"mod_stoa_report: copying blocking requests of {self.host} users "
+                f"to {self.report_to}")
+        deadline = time.monotonic() + 10
+        while True:
+            with open(log, "rb") as f:
+                f.seek(self.log_start)
+                if want in f.read().decode(errors="replace"):
+                    return
+            if time.monotonic() > deadline:
+                raise ServerError(f"{STOA_REPORT_MODULE} did not start: no '{want}' in {log}")
+            time.sleep(0.1)
+
     def after_start(self) -> None:
+        if self.report_to:
+            self.check_report_module()
         if self.registered:
             return
         for user, password in self.users.items():

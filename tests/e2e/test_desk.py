@@ -142,43 +142,72 @@ def sent_stanza_id(client, room: str, mid: str) -> str:
 # ----------------------------------------------------------------------
 
 
+def blocking(client, me: str, verb: str, items: str) -> None:
+    """A XEP-0191 <block/> or <unblock/> to the client's own account."""
+    r = client.iq(me, f"<{verb} xmlns='{NS_BLOCKING}'>{items}</{verb}>", "set")
+    assert r.get("type") == "result", dump(r)
+
+
+def wait_ublock(redis, key: str, members: List[str], what: str) -> None:
+    """Waits until Stoa's copy of a block list (a Redis set) is members."""
+    deadline = time.monotonic() + 5
+    while sorted(raw(redis, "SMEMBERS", key).split()) != sorted(members):
+        assert time.monotonic() < deadline, f"{what}: {key} holds {raw(redis, 'SMEMBERS', key)!r}"
+        time.sleep(0.1)
+
+
 def test_block_report_reaches_desk(stack, connect, redis, clean):
     """A client reports as Conversations does: block + report to its own
-    server. Prosody copies the request to Stoa (mod_firewall); ejabberd has
-    no way to copy it without taking blocking over, so there the block works
-    and the report must come by the service's own ways (next tests)."""
+    server. The server copies every block and unblock to Stoa (Prosody:
+    mod_firewall's FORWARD; ejabberd: contrib/ejabberd's mod_stoa_report)
+    and goes on doing the blocking itself."""
     dave = connect("dave")
     alice = connect("alice")
+    eve = connect("eve")
     p = clean
+    me = stack.jid("alice")
+    ublock = f"{p}safety:ublock:{me}"
     spammer = "spammer@spam.example"
-    r = alice.iq(stack.jid("alice"),
-                 f"<block xmlns='{NS_BLOCKING}'><item jid='{spammer}'>"
-                 f"<report xmlns='{NS_REPORT}' reason='urn:xmpp:reporting:spam'>"
-                 f"<text>buy cheap stuff</text></report></item></block>", "set")
-    assert r.get("type") == "result", dump(r)
-    if stack.kind == "prosody":
-        m = chat_from_service(dave, "New report")
-        assert spammer in body(m) and "spam" in body(m), dump(m)
-        keys = report_keys(redis, p)
-        assert len(keys) == 1, keys
-        assert hget(redis, keys[0], "target") == spammer
-        assert hget(redis, keys[0], "via") == "block"
-        assert hget(redis, keys[0], "text") == "buy cheap stuff"
-        # No reporter JID is stored, only a keyed pseudonym.
-        assert stack.jid("alice") not in raw(redis, "HGETALL", keys[0])
-        # The copy also feeds the per-user block list the gate enforces.
-        assert raw(redis, "SMEMBERS", f"{p}safety:ublock:{stack.jid('alice')}") == spammer
-        alice.iq(stack.jid("alice"),
-                 f"<unblock xmlns='{NS_BLOCKING}'><item jid='{spammer}'/></unblock>", "set")
-        deadline = time.monotonic() + 5
-        while raw(redis, "SCARD", f"{p}safety:ublock:{stack.jid('alice')}") != "0":
-            assert time.monotonic() < deadline, "unblock not copied"
-            time.sleep(0.1)
-    else:
-        dave.expect_nothing(lambda s: is_message(s) and s.get("from") == DOMAIN, 1.0)
-        assert report_keys(redis, p) == []
-        bl = alice.iq(stack.jid("alice"), f"<blocklist xmlns='{NS_BLOCKING}'/>")
-        assert spammer in ET.tostring(bl, encoding="unicode"), dump(bl)
+    blocking(alice, me, "block",
+             f"<item jid='{spammer}'>"
+             f"<report xmlns='{NS_REPORT}' reason='urn:xmpp:reporting:spam'>"
+             f"<text>buy cheap stuff</text></report></item>")
+    m = chat_from_service(dave, "New report")
+    assert spammer in body(m) and "spam" in body(m), dump(m)
+    keys = report_keys(redis, p)
+    assert len(keys) == 1, keys
+    assert hget(redis, keys[0], "target") == spammer
+    assert hget(redis, keys[0], "via") == "block"
+    assert hget(redis, keys[0], "text") == "buy cheap stuff"
+    # No reporter JID is stored, only a keyed pseudonym.
+    assert me not in raw(redis, "HGETALL", keys[0])
+    # The copy also feeds the per-user block list the gate enforces.
+    wait_ublock(redis, ublock, [spammer], "block not copied")
+    # The server still keeps the list...
+    bl = alice.iq(me, f"<blocklist xmlns='{NS_BLOCKING}'/>")
+    assert spammer in ET.tostring(bl, encoding="unicode"), dump(bl)
+
+    # ...and still blocks: eve's messages reach alice until alice blocks
+    # eve (a block without a report: copied too, no report made).
+    eve_jid = stack.jid("eve")
+    eve.send_message(me, "before the block")
+    eve.sync()  # each client has its own event loop: flush the send
+    alice.wait_for(lambda s: is_message(s) and body(s) == "before the block")
+    blocking(alice, me, "block", f"<item jid='{eve_jid}'/>")
+    wait_ublock(redis, ublock, [spammer, eve_jid], "second block not copied")
+    assert len(report_keys(redis, p)) == 1
+    eve.send_message(me, "while blocked")
+    eve.sync()
+    alice.expect_nothing(lambda s: is_message(s) and body(s) == "while blocked", 1.0)
+
+    # Unblocks are copied too, and the server lets eve through again.
+    blocking(alice, me, "unblock", f"<item jid='{eve_jid}'/>")
+    wait_ublock(redis, ublock, [spammer], "unblock not copied")
+    eve.send_message(me, "after the unblock")
+    eve.sync()  # each client has its own event loop: flush the send
+    alice.wait_for(lambda s: is_message(s) and body(s) == "after the unblock")
+    blocking(alice, me, "unblock", f"<item jid='{spammer}'/>")
+    wait_ublock(redis, ublock, [], "unblock not copied")
 
 
 def test_report_command_from_any_server(stack, connect, redis, clean):
