@@ -12,7 +12,8 @@ from typing import Dict, List, Optional
 
 import pytest
 
-from conftest import DOMAIN
+from conftest import DOMAIN, HOST
+from servers import Ejabberd, ServerError
 from test_muc import create_room, presence_from
 from xmpp import (NS_CLIENT, body, dump, error_condition, error_text, is_message, stanza_ids,
                   status_codes, xml_text)
@@ -208,6 +209,28 @@ def test_block_report_reaches_desk(stack, connect, redis, clean):
     alice.wait_for(lambda s: is_message(s) and body(s) == "after the unblock")
     blocking(alice, me, "unblock", f"<item jid='{spammer}'/>")
     wait_ublock(redis, ublock, [], "unblock not copied")
+
+
+@pytest.mark.parametrize("entry, error", [
+    ("  mod_stoa_reports:\n    service: rooms.localhost\n",
+     "unknown ejabberd module: mod_stoa_reports"),
+    ("  mod_stoa_report: {}\n", "Missing required option: service"),
+], ids=["misspelt", "no-service"])
+def test_ejabberd_report_module_mistakes_are_loud(state_root, entry, error):
+    """A misspelt module name or a missing service stops ejabberd at start,
+    so the ejabberd stack can never run without the report copies."""
+    class Misconfigured(Ejabberd):
+        def report_module(self) -> str:
+            super().report_module()  # the real module is installed all the same
+            return entry
+
+    e = Misconfigured(state_root / f"ejabberd-{uuid.uuid4().hex[:8]}", host=HOST,
+                      report_to=DOMAIN)
+    try:
+        with pytest.raises(ServerError, match=error):
+            e.start()
+    finally:
+        e.stop()
 
 
 def test_report_command_from_any_server(stack, connect, redis, clean):
