@@ -10,6 +10,31 @@
 #define OFF(f) offsetof(settings, f)
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+/* linkpol_names, in linkpol_action order. */
+static const char *const link_policies[] = {"deliver", "mark", "hold", "reject", NULL};
+
+/* One stanza class's four rate-limit keys: seconds per token and bucket
+ * size, for each bare JID and for each sender domain. */
+#define RL(cls, i, iv, b, div, db)                                                                 \
+    {"ratelimit", cls "_interval",                                                                 \
+     CFG_SECONDS, OFF(rl_interval[i]),                                                             \
+     iv,          false,                                                                           \
+     false,       false,                                                                           \
+     0,           86400,                                                                           \
+     NULL,        "seconds per " cls " stanza per sender once the burst is spent (0: no limit)"},  \
+        {"ratelimit", cls "_burst", CFG_INT, OFF(rl_burst[i]),                                     \
+         b,           false,        false,   false,                                                \
+         1,           1000000,      NULL,    cls " stanzas a sender may send in a burst"},         \
+        {"ratelimit", cls "_domain_interval",                                                      \
+         CFG_SECONDS, OFF(rl_domain_interval[i]),                                                  \
+         div,         false,                                                                       \
+         false,       false,                                                                       \
+         0,           86400,                                                                       \
+         NULL,        "seconds per " cls " stanza per sender domain (0: no limit)"},               \
+    {                                                                                              \
+        "ratelimit", cls "_domain_burst", CFG_INT, OFF(rl_domain_burst[i]), db, false, false,      \
+            false, 1, 100000000, NULL, cls " stanzas one domain's users may send in a burst"       \
+    }
 
 /* The one place every key, its default and its bounds are written down;
  * docs/configuration.md follows this table. */
@@ -63,6 +88,39 @@ const config_key settings_schema[] = {
      "Redis database number"},
     {"redis", "prefix", CFG_STRING, OFF(redis_prefix), "stoa:", false, false, false, 0, 0, NULL,
      "prefix of every Redis key Stoa writes"},
+    {"ratelimit", "enabled", CFG_BOOL, OFF(rl_enabled), "true", false, false, false, 0, 0, NULL,
+     "pass every stanza through the policy gate (bans, mutes, rate limits)"},
+    RL("room_message", 0, "1s", "10", "20ms", "200"),
+    RL("private_message", 1, "1s", "10", "20ms", "200"),
+    RL("join", 2, "2s", "10", "50ms", "100"),
+    RL("presence", 3, "1s", "20", "20ms", "200"),
+    RL("invite", 4, "10s", "5", "200ms", "50"),
+    RL("report", 5, "20s", "3", "500ms", "20"),
+    RL("other", 6, "200ms", "50", "5ms", "1000"),
+    {"ratelimit", "violations", CFG_INT, OFF(rl_violations), "10", false, false, false, 0, 100000,
+     NULL, "refusals within violation_window that mute the sender (0: never mute)"},
+    {"ratelimit", "violation_window", CFG_SECONDS, OFF(rl_violation_window), "60s", false, false,
+     false, 1, 86400, NULL, "window over which rate-limit refusals are counted"},
+    {"ratelimit", "mute", CFG_SECONDS, OFF(rl_mute), "5m", false, false, false, 1, 604800, NULL,
+     "how long repeated violations mute a sender"},
+    {"ratelimit", "queue_max", CFG_INT, OFF(rl_queue_max), "10000", false, false, false, 1,
+     10000000, NULL, "stanzas that may wait for Redis's verdict before new ones are refused"},
+    {"ratelimit", "local_max", CFG_INT, OFF(rl_local_max), "100000", false, false, false, 16,
+     100000000, NULL, "local buckets and cached decisions kept for when Redis is away"},
+    {"blocking", "enabled", CFG_BOOL, OFF(blocking_enabled), "true", false, false, false, 0, 0,
+     NULL, "per-user blocking (XEP-0191) and the domain lists below"},
+    {"blocking", "spam_domains_file", CFG_STRING, OFF(spam_domains_file), "", false, false, false,
+     0, 0, NULL, "community spam-domain list, one domain a line (re-read on SIGHUP)"},
+    {"blocking", "block_domains", CFG_STRING, OFF(block_domains), "", false, false, false, 0, 0,
+     NULL, "domains whose users are refused, comma separated"},
+    {"blocking", "allow_domains", CFG_STRING, OFF(allow_domains), "", false, false, false, 0, 0,
+     NULL, "domains exempt from the spam-domain list, comma separated"},
+    {"blocking", "only_domains", CFG_STRING, OFF(only_domains), "", false, false, false, 0, 0, NULL,
+     "if set, only users of these domains are served, comma separated"},
+    {"links", "policy", CFG_ENUM, OFF(links_policy), "reject", false, false, false, 0, 0,
+     link_policies, "links and files from strangers: deliver, mark, hold or reject"},
+    {"links", "stranger_minutes", CFG_INT, OFF(links_stranger_minutes), "10", false, false, false,
+     0, 100000, NULL, "minutes a newcomer without affiliation counts as a stranger"},
     {"log", "level", CFG_ENUM, OFF(log_level), "info", false, true, false, 0, 0, log_levels,
      "least severe level logged"},
     {"log", "syslog", CFG_BOOL, OFF(log_syslog), "false", false, false, false, 0, 0, NULL,
