@@ -90,13 +90,17 @@ const config_key settings_schema[] = {
      "prefix of every Redis key Stoa writes"},
     {"ratelimit", "enabled", CFG_BOOL, OFF(rl_enabled), "true", false, false, false, 0, 0, NULL,
      "pass every stanza through the policy gate (bans, mutes, rate limits)"},
-    RL("room_message", 0, "1s", "10", "20ms", "200"),
-    RL("private_message", 1, "1s", "10", "20ms", "200"),
-    RL("join", 2, "2s", "10", "50ms", "100"),
-    RL("presence", 3, "1s", "20", "20ms", "200"),
-    RL("invite", 4, "10s", "5", "200ms", "50"),
-    RL("report", 5, "20s", "3", "500ms", "20"),
-    RL("other", 6, "200ms", "50", "5ms", "1000"),
+    /* Per sender: a person typing, a client rejoining its bookmarks or
+     * sending a status change to every room it is in. Per domain: high
+     * enough for a big server's users together, low enough to stop one
+     * server flooding the service. */
+    RL("room_message", 0, "1s", "10", "5ms", "2000"),
+    RL("private_message", 1, "1s", "10", "5ms", "2000"),
+    RL("join", 2, "1s", "30", "10ms", "1000"),
+    RL("presence", 3, "500ms", "60", "5ms", "2000"),
+    RL("invite", 4, "10s", "5", "100ms", "100"),
+    RL("report", 5, "20s", "3", "200ms", "50"),
+    RL("other", 6, "100ms", "100", "2ms", "5000"),
     {"ratelimit", "violations", CFG_INT, OFF(rl_violations), "10", false, false, false, 0, 100000,
      NULL, "refusals within violation_window that mute the sender (0: never mute)"},
     {"ratelimit", "violation_window", CFG_SECONDS, OFF(rl_violation_window), "60s", false, false,
