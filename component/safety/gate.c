@@ -22,6 +22,9 @@
  * Returns {verdict, reason, ttl ms}: the verdict numbers are gate_verdict's;
  * for non-ban verdicts the ttl is the mute's (-2: not muted). */
 static const char script[] =
+    /* Redis before 5 replicates scripts verbatim and refuses writes after
+     * TIME unless told to replicate effects; later versions always do. */
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
     "local r = redis.call('GET', KEYS[1])\n"
     "if r then return {1, r, redis.call('PTTL', KEYS[1])} end\n"
     "r = redis.call('GET', KEYS[2])\n"

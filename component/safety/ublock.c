@@ -233,11 +233,34 @@ static void emit(ublock *u, xml_node *st)
     xml_free(st);
 }
 
-static void on_write(void *ud, redisReply *reply)
+/* A block or unblock is answered once Redis has it: a result then means
+ * every process sharing that Redis will see it. */
+typedef struct set_req {
+    ublock *u;
+    xml_node *iq;
+    char *owner;
+} set_req;
+
+static void on_set(void *ud, redisReply *reply)
 {
-    (void)ud;
-    if (reply && reply->type == REDIS_REPLY_ERROR)
-        log_error("ublock: Redis refused a write: %s", reply->str);
+    set_req *q = ud;
+    ublock *u = q->u;
+    if (!u->closed) {
+        if (reply && reply->type != REDIS_REPLY_ERROR) {
+            emit(u, stanza_iq_result(q->iq));
+        } else {
+            if (reply)
+                log_error("ublock: Redis refused a write: %s", reply->str);
+            /* Lost on the way: it still holds where the list is loaded. */
+            bool held = !reply && hmap_get(&u->lists, q->owner);
+            emit(u, held ? stanza_iq_result(q->iq)
+                         : stanza_error_reply(q->iq, STANZA_ERR_INTERNAL_SERVER_ERROR,
+                                              "the block list could not be stored", NULL));
+        }
+    }
+    xml_free(q->iq);
+    free(q->owner);
+    free(q);
 }
 
 typedef struct list_req {
@@ -346,24 +369,7 @@ static void block_set(ublock *u, xml_node *iq, const xml_node *op, const char *o
     char key[1200];
     key_of(u, owner, key, sizeof key);
     bool stored = false;
-    if (up(u)) {
-        int argc = 0;
-        argv[argc++] = block ? "SADD" : (k ? "SREM" : "DEL");
-        argv[argc++] = key;
-        for (size_t i = 0; i < k; i++)
-            argv[argc++] = items[i];
-        size_t lens[UBLOCK_MAX_ITEMS + 2];
-        for (int i = 0; i < argc; i++)
-            lens[i] = strlen(argv[i]);
-        stored = rdb_command_argv(u->r, on_write, NULL, argc, argv, lens) == 0;
-    }
-    if (!stored && !l) {
-        fail = STANZA_ERR_RESOURCE_CONSTRAINT;
-        why = "blocking is unavailable right now";
-        goto out;
-    }
-    if (!stored)
-        log_warn("ublock: Redis is away; the block change of %s holds in memory only", owner);
+    /* The loaded list first: a full list refuses before Redis is asked. */
     if (l) {
         if (!block && k == 0)
             items_clear(l);
@@ -373,15 +379,42 @@ static void block_set(ublock *u, xml_node *iq, const xml_node *op, const char *o
             } else if (add_item(l, items[i]) < 0) {
                 fail = STANZA_ERR_NOT_ACCEPTABLE;
                 why = "the block list is full";
-                break;
+                goto out;
             }
         }
     }
+    if (up(u)) {
+        int argc = 0;
+        argv[argc++] = block ? "SADD" : (k ? "SREM" : "DEL");
+        argv[argc++] = key;
+        for (size_t i = 0; i < k; i++)
+            argv[argc++] = items[i];
+        size_t lens[UBLOCK_MAX_ITEMS + 2];
+        for (int i = 0; i < argc; i++)
+            lens[i] = strlen(argv[i]);
+        set_req *q = calloc(1, sizeof *q);
+        if (q && (q->iq = xml_copy(iq)) && (q->owner = strdup(owner))) {
+            q->u = u;
+            stored = rdb_command_argv(u->r, on_set, q, argc, argv, lens) == 0;
+        }
+        if (!stored && q) {
+            xml_free(q->iq);
+            free(q->owner);
+            free(q);
+        }
+    }
+    if (!stored && !l) {
+        fail = STANZA_ERR_RESOURCE_CONSTRAINT;
+        why = "blocking is unavailable right now";
+        goto out;
+    }
+    if (!stored)
+        log_warn("ublock: Redis is away; the block change of %s holds in memory only", owner);
 out:
     if (fail != STANZA_ERR__COUNT)
         emit(u, stanza_error_reply(iq, fail, why, NULL));
-    else
-        emit(u, stanza_iq_result(iq));
+    else if (!stored)
+        emit(u, stanza_iq_result(iq)); /* else on_set answers */
     for (size_t i = 0; items && i < k; i++)
         free(items[i]);
     free(items);
