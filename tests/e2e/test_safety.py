@@ -417,3 +417,52 @@ def test_stranger_links_marked_or_held(stack, connect, redis, component_factory)
     notice = bob.wait_for(lambda s: s.find(f"{{{NS_STOA}}}held") is not None, 5)
     assert "held" in (body(notice) or ""), dump(notice)
     alice.expect_nothing(lambda s: s.get("id") == "h1", 0.3)
+
+
+# --------------------------------------------------------------------------
+# what the gate costs
+
+def test_gate_throughput(redis, component_factory):
+    """N pings through a fake server, as fast as the link takes them, with
+    the gate on (one pipelined EVALSHA each, no limit reached) and off. Prints
+    the figures; fails only if a stanza goes unanswered or out of order."""
+    from fakeserver import FakeServer
+    from test_component_link import DOMAIN, SECRET
+
+    n = 20000
+    figures = {}
+    for enabled in ("true", "false"):
+        fake = FakeServer(domain=DOMAIN, secret=SECRET)
+        try:
+            limits = {f"{c}_{s}interval": "0" for c in ("other",) for s in ("", "domain_")}
+            comp = component_factory({
+                "component": {"domain": DOMAIN, "secret": SECRET, "server_port": fake.port},
+                "redis": {"enabled": "true", "port": redis.port,
+                          "prefix": f"bench-{secrets.token_hex(3)}:"},
+                "ratelimit": {"enabled": enabled, **limits},
+                "log": {"level": "info"},
+            }, name=f"gate-{enabled}")
+            link = fake.accept(timeout=15)
+            link.handshake()
+            comp.wait_log(r"redis up", 10)
+            data = "".join(f"<iq type='get' id='p{i}' from='u{i % 1000}@localhost/r' "
+                           f"to='{DOMAIN}'><ping xmlns='urn:xmpp:ping'/></iq>"
+                           for i in range(n)).encode()
+            t0 = time.monotonic()
+            link.send(data)
+            last = f'id="p{n - 1}"'.encode()
+            while last not in link.received():
+                assert time.monotonic() - t0 < 60, "replies did not all come back"
+                time.sleep(0.005)
+            dt = time.monotonic() - t0
+            got = link.received()
+            assert got.count(b'type="result"') == n
+            # In order: the FIFO never lets one overtake another.
+            assert got.index(b'id="p1"') < got.index(b'id="p2"') < got.index(last)
+            figures[enabled] = n / dt
+            comp.stop()
+        finally:
+            fake.close()
+    print(f"\n[e2e] gate on: {figures['true']:.0f} stanzas/s, gate off: "
+          f"{figures['false']:.0f} stanzas/s ({n} pings, "
+          f"{'ASan' if 'asan' in str(comp.binary) else 'release'} build)")
