@@ -35,9 +35,14 @@ static int message_payload(const muc_room *r, const xml_node *st, buf *b)
 
 /* A stranger: no affiliation, no moderator role, and in the room for less
  * than [links] stranger_minutes. */
+static linkpol_action links_policy(const muc *m, const muc_room *r)
+{
+    return (linkpol_action)(r->cfg.stranger_links ? r->cfg.stranger_links - 1 : m->links_policy);
+}
+
 static bool stranger(muc *m, const muc_room *r, const muc_occupant *o)
 {
-    return m->links_policy != LINKPOL_DELIVER && o->role != ROLE_MODERATOR &&
+    return links_policy(m, r) != LINKPOL_DELIVER && o->role != ROLE_MODERATOR &&
            muc_now(m) - o->joined < m->stranger_seconds && muc_room_aff(r, o->bare) == AFF_NONE;
 }
 
@@ -92,7 +97,7 @@ static bool link_policy(muc *m, muc_room *r, muc_session *s, const xml_node *st,
     *mark = false;
     if (!stranger(m, r, s->occ) || !linkpol_detect(st))
         return true;
-    switch ((linkpol_action)m->links_policy) {
+    switch (links_policy(m, r)) {
     case LINKPOL_DELIVER:
         return true;
     case LINKPOL_MARK:

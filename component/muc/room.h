@@ -47,6 +47,7 @@ typedef struct muc_room_config {
     muc_who allow_pm;
     unsigned max_users; /* 0: unlimited */
     unsigned history_length;
+    int stranger_links; /* 0: the service's [links] policy; else linkpol_action + 1 */
 } muc_room_config;
 
 typedef struct muc_occupant muc_occupant;

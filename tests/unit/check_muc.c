@@ -992,6 +992,35 @@ START_TEST(stranger_links_marked)
 }
 END_TEST
 
+/* The owner overrides the service's policy for the room. */
+#define SET_STRANGER_LINKS(v)                                                                      \
+    "<iq type='set' id='c' from='" ALICE "' to='room1@" SVC "'><query "                            \
+    "xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'><field "  \
+    "var='x-stoa#stranger_links'><value>" v "</value></field></x></query></iq>"
+
+START_TEST(stranger_links_room_override)
+{
+    restart_with_links(LINKPOL_REJECT);
+    make_room("room1");
+    join(BOB, "room1", "Bob");
+    const char *got = feed("<iq type='get' id='f' from='" ALICE "' to='room1@" SVC "'>"
+                           "<query xmlns='http://jabber.org/protocol/muc#owner'/></iq>");
+    ck_assert_ptr_nonnull(strstr(got, "<field var=\"x-stoa#stranger_links\" type=\"list-single\" "
+                                      "label=\"Links and files from newcomers\"><value>default"
+                                      "</value>"));
+    expect_has(SET_STRANGER_LINKS("everything"), "unacceptable value for x-stoa#stranger_links");
+    expect_has(SET_STRANGER_LINKS("deliver"), "type=\"result\"");
+    expect_has(LINK_MSG(BOB, "l1"), "to=\"" ALICE "\"><body>see https://x.example/</body>");
+    /* Kept with the room. */
+    muc_room *r = muc_room_get(service_muc(svc), "room1");
+    char *state = muc_room_state(r);
+    ck_assert_ptr_nonnull(strstr(state, "stranger_links=\"deliver\""));
+    free(state);
+    expect_has(SET_STRANGER_LINKS("default"), "type=\"result\"");
+    expect_has(LINK_MSG(BOB, "l2"), STANZA_ERR("not-acceptable"));
+}
+END_TEST
+
 START_TEST(stranger_links_held)
 {
     restart_with_links(LINKPOL_HOLD);
@@ -1080,6 +1109,7 @@ int main(void)
     tcase_add_test(tc, channel_search);
     tcase_add_test(tc, stranger_links_rejected);
     tcase_add_test(tc, stranger_links_marked);
+    tcase_add_test(tc, stranger_links_room_override);
     tcase_add_test(tc, stranger_links_held);
     tcase_add_test(tc, blocked_sender_filtered);
     suite_add_tcase(s, tc);
