@@ -132,9 +132,41 @@ const config_key settings_schema[] = {
     {NULL, NULL, 0, 0, NULL, false, false, false, 0, 0, NULL, NULL},
 };
 
+/* A comma-separated list of domains ([blocking] lists), so that -t
+ * catches a typo before the daemon runs. */
+static int check_domains(const char *name, const char *key, const char *v, char *err, size_t errlen)
+{
+    while (v && *v) {
+        const char *end = strchr(v, ',');
+        size_t len = end ? (size_t)(end - v) : strlen(v);
+        char d[1100];
+        snprintf(d, sizeof d, "%.*s", (int)(len < sizeof d - 1 ? len : sizeof d - 1), v);
+        char *a = d, *b = d + strlen(d);
+        while (*a == ' ' || *a == '\t')
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            *--b = '\0';
+        jid j;
+        if (*a && (jid_parse(a, &j) != JID_OK || j.local || j.resource)) {
+            if (j.domain)
+                jid_free(&j);
+            snprintf(err, errlen, "%s: [blocking] %s: '%s' is not a domain", name, key, a);
+            return -1;
+        }
+        if (*a)
+            jid_free(&j);
+        v = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
 /* Checks that go beyond one key's type: they need jid.c or two keys. */
 static int validate(const char *name, settings *s, char *err, size_t errlen)
 {
+    if (check_domains(name, "block_domains", s->block_domains, err, errlen) < 0 ||
+        check_domains(name, "allow_domains", s->allow_domains, err, errlen) < 0 ||
+        check_domains(name, "only_domains", s->only_domains, err, errlen) < 0)
+        return -1;
     jid j;
     jid_err je = jid_parse(s->domain, &j);
     if (je != JID_OK || j.local || j.resource) {
