@@ -11,6 +11,7 @@ each other's buckets, bans or blocks.
 from __future__ import annotations
 
 import secrets
+import signal
 import time
 import xml.etree.ElementTree as ET
 from typing import Dict, List
@@ -206,6 +207,14 @@ def test_spam_domain_file(stack, connect, redis, component_factory, tmp_path):
     assert error_condition(p) == "forbidden", dump(p)
     members = redis.command_line("SCARD", f"{comp.prefix}safety:spamdomains")
     assert members == ":2", members
+    # SIGHUP re-reads the file and replaces the set.
+    f.write_text("spam.example\n")
+    mark = comp.mark()
+    comp.signal(signal.SIGHUP)
+    comp.wait_log(r"1 spam domain loaded", 10, since=mark)
+    create_room(alice, room_on(SAFE, "spam-after"))
+    members = redis.command_line("SCARD", f"{comp.prefix}safety:spamdomains")
+    assert members == ":1", members
 
 
 # --------------------------------------------------------------------------
