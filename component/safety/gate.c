@@ -68,6 +68,11 @@ static const char script[] =
     "end\n"
     "return {over, '', mttl}\n";
 
+_Static_assert(GATE_BANNED_JID == 1 && GATE_BANNED_DOMAIN == 2 && GATE_SPAM_DOMAIN == 3 &&
+                   GATE_MUTED == 5 && GATE_RATE_JID == 6 && GATE_RATE_DOMAIN == 7 &&
+                   GATE_MUTED_NOW == 8,
+               "the script returns gate_verdict numbers");
+
 typedef struct entry {
     struct entry *next;
     gate *g;
@@ -81,6 +86,8 @@ typedef struct entry {
     char reason[96];
     char *bare, *domain;
 } entry;
+
+#define CLASS_ARGS 8
 
 typedef struct bucket {
     char *key; /* "<class>|j|<bare>" or "<class>|d|<domain>" */
@@ -110,6 +117,9 @@ struct gate {
     hmap decisions; /* key -> decision */
     hmap spam;      /* domain -> its own key (malloc'ed) */
     char sha[41];   /* "" until SCRIPT LOAD answered */
+    /* The script's ARGV 3..10 for each class: fixed by the configuration,
+     * so written once rather than formatted for every stanza. */
+    char args[GATE_C__COUNT][CLASS_ARGS][24];
     bool redis_up, was_local;
     bool closed;
     bool have_spam_file; /* a list was loaded: Redis gets it on connect */
@@ -199,6 +209,12 @@ static bool in_list(char **l, const char *d)
     return false;
 }
 
+/* What a mute silences: speech, not presence. */
+static bool mute_applies(gate_class c)
+{
+    return c == GATE_C_ROOM_MESSAGE || c == GATE_C_PRIVATE_MESSAGE || c == GATE_C_INVITE;
+}
+
 gate *gate_new(const gate_config *cfg, rdb *r, const out *sink, gate_pass_cb pass,
                gate_in_room_cb in_room, void *ud, char *err, size_t errlen)
 {
@@ -224,6 +240,18 @@ gate *gate_new(const gate_config *cfg, rdb *r, const out *sink, gate_pass_cb pas
         return NULL;
     }
     g->cfg.prefix = g->prefix;
+    for (int c = 0; c < GATE_C__COUNT; c++) {
+        const gate_limit *lj = &g->cfg.jid[c], *ld = &g->cfg.dom[c];
+        char(*a)[24] = g->args[c];
+        snprintf(a[0], sizeof a[0], "%d", mute_applies((gate_class)c) ? 1 : 0);
+        snprintf(a[1], sizeof a[1], "%.3f", lj->interval * 1000);
+        snprintf(a[2], sizeof a[2], "%.3f", lj->burst);
+        snprintf(a[3], sizeof a[3], "%.3f", ld->interval * 1000);
+        snprintf(a[4], sizeof a[4], "%.3f", ld->burst);
+        snprintf(a[5], sizeof a[5], "%u", g->cfg.violations);
+        snprintf(a[6], sizeof a[6], "%.0f", dmax(1, g->cfg.violation_window));
+        snprintf(a[7], sizeof a[7], "%.0f", dmax(1, g->cfg.mute_seconds));
+    }
     g->cfg.block_domains = g->cfg.allow_domains = g->cfg.only_domains = NULL;
     g->r = r;
     g->sink = *sink;
@@ -324,11 +352,19 @@ static bool is_report(const xml_node *st)
     return false;
 }
 
-gate_class gate_classify(const xml_node *st, const jid *from, const jid *to,
+gate_class gate_classify(const xml_node *st, const jid *from, const char *to,
                          gate_in_room_cb in_room, void *ud)
 {
     if (stanza_is_unanswerable(st))
         return GATE_C_NONE;
+    /* Only the shape of 'to' matters here (a local part? a resource?), so
+     * it is split, not prepared: stringprep is the costliest step of a
+     * JID, and the service prepares 'to' anyway. RFC 7622: the resource
+     * starts at the first '/', the local part ends at the first '@' before
+     * it. */
+    const char *slash = strchr(to, '/');
+    const char *at = memchr(to, '@', slash ? (size_t)(slash - to) : strlen(to));
+    bool local = at && at > to, resource = slash && slash[1];
     const char *name = xml_name(st);
     const char *type = xml_attr(st, "type");
     if (strcmp(name, "presence") == 0) {
@@ -336,18 +372,22 @@ gate_class gate_classify(const xml_node *st, const jid *from, const jid *to,
          * room. */
         if (type && strcmp(type, "unavailable") == 0)
             return GATE_C_NONE;
-        if (type || !to->local || !to->resource)
+        if (type || !local || !resource)
             return GATE_C_OTHER;
+        jid t;
+        if (jid_parse(to, &t) != JID_OK || !t.local)
+            return GATE_C_JOIN;
         char *full = jid_full(from);
-        bool in = full && in_room && in_room(ud, to->local, full);
+        bool in = full && in_room && in_room(ud, t.local, full);
         free(full);
+        jid_free(&t);
         return in ? GATE_C_PRESENCE : GATE_C_JOIN;
     }
     if (is_report(st))
         return GATE_C_REPORT;
-    if (strcmp(name, "message") != 0 || !to->local)
+    if (strcmp(name, "message") != 0 || !local)
         return GATE_C_OTHER;
-    if (to->resource)
+    if (resource)
         return GATE_C_PRIVATE_MESSAGE;
     if (type && strcmp(type, "groupchat") == 0)
         return GATE_C_ROOM_MESSAGE;
@@ -355,11 +395,6 @@ gate_class gate_classify(const xml_node *st, const jid *from, const jid *to,
     if (x && xml_child(x, "invite", NULL))
         return GATE_C_INVITE;
     return GATE_C_OTHER;
-}
-
-static bool mute_applies(gate_class c)
-{
-    return c == GATE_C_ROOM_MESSAGE || c == GATE_C_PRIVATE_MESSAGE || c == GATE_C_INVITE;
 }
 
 /* ---- verdicts ---- */
@@ -688,18 +723,7 @@ static int send_check(gate *g, entry *e)
     snprintf(k[4], sizeof k[4], "%ssafety:rl:%s:jid:%s", p, cn, e->bare);
     snprintf(k[5], sizeof k[5], "%ssafety:rl:%s:dom:%s", p, cn, e->domain);
     snprintf(k[6], sizeof k[6], "%ssafety:rlv:%s", p, e->bare);
-    const gate_limit *lj = &g->cfg.jid[e->cls], *ld = &g->cfg.dom[e->cls];
-    char a[9][32];
-    snprintf(a[0], sizeof a[0], "%d",
-             g->cfg.domains_enabled && !in_list(g->allow, e->domain) ? 1 : 0);
-    snprintf(a[1], sizeof a[1], "%d", mute_applies(e->cls) ? 1 : 0);
-    snprintf(a[2], sizeof a[2], "%.3f", lj->interval * 1000);
-    snprintf(a[3], sizeof a[3], "%.3f", lj->burst);
-    snprintf(a[4], sizeof a[4], "%.3f", ld->interval * 1000);
-    snprintf(a[5], sizeof a[5], "%.3f", ld->burst);
-    snprintf(a[6], sizeof a[6], "%u", g->cfg.violations);
-    snprintf(a[7], sizeof a[7], "%.0f", dmax(1, g->cfg.violation_window));
-    snprintf(a[8], sizeof a[8], "%.0f", dmax(1, g->cfg.mute_seconds));
+    const char *spam = g->cfg.domains_enabled && !in_list(g->allow, e->domain) ? "1" : "0";
     const char *argv[3 + 7 + 10];
     int n = 0;
     bool sha = g->sha[0] && !e->eval;
@@ -709,8 +733,9 @@ static int send_check(gate *g, entry *e)
     for (int i = 0; i < 7; i++)
         argv[n++] = k[i];
     argv[n++] = e->domain;
-    for (int i = 0; i < 9; i++)
-        argv[n++] = a[i];
+    argv[n++] = spam;
+    for (int i = 0; i < CLASS_ARGS; i++)
+        argv[n++] = g->args[e->cls][i];
     size_t lens[20];
     for (int i = 0; i < n; i++)
         lens[i] = strlen(argv[i]);
@@ -739,13 +764,11 @@ void gate_submit(gate *g, xml_node *st)
         return;
     }
     gate_class c = GATE_C_NONE;
-    jid from = {0}, to = {0};
+    jid from = {0};
     const char *fs = xml_attr(st, "from"), *ts = xml_attr(st, "to");
     bool parsed = fs && ts && jid_parse(fs, &from) == JID_OK;
-    if (parsed && jid_parse(ts, &to) == JID_OK) {
-        c = gate_classify(st, &from, &to, g->in_room, g->ud);
-        jid_free(&to);
-    }
+    if (parsed)
+        c = gate_classify(st, &from, ts, g->in_room, g->ud);
     /* Unparsable addresses go through unchecked: the service answers them
      * with jid-malformed. */
     if (c == GATE_C_NONE && !g->head) {

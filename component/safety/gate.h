@@ -99,7 +99,8 @@ unsigned long gate_refused(const gate *g);
 size_t gate_pending(const gate *g);
 
 /* ---- exposed for tests ---- */
-gate_class gate_classify(const xml_node *st, const jid *from, const jid *to,
+/* from: the sender, parsed; to: the stanza's 'to' as written. */
+gate_class gate_classify(const xml_node *st, const jid *from, const char *to,
                          gate_in_room_cb in_room, void *ud);
 const char *gate_class_name(gate_class c);
 /* The error answering `st` for verdict v (NULL for GATE_PASS, for a verdict
