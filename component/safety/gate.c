@@ -123,6 +123,7 @@ struct gate {
     bool redis_up, was_local;
     bool closed;
     bool have_spam_file; /* a list was loaded: Redis gets it on connect */
+    bool lost_logged;    /* said once per outage that checks were lost */
     unsigned long refused;
 };
 
@@ -706,6 +707,9 @@ static void on_reply(void *ud, redisReply *reply)
         /* Lost connection or a refusal: judge here rather than drop. */
         if (reply && reply->type == REDIS_REPLY_ERROR)
             log_warn("gate: Redis refused the check: %s", reply->str);
+        else if (!reply && !g->lost_logged)
+            log_info("gate: checks in flight when Redis went away are judged locally");
+        g->lost_logged |= !reply;
         judge_locally(g, e);
     }
     drain(g);
@@ -842,6 +846,7 @@ void gate_redis_state(gate *g, rdb_state state)
     g->redis_up = up;
     if (up) {
         g->sha[0] = '\0';
+        g->lost_logged = false;
         rdb_command(g->r, on_script_loaded, g, "SCRIPT LOAD %s", script);
         push_spam(g);
         if (g->was_local)
