@@ -421,6 +421,41 @@ out:
     free(argv);
 }
 
+/* A block carrying XEP-0377 reports in its items is the abuse desk's to
+ * answer and store; the loaded list only learns the blocked JIDs. */
+static bool carries_report(const xml_node *op)
+{
+    for (xml_node *it = xml_first_child(op); it; it = xml_next(it)) {
+        for (xml_node *c = xml_is_text(it) ? NULL : xml_first_child(it); c; c = xml_next(c)) {
+            const char *ns = xml_is_text(c) ? NULL : xml_ns(c);
+            if (ns && strncmp(ns, "urn:xmpp:reporting:", 19) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+static void observe(ublock *u, const xml_node *op, const char *owner, bool block)
+{
+    ublock_list *l = hmap_get(&u->lists, owner);
+    for (xml_node *c = xml_first_child(op); l && c; c = xml_next(c)) {
+        const char *j = xml_is_text(c) ? NULL : xml_attr(c, "jid");
+        char *item = j ? normalize_item(j, NULL) : NULL;
+        if (item && block)
+            add_item(l, item);
+        else if (item)
+            del_item(l, item);
+        free(item);
+    }
+}
+
+void ublock_reload(ublock *u, const char *owner_bare)
+{
+    ublock_list *l = u ? hmap_get(&u->lists, owner_bare) : NULL;
+    if (l)
+        load(u, l);
+}
+
 bool ublock_handle(ublock *u, xml_node *st)
 {
     if (!u || strcmp(xml_name(st), "iq") != 0)
@@ -441,6 +476,11 @@ bool ublock_handle(ublock *u, xml_node *st)
     jid_free(&from);
     bool get = strcmp(type, "get") == 0;
     const char *name = xml_name(q);
+    if (owner && !get && strcmp(name, "block") == 0 && carries_report(q)) {
+        observe(u, q, owner, true);
+        free(owner);
+        return false;
+    }
     if (!owner) {
         emit(u, stanza_error_reply(st, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL, NULL));
     } else if (!xml_attr(st, "id")) {

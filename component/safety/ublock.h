@@ -47,8 +47,14 @@ void ublock_release(ublock *u, ublock_list *l);
 bool ublock_blocks(const ublock_list *l, const char *sender_bare);
 
 /* An XEP-0191 IQ to the service: true when st was one (then it has been
- * answered and freed). */
+ * answered and freed). A <block/> whose items carry XEP-0377 reports is
+ * left to the abuse desk (false), which answers it and writes Redis; the
+ * loaded list of its sender learns the items at once. */
 bool ublock_handle(ublock *u, xml_node *st);
+/* Reloads owner_bare's list from Redis if it is loaded here: for whoever
+ * else writes {p}safety:ublock:<owner> (the desk, on a host server's copy
+ * of a user's block). */
+void ublock_reload(ublock *u, const char *owner_bare);
 
 /* Sends msg to its 'to' unless that person blocks sender_bare; when the
  * recipient's list is not in memory, Redis is asked first (SISMEMBER). */

@@ -494,6 +494,15 @@ START_TEST(block_iq)
     o = take(&output);
     ck_assert_ptr_nonnull(strstr(o, "<bad-request"));
     free(o);
+    /* A block with a report is the desk's: observed, not answered. */
+    st = tu_stanza("<iq type='set' id='r1' from='me@example.org/pc' to='svc.example'><block "
+                   "xmlns='urn:xmpp:blocking'><item jid='spammer@example.org'><report "
+                   "xmlns='urn:xmpp:reporting:1' reason='urn:xmpp:reporting:spam'/></item>"
+                   "</block></iq>");
+    ck_assert(!ublock_handle(u, st));
+    xml_free(st);
+    ck_assert_uint_eq(buf_unread_len(&output), 0);
+    ck_assert(ublock_blocks(l, "spammer@example.org"));
     /* Not for us: other payloads and other addresses. */
     st = tu_stanza("<iq type='get' id='p' from='me@example.org/pc' to='svc.example'><ping "
                    "xmlns='urn:xmpp:ping'/></iq>");
