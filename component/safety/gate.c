@@ -384,8 +384,11 @@ gate_class gate_classify(const xml_node *st, const jid *from, const char *to,
         jid_free(&t);
         return in ? GATE_C_PRESENCE : GATE_C_JOIN;
     }
+    /* A server (no local part) forwarding its users' reports or blocks
+     * speaks for many people: it gets the roomier "other" limits, not one
+     * person's report allowance. */
     if (is_report(st))
-        return GATE_C_REPORT;
+        return from->local ? GATE_C_REPORT : GATE_C_OTHER;
     if (strcmp(name, "message") != 0 || !local)
         return GATE_C_OTHER;
     if (resource)

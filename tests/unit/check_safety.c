@@ -140,6 +140,10 @@ START_TEST(classes)
                               "xmlns='urn:xmpp:reporting:1' reason='urn:xmpp:reporting:spam'/>"
                               "</iq>"),
                      GATE_C_REPORT);
+    ck_assert_int_eq(classify("<message from='example.org' to='svc'><report "
+                              "xmlns='urn:xmpp:reporting:1' reason='urn:xmpp:reporting:spam'/>"
+                              "</message>"),
+                     GATE_C_OTHER);
     ck_assert_int_eq(classify("<message from='a@b/c' to='lobby@svc' type='error'/>"), GATE_C_NONE);
     ck_assert_int_eq(classify("<iq type='get' id='1' from='a@b/c' to='svc'><ping "
                               "xmlns='urn:xmpp:ping'/></iq>"),
