@@ -303,6 +303,16 @@ int main(int argc, char **argv)
                 .links_policy = d.cfg.links_policy,
                 .stranger_seconds = (double)d.cfg.links_stranger_minutes * 60,
             },
+        .desk =
+            {
+                .moderators = d.cfg.desk_moderators,
+                .report_servers = d.cfg.desk_report_servers,
+                .report_retention = d.cfg.desk_report_retention,
+                .escalate_window = d.cfg.desk_escalate_window,
+                .escalate_reporters = (unsigned)d.cfg.desk_escalate_reporters,
+                .reports_per_minute = (unsigned)d.cfg.desk_reports_per_minute,
+                .audit_max = (unsigned)d.cfg.desk_audit_max,
+            },
     };
     out sink = {link_begin, link_commit, &d, NS_COMPONENT};
     d.svc = service_new(&sc, &sink);
@@ -342,6 +352,7 @@ int main(int argc, char **argv)
             return 1;
         }
         muc_set_store(service_muc(d.svc), d.store);
+        desk_set_redis(service_desk(d.svc), d.redis, d.cfg.redis_prefix);
     }
     _Static_assert(SETTINGS_RL_CLASSES == GATE_C__COUNT, "one rate limit per gate class");
     gate_config gc = {

@@ -14,11 +14,12 @@ struct service {
     char *domain, *name, *version;
     out sink;
     muc *rooms;
+    desk *desk;
 };
 
 /* Features this service offers, in disco#info order. */
 static const char *const features[] = {
-    NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_VERSION, NULL,
+    NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_VERSION, NS_COMMANDS, "urn:xmpp:reporting:1", NULL,
 };
 
 service *service_new(const service_config *cfg, const out *sink)
@@ -37,7 +38,8 @@ service *service_new(const service_config *cfg, const out *sink)
     muc_config mc = cfg->muc;
     mc.domain = svc->domain;
     svc->rooms = muc_new(&mc, sink);
-    if (!svc->rooms) {
+    svc->desk = svc->rooms ? desk_new(&cfg->desk, svc->domain, svc->rooms, sink) : NULL;
+    if (!svc->rooms || !svc->desk) {
         service_free(svc);
         return NULL;
     }
@@ -48,6 +50,7 @@ void service_free(service *svc)
 {
     if (!svc)
         return;
+    desk_free(svc->desk);
     muc_free(svc->rooms);
     free(svc->domain);
     free(svc->name);
@@ -220,7 +223,11 @@ void service_handle(service *svc, xml_node *st)
         xml_free(st);
         return;
     }
-    if (stanza_is_unanswerable(st)) {
+    /* Errors and results are never answered. The one kind the service acts
+     * on is an answer to an IQ a room forwarded to an occupant, which comes
+     * back addressed to room/nick. */
+    bool answer = stanza_is_unanswerable(st);
+    if (answer && !is_iq) {
         xml_free(st);
         return;
     }
@@ -246,9 +253,14 @@ void service_handle(service *svc, xml_node *st)
         xml_free(st);
         return;
     }
-    if (strcmp(jto.domain, svc->domain) != 0) {
+    if (answer) {
+        if (jto.local && jto.resource && strcmp(jto.domain, svc->domain) == 0)
+            muc_handle(svc->rooms, st, &jfrom, &jto);
+    } else if (strcmp(jto.domain, svc->domain) != 0) {
         emit(svc, stanza_error_reply(st, STANZA_ERR_ITEM_NOT_FOUND, "not a domain of this service",
                                      svc->domain));
+    } else if (desk_handle(svc->desk, st, &jfrom, &jto)) {
+        /* a report, an ad-hoc command, or disco of the commands */
     } else if (jto.local) {
         muc_handle(svc->rooms, st, &jfrom, &jto);
     } else if (is_iq) {
@@ -279,4 +291,9 @@ void service_reject(service *svc, xml_node *shell, const char *why)
 muc *service_muc(service *svc)
 {
     return svc->rooms;
+}
+
+desk *service_desk(service *svc)
+{
+    return svc->desk;
 }

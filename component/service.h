@@ -11,6 +11,7 @@
 #ifndef STOA_SERVICE_H
 #define STOA_SERVICE_H
 
+#include "desk.h"
 #include "muc/muc.h"
 #include "out.h"
 #include "xml.h"
@@ -22,6 +23,7 @@ typedef struct service_config {
     const char *name;    /* disco identity name */
     const char *version; /* XEP-0092 version */
     muc_config muc;      /* rooms; muc.domain is filled in from domain */
+    desk_config desk;    /* abuse reports and the moderator desk */
 } service_config;
 
 /* Copies the config strings and the sink. NULL on OOM. */
@@ -36,5 +38,7 @@ void service_handle(service *svc, xml_node *stanza);
 void service_reject(service *svc, xml_node *shell, const char *why);
 /* The rooms, for statistics. */
 muc *service_muc(service *svc);
+/* The abuse desk, to give it Redis. */
+desk *service_desk(service *svc);
 
 #endif

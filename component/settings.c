@@ -125,6 +125,20 @@ const config_key settings_schema[] = {
      link_policies, "links and files from strangers: deliver, mark, hold or reject"},
     {"links", "stranger_minutes", CFG_INT, OFF(links_stranger_minutes), "10", false, false, false,
      0, 100000, NULL, "minutes a newcomer without affiliation counts as a stranger"},
+    {"desk", "moderators", CFG_STRING, OFF(desk_moderators), "", false, false, false, 0, 0, NULL,
+     "bare JIDs of the service moderators, comma separated"},
+    {"desk", "report_servers", CFG_STRING, OFF(desk_report_servers), "", false, false, false, 0, 0,
+     NULL, "server domains trusted to forward their users' blocking requests, comma separated"},
+    {"desk", "report_retention", CFG_SECONDS, OFF(desk_report_retention), "720h", false, false,
+     false, 60, 315360000, NULL, "how long a report is kept after its last repetition"},
+    {"desk", "escalate_reporters", CFG_INT, OFF(desk_escalate_reporters), "3", false, false, false,
+     2, 1000, NULL, "distinct reporters that mute a JID service-wide until a decision"},
+    {"desk", "escalate_window", CFG_SECONDS, OFF(desk_escalate_window), "24h", false, false, false,
+     60, 31536000, NULL, "the time within which those reports must arrive"},
+    {"desk", "reports_per_minute", CFG_INT, OFF(desk_reports_per_minute), "10", false, false, false,
+     1, 10000, NULL, "reports one reporter may file per minute"},
+    {"desk", "audit_max", CFG_INT, OFF(desk_audit_max), "10000", false, false, false, 100,
+     100000000, NULL, "entries kept in the audit log"},
     {"log", "level", CFG_ENUM, OFF(log_level), "info", false, true, false, 0, 0, log_levels,
      "least severe level logged"},
     {"log", "syslog", CFG_BOOL, OFF(log_syslog), "false", false, false, false, 0, 0, NULL,
@@ -160,6 +174,35 @@ static int check_domains(const char *name, const char *key, const char *v, char 
     return 0;
 }
 
+/* Each comma-separated entry of list must be a JID (with a local part when
+ * users, without one when domains). Returns the first bad entry, or NULL. */
+static const char *bad_jid_in(const char *list, bool users, char *tmp, size_t n)
+{
+    const char *p = list ? list : "";
+    while (*p) {
+        const char *end = strchr(p, ',');
+        if (!end)
+            end = p + strlen(p);
+        const char *a = p, *b = end;
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        if (b > a) {
+            snprintf(tmp, n, "%.*s", (int)(b - a), a);
+            jid j;
+            if (jid_parse(tmp, &j) != JID_OK)
+                return tmp;
+            bool ok = users ? j.local && !j.resource : !j.local && !j.resource;
+            jid_free(&j);
+            if (!ok)
+                return tmp;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return NULL;
+}
+
 /* Checks that go beyond one key's type: they need jid.c or two keys. */
 static int validate(const char *name, settings *s, char *err, size_t errlen)
 {
@@ -192,6 +235,16 @@ static int validate(const char *name, settings *s, char *err, size_t errlen)
     }
     if (s->muc_history > s->muc_history_max) {
         snprintf(err, errlen, "%s: [muc] history must not exceed history_max", name);
+        return -1;
+    }
+    char tmp[1100];
+    const char *bad = bad_jid_in(s->desk_moderators, true, tmp, sizeof tmp);
+    if (bad) {
+        snprintf(err, errlen, "%s: [desk] moderators: '%s' is not a bare user JID", name, bad);
+        return -1;
+    }
+    if ((bad = bad_jid_in(s->desk_report_servers, false, tmp, sizeof tmp))) {
+        snprintf(err, errlen, "%s: [desk] report_servers: '%s' is not a domain", name, bad);
         return -1;
     }
     if (s->reconnect_min > s->reconnect_max) {

@@ -47,6 +47,11 @@ typedef struct settings {
     /* [links] */
     int links_policy; /* linkpol_action */
     long links_stranger_minutes;
+    /* [desk] (abuse reports and the moderator desk, docs/safety.md) */
+    char *desk_moderators;     /* comma-separated bare JIDs */
+    char *desk_report_servers; /* comma-separated trusted server domains */
+    double desk_report_retention, desk_escalate_window;
+    long desk_escalate_reporters, desk_reports_per_minute, desk_audit_max;
     /* [log] */
     int log_level; /* log_level value */
     bool log_syslog;

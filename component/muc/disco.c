@@ -23,7 +23,19 @@ static void room_item(xml_node *query, const muc_room *r)
     if (!it)
         return;
     xml_set_attr(it, "jid", r->jid);
-    xml_set_attr(it, "name", r->cfg.name && *r->cfg.name ? r->cfg.name : r->local);
+    /* disco#items has no field for a count, so the directory says it in the
+     * name, as ejabberd does ("Lobby (3)"): room browsers in Gajim, Psi and
+     * Converse.js show names, and people pick rooms by how busy they are. */
+    const char *name = r->cfg.name && *r->cfg.name ? r->cfg.name : r->local;
+    size_t len = strlen(name) + 24;
+    char *label = malloc(len);
+    if (!label) {
+        xml_set_attr(it, "name", name);
+        return;
+    }
+    snprintf(label, len, "%s (%zu)", name, r->noccupants);
+    xml_set_attr(it, "name", label);
+    free(label);
 }
 
 static bool known_topic(const muc *m, const char *t)

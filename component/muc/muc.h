@@ -65,6 +65,44 @@ bool muc_is_occupant(muc *m, const char *local, const char *full);
  * link closes. */
 void muc_shutdown(muc *m);
 
+/* ---- Safety actions for the abuse desk (sanction.c) ----
+ * Addresses are normalized: room_jid "room@service", bare "user@host".
+ * Returned strings and arrays are the caller's to free. */
+/* Whether bare is an admin or owner of the room (may act on it). */
+bool muc_may_manage(muc *m, const char *room_jid, const char *bare);
+/* Rooms bare administers or owns, as a NULL-terminated array (NULL on OOM,
+ * an empty array when none). */
+char **muc_managed_rooms(muc *m, const char *bare);
+bool muc_room_exists(muc *m, const char *room_jid);
+/* The real bare JID behind "room@service/nick", NULL when nobody by that
+ * nick is in the room. */
+char *muc_occupant_real(muc *m, const char *occupant_jid);
+/* The real bare JID of whoever wrote the history message `sid` in the room,
+ * when that person is in the room now; else NULL. */
+char *muc_message_author(muc *m, const char *room_jid, const char *sid);
+/* XEP-0421 occupant id of bare in room_jid. */
+void muc_occupant_id_of(const muc *m, const char *room_jid, const char *bare, char out[33]);
+/* A stable keyed pseudonym of s (32 hex digits) that reveals nothing
+ * without the service secret; `purpose` separates uses. */
+void muc_pseudonym(const muc *m, const char *purpose, const char *s, char out[33]);
+/* Sends every occupant whose real bare JID is `who` (or, with domain true,
+ * whose JID is in domain `who`) out of room_jid (NULL: every room) with
+ * status 301 (banned) or 307 (kicked). Returns how many occupants left. */
+unsigned muc_expel(muc *m, const char *room_jid, const char *who, bool domain, int code,
+                   const char *actor, const char *reason);
+/* Makes bare an outcast of room_jid and sends them out (301). -1: no room. */
+int muc_ban_from_room(muc *m, const char *room_jid, const char *bare, const char *reason);
+/* Revokes voice (role visitor) of bare in room_jid (NULL: every room);
+ * room admins and owners keep theirs unless `all_rooms`. Returns count. */
+unsigned muc_silence(muc *m, const char *room_jid, const char *bare, const char *reason);
+/* Calls cb for every room this instance holds. */
+void muc_each_room(muc *m, void (*cb)(void *ud, const char *room_jid), void *ud);
+/* Erases bare from the rooms in memory: affiliations (except where bare is
+ * a room's only owner: kept, counted in *kept_owner) and its messages in
+ * the replay history (replaced by a tombstone). Returns affiliations
+ * dropped; *history gets the history messages erased. */
+unsigned muc_erase_jid(muc *m, const char *bare, unsigned *history, unsigned *kept_owner);
+
 /* Statistics for logs and benchmarks. */
 unsigned muc_room_count(const muc *m);
 unsigned muc_occupant_count(const muc *m);

@@ -409,17 +409,17 @@ static char *occupant_from(const muc_room *r, const char *nick)
     return e;
 }
 
-static void occupant_id(const muc_room *r, const char *bare, char out[33])
+void muc_occupant_id_for(const muc *m, const char *room_jid, const char *bare, char out[33])
 {
     /* Keyed by the service secret, so the id is stable for one person in one
      * room yet reveals nothing about the real JID (XEP-0421 section 4). */
-    size_t n = strlen(r->jid) + strlen(bare) + 2;
+    size_t n = strlen(room_jid) + strlen(bare) + 2;
     char *s = malloc(n);
     uint64_t h1 = 0, h2 = 0;
     if (s) {
-        snprintf(s, n, "%s\n%s", r->jid, bare);
-        h1 = hmap_hash_keyed(r->svc->id_key, s, n - 1);
-        uint64_t k2[2] = {r->svc->id_key[1], r->svc->id_key[0]};
+        snprintf(s, n, "%s\n%s", room_jid, bare);
+        h1 = hmap_hash_keyed(m->id_key, s, n - 1);
+        uint64_t k2[2] = {m->id_key[1], m->id_key[0]};
         h2 = hmap_hash_keyed(k2, s, n - 1);
         free(s);
     }
@@ -449,7 +449,7 @@ muc_occupant *muc_occupant_add(muc_room *r, const char *nick, const char *bare)
         free(o);
         return NULL;
     }
-    occupant_id(r, bare, o->occupant_id);
+    muc_occupant_id_for(r->svc, r->jid, bare, o->occupant_id);
     o->joined = muc_now(r->svc);
     o->blocks = ublock_acquire(r->svc->ublock, o->bare);
     o->index = r->noccupants;
@@ -549,29 +549,27 @@ int muc_occupant_rename(muc_room *r, muc_occupant *o, const char *nick)
 static void handle_iq(muc *m, muc_room *r, const xml_node *st, const jid *from, const jid *to)
 {
     const char *type = xml_attr(st, "type");
+    bool answer = type && (strcmp(type, "result") == 0 || strcmp(type, "error") == 0);
     const xml_node *q = stanza_iq_payload(st);
-    if (!type || (strcmp(type, "get") != 0 && strcmp(type, "set") != 0) || !q) {
+    if (!answer && (!type || (strcmp(type, "get") != 0 && strcmp(type, "set") != 0) || !q)) {
         muc_error(m, st, STANZA_ERR_BAD_REQUEST, NULL);
         return;
     }
-    const char *ns = xml_ns(q) ? xml_ns(q) : "";
+    const char *ns = q && xml_ns(q) ? xml_ns(q) : "";
     if (to->resource) {
         /* XEP-0410: a ping to one's own occupant address tells a client
-         * whether it is still joined. */
+         * whether it is still joined; the room answers it. */
         char *full = jid_full(from);
         muc_session *s = full ? muc_session_by_jid(r, full) : NULL;
         free(full);
-        if (!s) {
-            muc_error(m, st, STANZA_ERR_NOT_ACCEPTABLE, "you are not in this room");
-        } else if (strcmp(ns, NS_PING) == 0 && strcmp(s->occ->nick, to->resource) == 0) {
+        if (!answer && strcmp(ns, NS_PING) == 0 && s && strcmp(s->occ->nick, to->resource) == 0)
             muc_result(m, st);
-        } else if (!muc_occupant_by_nick(r, to->resource)) {
-            muc_error(m, st, STANZA_ERR_ITEM_NOT_FOUND, NULL);
-        } else {
-            muc_error(m, st, STANZA_ERR_SERVICE_UNAVAILABLE, NULL);
-        }
+        else
+            muc_iq_to_occupant(m, r, st, from, to);
         return;
     }
+    if (answer)
+        return; /* the room asks nothing, and answers are never answered */
     if (strcmp(ns, NS_DISCO_INFO) == 0 || strcmp(ns, NS_DISCO_ITEMS) == 0)
         muc_room_disco(m, r, st, q);
     else if (strcmp(ns, NS_MUC_OWNER) == 0)

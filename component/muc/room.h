@@ -143,6 +143,9 @@ muc_session *muc_session_add(muc_room *r, muc_occupant *o, const char *full);
 void muc_session_remove(muc_room *r, muc_session *s);
 void muc_occupant_remove(muc_room *r, muc_occupant *o);
 int muc_occupant_rename(muc_room *r, muc_occupant *o, const char *nick);
+/* The XEP-0421 occupant id of bare in room_jid (the desk needs it for
+ * people who are not in the room now). */
+void muc_occupant_id_for(const muc *m, const char *room_jid, const char *bare, char out[33]);
 
 /* Whether s has the form of the stanza-ids this service hands out (16 lower
  * hex digits), before it is used to page or to delete. */
@@ -212,6 +215,11 @@ void muc_moderate(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, co
 /* ---- search.c ---- */
 bool muc_is_search(const xml_node *q);
 void muc_search(muc *m, const xml_node *iq, const xml_node *q);
+
+/* ---- iqfwd.c ---- */
+/* An IQ to room/nick: a request is forwarded to that occupant, an answer
+ * to a forwarded request goes back to the asker. */
+void muc_iq_to_occupant(muc *m, muc_room *r, const xml_node *st, const jid *from, const jid *to);
 
 /* ---- admin.c ---- */
 void muc_admin(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const jid *from);

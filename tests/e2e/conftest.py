@@ -142,7 +142,8 @@ def redis(state_root):
 @pytest.fixture(scope="session")
 def prosody(state_root):
     comps = {DOMAIN: SECRET, **{d: SECRET for d in SAFETY_DOMAINS}}
-    p = Prosody(state_root / "prosody", host=HOST, components=comps, users=USERS)
+    p = Prosody(state_root / "prosody", host=HOST, components=comps, users=USERS,
+                report_to=DOMAIN)
     started(p)
     yield p
     p.stop()
@@ -236,6 +237,9 @@ def stack(request, state_root, redis):
     settings["ratelimit"] = {f"{c}_{scope}interval": "0" for c in RATE_CLASSES
                              for scope in ("", "domain_")}
     settings["links"] = {"policy": "deliver"}
+    # The abuse desk (test_desk.py): dave moderates; the host server may
+    # forward its users' blocking requests.
+    settings["desk"] = {"moderators": f"dave@{HOST}", "report_servers": HOST}
     c = Component(state_root / f"component-{request.param}", settings,
                   name=f"component-{request.param}")
     _started.append(c)

@@ -403,6 +403,22 @@ VirtualHost "{host}"
 """
 
 
+# mod_firewall rules: a copy of each XEP-0191 block/unblock IQ a local user
+# sends (reports ride inside) goes to Stoa, wrapped in XEP-0297 <forwarded>;
+# the IQ itself goes on to mod_blocklist untouched.
+FIREWALL_RULES = """\
+# Written by tests/e2e/servers.py: copies blocking requests to Stoa.
+::preroute
+KIND: iq
+TYPE: set
+PAYLOAD: urn:xmpp:blocking
+# This prosody-modules' FORWARD uses util.stanza without declaring it:
+# RULEDEP pulls it in.
+RULEDEP=st
+FORWARD={domain}
+"""
+
+
 class Prosody(Process):
     name = "prosody"
     start_timeout = 20.0
@@ -417,8 +433,13 @@ class Prosody(Process):
         component_port: Optional[int] = None,
         log_level: str = "debug",
         http_port: Optional[int] = None,
+        report_to: Optional[str] = None,
     ):
         super().__init__(state_dir)
+        # A Stoa domain that gets a copy of every blocking request (XEP-0191,
+        # with XEP-0377 reports inside) through mod_firewall: see
+        # docs/safety.md, "Wiring Prosody and ejabberd".
+        self.report_to = report_to
         self.host = host
         self.components = dict(components or {})
         self.users = dict(users or {})
@@ -452,6 +473,8 @@ class Prosody(Process):
         )
         if self.http_port is not None:
             config = self.with_websocket(config)
+        if self.report_to is not None:
+            config = self.with_report_copies(config)
         self.config_path.write_text(config)
         chown_tree(self.dir, "prosody")
         if not self.registered:
@@ -480,6 +503,17 @@ class Prosody(Process):
             assert config.count(old) == 1, f"PROSODY_CONFIG has no single {old!r}"
             config = config.replace(old, new)
         return config
+
+    def with_report_copies(self, config: str) -> str:
+        """The config with mod_firewall copying blocking IQs to report_to
+        (the same rule scripts/demo installs)."""
+        rules = self.dir / "stoa-reports.pfw"
+        rules.write_text(FIREWALL_RULES.format(domain=self.report_to))
+        old = '    "posix"; -- SIGTERM handling (with -F it does not daemonize)\n'
+        assert config.count(old) == 1
+        config = config.replace(old, old + '    "firewall"; -- copies of blocking requests to Stoa\n')
+        return config.replace("statistics = nil\n",
+                              f'statistics = nil\nfirewall_scripts = {{ "{rules}" }}\n')
 
     def websocket_url(self) -> str:
         assert self.http_port is not None, "Prosody started without http_port"

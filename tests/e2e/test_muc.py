@@ -13,7 +13,9 @@ servers and clients.
 from __future__ import annotations
 
 import re
+import asyncio
 import secrets
+import threading
 import time
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
@@ -968,6 +970,48 @@ def test_invitation_to_members_only_room_makes_a_member(stack, connect):
     assert item_attrs(j.self_presence)["affiliation"] == "member", j.dump()
 
 
+def answering(client, seconds: float) -> threading.Thread:
+    """Runs client's event loop in the background for a while, so that its
+    slixmpp plugins answer IQs while another client waits for a reply."""
+    t = threading.Thread(target=client.run, args=(asyncio.sleep(seconds),))
+    t.start()
+    return t
+
+
+def test_iq_to_occupant(stack, connect):
+    """An IQ to an occupant address reaches that occupant's client from the
+    asker's occupant address (the real JID stays hidden) and the answer comes
+    back; vCard requests go to the account (XEP-0054), whose server answers."""
+    alice, bob, carol = connect("alice"), connect("bob"), connect("carol")
+    room = new_room(stack, "iqfwd")
+    create_room(alice, room)
+    bob.join(room, "Bob")
+    alice.xmpp.register_plugin("xep_0092", {"software_name": "AliceChat", "version": "4.2"})
+    t = answering(alice, 3.0)
+    try:
+        r = bob.iq(f"{room}/Alice", "<query xmlns='jabber:iq:version'/>")
+    finally:
+        t.join()
+    assert_result(r, f"{room}/Alice")
+    assert r.get("id") is not None and not r.get("id").startswith("stoa1."), dump(r)
+    assert r.findtext("{jabber:iq:version}query/{jabber:iq:version}name") == "AliceChat", dump(r)
+
+    if stack.kind == "prosody":  # mod_vcard answers; the e2e ejabberd has no vCard module
+        alice.iq(stack.jid("alice"), "<vCard xmlns='vcard-temp'><FN>Alice A.</FN></vCard>", "set")
+    r = bob.iq(f"{room}/Alice", "<vCard xmlns='vcard-temp'/>")
+    assert r.get("from") == f"{room}/Alice", dump(r)
+    if stack.kind == "prosody":
+        assert_result(r, f"{room}/Alice")
+        assert r.findtext("{vcard-temp}vCard/{vcard-temp}FN") == "Alice A.", dump(r)
+    else:
+        assert_error(r, "service-unavailable", frm=f"{room}/Alice")
+
+    r = carol.iq(f"{room}/Alice", "<query xmlns='jabber:iq:version'/>")
+    assert_error(r, "not-acceptable", frm=f"{room}/Alice")
+    r = bob.iq(f"{room}/Nobody", "<query xmlns='jabber:iq:version'/>")
+    assert_error(r, "item-not-found", frm=f"{room}/Nobody")
+
+
 def test_self_ping(stack, connect):
     """XEP-0410 with the self-ping optimization: the room itself answers a
     ping to one's own occupant address."""
@@ -1108,8 +1152,12 @@ def test_directory(stack, connect):
                                 key=lambda i: i["jid"])
     r = disco_items(bob, stack.domain)
     assert_result(r, stack.domain)
-    assert mine(items_of(r)) == [{"jid": cinema, "name": local(cinema)},
-                                 {"jid": football, "name": "Football Fans"}], dump(r)
+    # Each name carries the occupant count; Bob joining football shows in it.
+    assert mine(items_of(r)) == [{"jid": cinema, "name": f"{local(cinema)} (1)"},
+                                 {"jid": football, "name": "Football Fans (1)"}], dump(r)
+    bob.join(football, "Bob")
+    r = disco_items(bob, stack.domain)
+    assert {"jid": football, "name": "Football Fans (2)"} in mine(items_of(r)), dump(r)
     r = disco_items(bob, stack.domain, "topics")
     assert_result(r, stack.domain)
     assert r.find(f"{{{NS_DISCO_ITEMS}}}query").get("node") == "topics"
@@ -1117,9 +1165,9 @@ def test_directory(stack, connect):
                            for t in DEFAULT_TOPICS], dump(r)
     r = disco_items(bob, stack.domain, "topic/sports")
     assert_result(r, stack.domain)
-    assert mine(items_of(r)) == [{"jid": football, "name": "Football Fans"}], dump(r)
+    assert mine(items_of(r)) == [{"jid": football, "name": "Football Fans (2)"}], dump(r)
     r = disco_items(bob, stack.domain, "topic/movies")
-    assert mine(items_of(r)) == [{"jid": cinema, "name": local(cinema)}], dump(r)
+    assert mine(items_of(r)) == [{"jid": cinema, "name": f"{local(cinema)} (1)"}], dump(r)
     assert_error(disco_items(bob, stack.domain, "topic/knitting"), "item-not-found", "cancel",
                  frm=stack.domain)
 
@@ -1129,7 +1177,7 @@ def test_directory(stack, connect):
     assert info["x_type"] == "result"
     assert info["fields"]["FORM_TYPE"] == NS_ROOMINFO, info
     assert info["fields"]["muc#roominfo_description"] == "Matches & gossip", info
-    assert info["fields"]["muc#roominfo_occupants"] == "1", info
+    assert info["fields"]["muc#roominfo_occupants"] == "2", info
     assert info["fields"]["x-stoa#topic"] == "sports", info
     assert "muc_hidden" in room_info(bob, hidden)["features"]
     # The service advertises rooms and search.

@@ -54,7 +54,8 @@ static void setup(void)
                          .history_default = 20,
                          .history_max = 50,
                          .seed = 42,
-                         .now = fixed_clock}};
+                         .now = fixed_clock},
+                        {0}};
     out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};
     svc = service_new(&c, &sink);
 }
@@ -652,8 +653,8 @@ START_TEST(directory_by_topic)
          "type='submit'><field var='x-stoa#topic'><value>movies</value></field></x></query></iq>");
     const char *got = feed("<iq type='get' id='i' from='" BOB "' to='" SVC "'>"
                            "<query xmlns='http://jabber.org/protocol/disco#items'/></iq>");
-    ck_assert_ptr_nonnull(strstr(got, "<item jid=\"football@" SVC "\" name=\"Football\"/>"));
-    ck_assert_ptr_nonnull(strstr(got, "<item jid=\"cinema@" SVC "\" name=\"cinema\"/>"));
+    ck_assert_ptr_nonnull(strstr(got, "<item jid=\"football@" SVC "\" name=\"Football (1)\"/>"));
+    ck_assert_ptr_nonnull(strstr(got, "<item jid=\"cinema@" SVC "\" name=\"cinema (1)\"/>"));
     ck_assert_ptr_null(strstr(got, "secret@"));
     expect("<iq type='get' id='t' from='" BOB "' to='" SVC "'>"
            "<query xmlns='http://jabber.org/protocol/disco#items' node='topics'/></iq>",
@@ -665,7 +666,7 @@ START_TEST(directory_by_topic)
            "<query xmlns='http://jabber.org/protocol/disco#items' node='topic/sports'/></iq>",
            "<iq id=\"s\" to=\"" BOB "\" from=\"" SVC "\" type=\"result\"><query "
            "xmlns=\"http://jabber.org/protocol/disco#items\" node=\"topic/sports\">"
-           "<item jid=\"football@" SVC "\" name=\"Football\"/></query></iq>");
+           "<item jid=\"football@" SVC "\" name=\"Football (1)\"/></query></iq>");
     expect_has("<iq type='get' id='s' from='" BOB "' to='" SVC "'>"
                "<query xmlns='http://jabber.org/protocol/disco#items' node='topic/knitting'/></iq>",
                STANZA_ERR("item-not-found"));
@@ -692,6 +693,57 @@ START_TEST(self_ping)
     expect_has("<iq type='get' id='sp' from='" BOB "' to='room1@" SVC "/Bob'>"
                "<ping xmlns='urn:xmpp:ping'/></iq>",
                STANZA_ERR("not-acceptable"));
+}
+END_TEST
+
+/* IQs between occupants go out under the asker's occupant address, and the
+ * answer comes back only when its sealed id is intact and it comes from
+ * someone in the room. */
+START_TEST(iq_to_occupant_forwarded)
+{
+    make_room("room1");
+    join(BOB, "room1", "Bob");
+    const char *got = feed("<iq type='get' id='v1' from='" BOB "' to='room1@" SVC "/Alice'>"
+                           "<query xmlns='jabber:iq:version'/></iq>");
+    const char *head = "<iq type=\"get\" from=\"room1@" SVC "/Bob\" to=\"" ALICE "\" id=\"";
+    ck_assert_msg(strncmp(got, head, strlen(head)) == 0, "got %s", got);
+    ck_assert_ptr_null(strstr(got, "bob@")); /* the asker's real JID stays hidden */
+    char fid[512];
+    const char *idstart = got + strlen(head);
+    size_t idlen = (size_t)(strchr(idstart, '"') - idstart);
+    ck_assert_uint_lt(idlen, sizeof fid);
+    memcpy(fid, idstart, idlen);
+    fid[idlen] = '\0';
+    ck_assert_str_eq(strchr(idstart, '"'), "\"><query xmlns=\"jabber:iq:version\"/></iq>");
+
+    char in[1024];
+    snprintf(in, sizeof in,
+             "<iq type='result' id='%s' from='" ALICE "' to='room1@" SVC "/Bob'>"
+             "<query xmlns='jabber:iq:version'><name>Gajim</name></query></iq>",
+             fid);
+    expect(in, "<iq type=\"result\" from=\"room1@" SVC "/Alice\" to=\"" BOB "\" id=\"v1\">"
+               "<query xmlns=\"jabber:iq:version\"><name>Gajim</name></query></iq>");
+    /* Someone outside the room cannot answer in an occupant's name. */
+    snprintf(in, sizeof in, "<iq type='result' id='%s' from='" CAROL "' to='room1@" SVC "/Bob'/>",
+             fid);
+    expect_silence(in);
+    /* A broken seal is dropped, never answered. */
+    fid[idlen - 1] = fid[idlen - 1] == '0' ? '1' : '0';
+    snprintf(in, sizeof in, "<iq type='result' id='%s' from='" ALICE "' to='room1@" SVC "/Bob'/>",
+             fid);
+    expect_silence(in);
+    expect_silence("<iq type='error' id='x' from='" ALICE "' to='room1@" SVC "/Bob'/>");
+
+    /* Avatars belong to the account: vCard requests go to the bare JID. */
+    expect_has("<iq type='get' id='vc' from='" BOB "' to='room1@" SVC "/Alice'>"
+               "<vCard xmlns='vcard-temp'/></iq>",
+               "from=\"room1@" SVC "/Bob\" to=\"alice@example.org\" id=\"stoa1.");
+    expect_has("<iq type='get' id='n' from='" CAROL "' to='room1@" SVC "/Alice'>"
+               "<query xmlns='jabber:iq:version'/></iq>",
+               STANZA_ERR("not-acceptable"));
+    expect_has("<iq type='get' id='n' from='" BOB "' to='room1@" SVC "/Nobody'>"
+               "<query xmlns='jabber:iq:version'/></iq>",
+               STANZA_ERR("item-not-found"));
 }
 END_TEST
 
@@ -759,7 +811,8 @@ START_TEST(room_state_round_trip)
                          .history_default = 20,
                          .history_max = 50,
                          .seed = 42,
-                         .now = fixed_clock}};
+                         .now = fixed_clock},
+                        {0}};
     out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};
     service *svc2 = service_new(&c, &sink);
     muc_room *r2 = muc_room_restore(service_muc(svc2), state, strlen(state));
@@ -945,7 +998,8 @@ static void restart_with_links(linkpol_action policy)
                          .seed = 42,
                          .now = fixed_clock,
                          .links_policy = policy,
-                         .stranger_seconds = 600}};
+                         .stranger_seconds = 600},
+                        {0}};
     out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};
     svc = service_new(&c, &sink);
 }
@@ -1112,6 +1166,7 @@ int main(void)
     tcase_add_test(tc, stranger_links_room_override);
     tcase_add_test(tc, stranger_links_held);
     tcase_add_test(tc, blocked_sender_filtered);
+    tcase_add_test(tc, iq_to_occupant_forwarded);
     suite_add_tcase(s, tc);
     int rc = tu_run(s);
     free(last);

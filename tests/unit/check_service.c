@@ -23,7 +23,7 @@ static void sink_commit(void *ud)
 
 static void setup(void)
 {
-    service_config c = {"rooms.example.org", "Rooms & more", "1.2.3", {.history_default = 20}};
+    service_config c = {"rooms.example.org", "Rooms & more", "1.2.3", {.history_default = 20}, {0}};
     out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};
     svc = service_new(&c, &sink);
 }
@@ -75,6 +75,8 @@ START_TEST(disco_info)
            "<feature var=\"http://jabber.org/protocol/disco#info\"/>"
            "<feature var=\"http://jabber.org/protocol/disco#items\"/>"
            "<feature var=\"urn:xmpp:ping\"/><feature var=\"jabber:iq:version\"/>"
+           "<feature var=\"http://jabber.org/protocol/commands\"/>"
+           "<feature var=\"urn:xmpp:reporting:1\"/>"
            "<feature var=\"http://jabber.org/protocol/muc\"/><feature var=\"urn:xmpp:sid:0\"/>"
            "<feature var=\"urn:xmpp:occupant-id:0\"/>"
            "<feature var=\"urn:xmpp:channel-search:0:search\"/></query></iq>");

@@ -50,6 +50,39 @@ START_TEST(example_file_loads)
 }
 END_TEST
 
+START_TEST(desk_addresses_checked)
+{
+    settings s;
+    ck_assert_int_eq(settings_load_string("t.conf",
+                                          "[component]\ndomain = rooms.example.org\nsecret = x\n"
+                                          "[desk]\nmoderators = Mod@Example.org, nobody\n",
+                                          &s, err, sizeof err),
+                     -1);
+    ck_assert_str_eq(err, "t.conf: [desk] moderators: 'nobody' is not a bare user JID");
+    ck_assert_int_eq(settings_load_string("t.conf",
+                                          "[component]\ndomain = rooms.example.org\nsecret = x\n"
+                                          "[desk]\nreport_servers = a@example.org\n",
+                                          &s, err, sizeof err),
+                     -1);
+    ck_assert_str_eq(err, "t.conf: [desk] report_servers: 'a@example.org' is not a domain");
+    ck_assert_int_eq(settings_load_string("t.conf",
+                                          "[component]\ndomain = rooms.example.org\nsecret = x\n"
+                                          "[desk]\nmoderators = a@example.org\n"
+                                          "report_servers = example.org\nescalate_reporters = 2\n",
+                                          &s, err, sizeof err),
+                     0);
+    ck_assert_int_eq(s.desk_escalate_reporters, 2);
+    ck_assert(s.desk_report_retention == 720 * 3600.0);
+    settings_free(&s);
+    /* One person must never be enough to escalate. */
+    ck_assert_int_eq(settings_load_string("t.conf",
+                                          "[component]\ndomain = rooms.example.org\nsecret = x\n"
+                                          "[desk]\nescalate_reporters = 1\n",
+                                          &s, err, sizeof err),
+                     -1);
+}
+END_TEST
+
 START_TEST(missing_secret)
 {
     settings s;
@@ -202,6 +235,7 @@ int main(void)
     tcase_add_test(tc, minimal_file_gets_defaults);
     tcase_add_test(tc, example_file_loads);
     tcase_add_test(tc, missing_secret);
+    tcase_add_test(tc, desk_addresses_checked);
     tcase_add_test(tc, empty_secret);
     tcase_add_test(tc, domain_must_be_a_domain);
     tcase_add_test(tc, domain_is_normalized);

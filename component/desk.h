@@ -1,0 +1,49 @@
+/* desk: the abuse desk. Takes XEP-0377 reports (see report.h) and stores
+ * them in Redis with the evidence Stoa holds, tells the service moderators,
+ * escalates when several people report one JID, and gives moderators and
+ * room owners XEP-0050 ad-hoc commands to act: list and view reports,
+ * dismiss, warn, mute, kick, ban from a room or the whole service, block a
+ * domain, erase a JID's data, read the audit log. Keys are documented in
+ * schemas/redis-keys.md, behaviour in docs/safety.md.
+ *
+ * Ownership: the desk borrows the muc and the rdb connection (set later
+ * with desk_set_redis); desk_handle borrows the stanza. */
+#ifndef STOA_DESK_H
+#define STOA_DESK_H
+
+#include <stdbool.h>
+
+#include "jid.h"
+#include "muc/muc.h"
+#include "out.h"
+#include "rdb.h"
+#include "xml.h"
+
+#define NS_COMMANDS "http://jabber.org/protocol/commands"
+
+typedef struct desk desk;
+
+typedef struct desk_config {
+    const char *moderators;     /* comma-separated bare JIDs; NULL or "": none */
+    const char *report_servers; /* comma-separated domains trusted to forward blocking IQs */
+    double report_retention;    /* seconds a report lives after its last repetition */
+    double escalate_window;     /* seconds */
+    unsigned escalate_reporters;
+    unsigned reports_per_minute;
+    unsigned audit_max;
+} desk_config;
+
+/* Copies the config; `domain` is the service's normalized domain. NULL on
+ * OOM or when a moderator or server in the config is not a valid JID. */
+desk *desk_new(const desk_config *cfg, const char *domain, muc *rooms, const out *sink);
+void desk_free(desk *d);
+/* Where reports and the audit log live; NULL: nowhere (commands that need
+ * Redis answer service-unavailable). prefix is copied. */
+void desk_set_redis(desk *d, rdb *r, const char *prefix);
+
+/* Handles st when it is the desk's business (a report, an ad-hoc command,
+ * disco on the commands node) and returns true; false leaves it to the
+ * caller. from/to are st's parsed addresses; to is in the service domain. */
+bool desk_handle(desk *d, const xml_node *st, const jid *from, const jid *to);
+
+#endif

@@ -1,0 +1,288 @@
+/* Safety actions the abuse desk takes on rooms: kick, ban, silence and
+ * erase, for one room or every room this instance holds. They speak the
+ * same XEP-0045 statuses as the admin protocol (admin.c), so clients show a
+ * service ban as a ban and a kick as a kick. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "room.h"
+#include "store.h"
+
+/* "local@service" -> the room, when it is one of ours. */
+static muc_room *room_by_jid(muc *m, const char *room_jid)
+{
+    const char *at = strchr(room_jid, '@');
+    if (!at || strcmp(at + 1, m->domain) != 0)
+        return NULL;
+    char local[1024];
+    size_t n = (size_t)(at - room_jid);
+    if (n == 0 || n >= sizeof local)
+        return NULL;
+    memcpy(local, room_jid, n);
+    local[n] = '\0';
+    return muc_room_get(m, local);
+}
+
+bool muc_room_exists(muc *m, const char *room_jid)
+{
+    return room_by_jid(m, room_jid) != NULL;
+}
+
+bool muc_may_manage(muc *m, const char *room_jid, const char *bare)
+{
+    muc_room *r = room_by_jid(m, room_jid);
+    return r && muc_room_aff(r, bare) >= AFF_ADMIN;
+}
+
+char **muc_managed_rooms(muc *m, const char *bare)
+{
+    size_t n = 0, cap = 4;
+    char **out = calloc(cap + 1, sizeof *out);
+    if (!out)
+        return NULL;
+    size_t it = 0;
+    void *v;
+    while (hmap_next(&m->rooms, &it, NULL, &v)) {
+        muc_room *r = v;
+        if (muc_room_aff(r, bare) < AFF_ADMIN)
+            continue;
+        if (n == cap) {
+            char **a = realloc(out, (cap * 2 + 1) * sizeof *a);
+            if (!a)
+                break;
+            out = a;
+            cap *= 2;
+        }
+        if ((out[n] = strdup(r->jid)))
+            n++;
+        out[n] = NULL;
+    }
+    return out;
+}
+
+char *muc_occupant_real(muc *m, const char *occupant_jid)
+{
+    const char *slash = strchr(occupant_jid, '/');
+    if (!slash)
+        return NULL;
+    char room_jid[2048];
+    size_t n = (size_t)(slash - occupant_jid);
+    if (n >= sizeof room_jid)
+        return NULL;
+    memcpy(room_jid, occupant_jid, n);
+    room_jid[n] = '\0';
+    muc_room *r = room_by_jid(m, room_jid);
+    const muc_occupant *o = r ? muc_occupant_by_nick(r, slash + 1) : NULL;
+    return o ? strdup(o->bare) : NULL;
+}
+
+char *muc_message_author(muc *m, const char *room_jid, const char *sid)
+{
+    muc_room *r = room_by_jid(m, room_jid);
+    if (!r)
+        return NULL;
+    for (size_t i = 0; i < r->hist_cap; i++) {
+        const muc_history_entry *e = &r->history[i];
+        if (!e->stanza_id || strcmp(e->stanza_id, sid) != 0)
+            continue;
+        for (size_t k = 0; k < r->noccupants; k++)
+            if (strcmp(r->occupants[k]->occupant_id, e->occupant_id) == 0)
+                return strdup(r->occupants[k]->bare);
+        return NULL;
+    }
+    return NULL;
+}
+
+void muc_occupant_id_of(const muc *m, const char *room_jid, const char *bare, char out[33])
+{
+    muc_occupant_id_for(m, room_jid, bare, out);
+}
+
+void muc_pseudonym(const muc *m, const char *purpose, const char *s, char out[33])
+{
+    /* Same keyed hash as occupant ids, under a purpose that no room JID can
+     * spell (rooms always contain '@'), so a pseudonym never equals an
+     * occupant id. */
+    muc_occupant_id_for(m, purpose, s, out);
+}
+
+static bool matches(const char *bare, const char *who, bool domain)
+{
+    if (!domain)
+        return strcmp(bare, who) == 0;
+    const char *at = strchr(bare, '@');
+    const char *d = at ? at + 1 : bare;
+    return strcmp(d, who) == 0;
+}
+
+/* "><reason>..</reason></item>" as the <item/>'s content. */
+static char *item_extra(const char *actor, const char *reason)
+{
+    buf b = BUF_INIT;
+    buf_puts(&b, ">");
+    if (actor) {
+        buf_puts(&b, "<actor nick=\"");
+        buf_append_xml_escaped(&b, actor, strlen(actor));
+        buf_puts(&b, "\"/>");
+    }
+    if (reason && *reason) {
+        buf_puts(&b, "<reason>");
+        buf_append_xml_escaped(&b, reason, strlen(reason));
+        buf_puts(&b, "</reason>");
+    }
+    buf_puts(&b, "</item>");
+    char *s = buf_strdup(&b);
+    buf_free(&b);
+    return s;
+}
+
+static unsigned expel_in(muc_room *r, const char *who, bool domain, int code, const char *actor,
+                         const char *reason)
+{
+    unsigned n = 0;
+    char *extra = item_extra(actor, reason);
+    const int codes[] = {code};
+    for (size_t i = r->noccupants; i-- > 0;) {
+        muc_occupant *o = r->occupants[i];
+        if (!matches(o->bare, who, domain))
+            continue;
+        muc_presence_broadcast(r, o, "unavailable", codes, 1, extra, NULL);
+        muc_occupant_remove(r, o);
+        n++;
+    }
+    free(extra);
+    return n;
+}
+
+unsigned muc_expel(muc *m, const char *room_jid, const char *who, bool domain, int code,
+                   const char *actor, const char *reason)
+{
+    if (room_jid) {
+        muc_room *r = room_by_jid(m, room_jid);
+        if (!r)
+            return 0;
+        unsigned n = expel_in(r, who, domain, code, actor, reason);
+        muc_room_reap(r);
+        return n;
+    }
+    /* Reaping while iterating would disturb the map: collect first. */
+    size_t cap = m->rooms.count, k = 0;
+    muc_room **rs = cap ? calloc(cap, sizeof *rs) : NULL;
+    size_t it = 0;
+    void *v;
+    unsigned n = 0;
+    while (rs && hmap_next(&m->rooms, &it, NULL, &v) && k < cap)
+        rs[k++] = v;
+    for (size_t i = 0; i < k; i++) {
+        n += expel_in(rs[i], who, domain, code, actor, reason);
+        muc_room_reap(rs[i]);
+    }
+    free(rs);
+    return n;
+}
+
+int muc_ban_from_room(muc *m, const char *room_jid, const char *bare, const char *reason)
+{
+    muc_room *r = room_by_jid(m, room_jid);
+    if (!r)
+        return -1;
+    if (muc_room_set_aff(r, bare, AFF_OUTCAST, reason) < 0)
+        return -1;
+    if (r->cfg.persistent)
+        muc_store_save_room(m->store, r);
+    expel_in(r, bare, false, 301, NULL, reason);
+    muc_room_reap(r);
+    return 0;
+}
+
+static unsigned silence_in(muc_room *r, const char *bare, bool keep_admins, const char *reason)
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < r->noccupants; i++) {
+        muc_occupant *o = r->occupants[i];
+        if (strcmp(o->bare, bare) != 0 || o->role == ROLE_VISITOR)
+            continue;
+        if (keep_admins && muc_room_aff(r, bare) >= AFF_ADMIN)
+            continue;
+        o->role = ROLE_VISITOR;
+        char *extra = item_extra(NULL, reason);
+        muc_presence_broadcast(r, o, NULL, NULL, 0, extra, NULL);
+        free(extra);
+        n++;
+    }
+    return n;
+}
+
+unsigned muc_silence(muc *m, const char *room_jid, const char *bare, const char *reason)
+{
+    if (room_jid) {
+        muc_room *r = room_by_jid(m, room_jid);
+        return r ? silence_in(r, bare, true, reason) : 0;
+    }
+    unsigned n = 0;
+    size_t it = 0;
+    void *v;
+    while (hmap_next(&m->rooms, &it, NULL, &v))
+        n += silence_in(v, bare, false, reason);
+    return n;
+}
+
+void muc_each_room(muc *m, void (*cb)(void *ud, const char *room_jid), void *ud)
+{
+    size_t it = 0;
+    void *v;
+    while (hmap_next(&m->rooms, &it, NULL, &v))
+        cb(ud, ((muc_room *)v)->jid);
+}
+
+static size_t owners(const muc_room *r)
+{
+    size_t n = 0, it = 0;
+    void *v;
+    while (hmap_next(&r->affs, &it, NULL, &v))
+        n += ((muc_aff_entry *)v)->aff == AFF_OWNER;
+    return n;
+}
+
+unsigned muc_erase_jid(muc *m, const char *bare, unsigned *history, unsigned *kept_owner)
+{
+    unsigned dropped = 0;
+    *history = *kept_owner = 0;
+    size_t it = 0;
+    void *v;
+    while (hmap_next(&m->rooms, &it, NULL, &v)) {
+        muc_room *r = v;
+        muc_aff_entry *e = hmap_get(&r->affs, bare);
+        if (e && e->aff == AFF_OWNER && owners(r) <= 1) {
+            /* Dropping the last owner would leave a room nobody can run;
+             * the operator decides (destroy it or hand it over). */
+            (*kept_owner)++;
+        } else if (e) {
+            muc_room_set_aff(r, bare, AFF_NONE, NULL);
+            dropped++;
+            if (r->cfg.persistent)
+                muc_store_save_room(m->store, r);
+        }
+        char oid[33];
+        muc_occupant_id_for(m, r->jid, bare, oid);
+        for (size_t i = 0; i < r->hist_cap; i++) {
+            muc_history_entry *h = &r->history[i];
+            if (!h->stanza_id || strcmp(h->occupant_id, oid) != 0)
+                continue;
+            char *t = strdup("<retracted xmlns=\"urn:xmpp:message-retract:1\"/>");
+            char *nick = strdup("-");
+            if (t && nick) {
+                free(h->payload);
+                free(h->nick);
+                h->payload = t;
+                h->nick = nick;
+                (*history)++;
+            } else {
+                free(t);
+                free(nick);
+            }
+        }
+    }
+    return dropped;
+}
