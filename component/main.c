@@ -80,6 +80,14 @@ static void on_pass(void *ud, xml_node *stanza)
         service_handle(d->svc, stanza);
 }
 
+/* The desk stored a host server's copy of a user's block: reload the
+ * user's list where it is loaded. */
+static void on_desk_blocklist(void *ud, const char *owner)
+{
+    daemon_state *d = ud;
+    ublock_reload(d->ublock, owner);
+}
+
 static bool in_room(void *ud, const char *local, const char *full)
 {
     daemon_state *d = ud;
@@ -385,6 +393,7 @@ int main(int argc, char **argv)
             return 1;
         }
         muc_set_ublock(service_muc(d.svc), d.ublock);
+        desk_on_blocklist(service_desk(d.svc), on_desk_blocklist, &d);
     }
     load_spam_domains(&d);
 

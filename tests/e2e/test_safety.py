@@ -383,6 +383,42 @@ def test_block_filters_groupchat_pm_and_invites(stack, connect, redis, component
     bob.wait_for(lambda s: s.get("id") == "g3", 5)
 
 
+def test_host_server_block_copy_filters_at_once(stack, connect, redis):
+    """Bob blocks Alice on his own server; Prosody copies the request to the
+    service (mod_firewall), the desk stores it, and Bob's block list, loaded
+    since he joined, follows at once: no rejoin needed."""
+    if stack.kind != "prosody":
+        pytest.skip("ejabberd cannot copy blocking requests (docs/safety.md)")
+    alice, bob = connect("alice"), connect("bob")
+    room = room_on(stack.domain, "copy")
+    create_room(alice, room)
+    bob.join(room, "Bob")
+    key = f"stoa-{stack.kind}:safety:ublock:{stack.jid('bob')}"
+
+    def wait_members(n: str) -> None:
+        deadline = time.monotonic() + 5
+        while redis.command_line("SCARD", key) != n:
+            assert time.monotonic() < deadline, f"the copy never reached Redis ({key})"
+            time.sleep(0.05)
+
+    item = f"<item jid='{stack.jid('alice')}'/>"
+    r = bob.iq(stack.jid("bob"), f"<block xmlns='{NS_BLOCKING}'>{item}</block>", "set")
+    assert r.get("type") == "result", dump(r)
+    try:
+        wait_members(":1")
+        time.sleep(0.2)  # the reload's reply
+        bob.clear()
+        alice.groupchat(room, "can you hear me", mid="cp1")
+        alice.wait_for(lambda s: s.get("id") == "cp1", 5)  # her own echo
+        bob.expect_nothing(lambda s: s.get("id") == "cp1", 0.5, "a blocked person's message")
+    finally:
+        bob.iq(stack.jid("bob"), f"<unblock xmlns='{NS_BLOCKING}'>{item}</unblock>", "set")
+    wait_members(":0")
+    time.sleep(0.2)
+    alice.groupchat(room, "and now", mid="cp2")
+    bob.wait_for(lambda s: s.get("id") == "cp2", 5)
+
+
 def test_block_iq_hostile_input(stack, connect, redis, component_factory):
     safety_component(stack, component_factory, redis.port)
     bob = connect("bob")
