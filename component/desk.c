@@ -71,6 +71,8 @@ struct desk {
     unsigned threshold, per_minute, audit_max;
     pend *pending; /* waiting for Redis; orphaned when the desk goes */
     hmap sessions;
+    void (*blocklist_changed)(void *ud, const char *owner);
+    void *blocklist_ud;
 };
 
 /* What a Redis reply needs to finish a request. */
@@ -712,6 +714,8 @@ static void apply_blocklist(desk *d, const report_batch *b)
         done += part;
     }
     free(k);
+    if (d->blocklist_changed)
+        d->blocklist_changed(d->blocklist_ud, b->reporter);
 }
 
 static void take_report(desk *d, const xml_node *st, const jid *from, const jid *to)
@@ -2096,6 +2100,12 @@ void desk_free(desk *d)
     free(d->prefix);
     free(d->domain);
     free(d);
+}
+
+void desk_on_blocklist(desk *d, void (*changed)(void *ud, const char *owner), void *ud)
+{
+    d->blocklist_changed = changed;
+    d->blocklist_ud = ud;
 }
 
 void desk_set_redis(desk *d, rdb *r, const char *prefix)

@@ -40,6 +40,10 @@ void desk_free(desk *d);
 /* Where reports and the audit log live; NULL: nowhere (commands that need
  * Redis answer service-unavailable). prefix is copied. */
 void desk_set_redis(desk *d, rdb *r, const char *prefix);
+/* Called with the owner's bare JID after the desk changed
+ * {p}safety:ublock:<owner> (a host server's copy of a user's block), so a
+ * block list loaded in the rooms follows (ublock_reload). */
+void desk_on_blocklist(desk *d, void (*changed)(void *ud, const char *owner), void *ud);
 
 /* Handles st when it is the desk's business (a report, an ad-hoc command,
  * disco on the commands node) and returns true; false leaves it to the

@@ -20,6 +20,8 @@
 #include "rdb.h"
 #include "service.h"
 #include "muc/store.h"
+#include "safety/gate.h"
+#include "safety/ublock.h"
 #include "settings.h"
 
 /* sysexits.h's EX_CONFIG: init systems and scripts can tell a configuration
@@ -35,6 +37,8 @@ typedef struct daemon_state {
     service *svc;
     rdb *redis;
     muc_store *store;
+    gate *gate;
+    ublock *ublock;
     bool rooms_loaded; /* persistent rooms read from Redis (or given up on) */
     ev_timer load_deadline;
     ev_signal sigterm, sigint, sighup;
@@ -65,7 +69,42 @@ static void link_commit(void *ud)
 static void on_stanza(void *ud, xml_node *stanza)
 {
     daemon_state *d = ud;
-    service_handle(d->svc, stanza);
+    gate_submit(d->gate, stanza);
+}
+
+/* What the gate let through: blocking IQs to the service, then the rest. */
+static void on_pass(void *ud, xml_node *stanza)
+{
+    daemon_state *d = ud;
+    if (!ublock_handle(d->ublock, stanza))
+        service_handle(d->svc, stanza);
+}
+
+/* The desk stored a host server's copy of a user's block: reload the
+ * user's list where it is loaded. */
+static void on_desk_blocklist(void *ud, const char *owner)
+{
+    daemon_state *d = ud;
+    ublock_reload(d->ublock, owner);
+}
+
+static bool in_room(void *ud, const char *local, const char *full)
+{
+    daemon_state *d = ud;
+    return muc_is_occupant(service_muc(d->svc), local, full);
+}
+
+static void load_spam_domains(daemon_state *d)
+{
+    char err[512];
+    if (!d->cfg.blocking_enabled || !d->cfg.spam_domains_file[0])
+        return;
+    long n = gate_load_spam_domains(d->gate, d->cfg.spam_domains_file, err, sizeof err);
+    if (n < 0)
+        log_error("spam-domain list not loaded: %s", err);
+    else
+        log_info("%ld spam domain%s loaded from %s", n, n == 1 ? "" : "s",
+                 d->cfg.spam_domains_file);
 }
 
 /* The link opens only once persistent rooms are back (or Redis is clearly
@@ -101,6 +140,7 @@ static void on_load_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 static void on_redis_state(void *ud, rdb_state state)
 {
     daemon_state *d = ud;
+    gate_redis_state(d->gate, state);
     if (state != RDB_UP)
         return;
     muc_store_redis_up(d->store);
@@ -180,6 +220,7 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
     d->cfg.name = fresh.name;
     fresh.name = tmp;
     settings_free(&fresh);
+    load_spam_domains(d);
     log_info("configuration reloaded from %s", d->config_path);
 }
 
@@ -267,6 +308,8 @@ int main(int argc, char **argv)
                 .history_default = (unsigned)d.cfg.muc_history,
                 .history_max = (unsigned)d.cfg.muc_history_max,
                 .max_rooms = (unsigned)d.cfg.muc_max_rooms,
+                .links_policy = d.cfg.links_policy,
+                .stranger_seconds = (double)d.cfg.links_stranger_minutes * 60,
             },
         .desk =
             {
@@ -319,6 +362,40 @@ int main(int argc, char **argv)
         muc_set_store(service_muc(d.svc), d.store);
         desk_set_redis(service_desk(d.svc), d.redis, d.cfg.redis_prefix);
     }
+    _Static_assert(SETTINGS_RL_CLASSES == GATE_C__COUNT, "one rate limit per gate class");
+    gate_config gc = {
+        .enabled = d.cfg.rl_enabled,
+        .domains_enabled = d.cfg.blocking_enabled,
+        .prefix = d.cfg.redis_prefix,
+        .violations = (unsigned)d.cfg.rl_violations,
+        .violation_window = d.cfg.rl_violation_window,
+        .mute_seconds = d.cfg.rl_mute,
+        .queue_max = (size_t)d.cfg.rl_queue_max,
+        .local_max = (size_t)d.cfg.rl_local_max,
+        .block_domains = d.cfg.block_domains,
+        .allow_domains = d.cfg.allow_domains,
+        .only_domains = d.cfg.only_domains,
+    };
+    for (int i = 0; i < GATE_C__COUNT; i++) {
+        gc.jid[i] = (gate_limit){d.cfg.rl_interval[i], (double)d.cfg.rl_burst[i]};
+        gc.dom[i] = (gate_limit){d.cfg.rl_domain_interval[i], (double)d.cfg.rl_domain_burst[i]};
+    }
+    char gerr[256];
+    d.gate = gate_new(&gc, d.redis, &sink, on_pass, in_room, &d, gerr, sizeof gerr);
+    if (!d.gate) {
+        fprintf(stderr, "stoa-component: %s\n", gerr);
+        return EXIT_CONFIG;
+    }
+    if (d.cfg.blocking_enabled) {
+        d.ublock = ublock_new(d.redis, d.cfg.redis_prefix, d.cfg.domain, &sink);
+        if (!d.ublock) {
+            fprintf(stderr, "stoa-component: out of memory\n");
+            return 1;
+        }
+        muc_set_ublock(service_muc(d.svc), d.ublock);
+        desk_on_blocklist(service_desk(d.svc), on_desk_blocklist, &d);
+    }
+    load_spam_domains(&d);
 
     ev_signal_init(&d.sigterm, on_terminate, SIGTERM);
     ev_signal_init(&d.sigint, on_terminate, SIGINT);
@@ -345,10 +422,16 @@ int main(int argc, char **argv)
     ev_signal_stop(d.loop, &d.sigterm);
     ev_signal_stop(d.loop, &d.sigint);
     ev_signal_stop(d.loop, &d.sighup);
+    /* The gate and ublock stop sending before the link goes; they are
+     * freed after rdb, whose last callbacks still name their entries. */
+    gate_close(d.gate);
+    ublock_close(d.ublock);
     complink_free(d.link);
     service_free(d.svc);
     muc_store_free(d.store);
     rdb_free(d.redis);
+    gate_free(d.gate);
+    ublock_free(d.ublock);
     settings_free(&d.cfg);
     log_info("stopped");
     log_close();

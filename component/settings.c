@@ -10,6 +10,31 @@
 #define OFF(f) offsetof(settings, f)
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+/* linkpol_names, in linkpol_action order. */
+static const char *const link_policies[] = {"deliver", "mark", "hold", "reject", NULL};
+
+/* One stanza class's four rate-limit keys: seconds per token and bucket
+ * size, for each bare JID and for each sender domain. */
+#define RL(cls, i, iv, b, div, db)                                                                 \
+    {"ratelimit", cls "_interval",                                                                 \
+     CFG_SECONDS, OFF(rl_interval[i]),                                                             \
+     iv,          false,                                                                           \
+     false,       false,                                                                           \
+     0,           86400,                                                                           \
+     NULL,        "seconds per " cls " stanza per sender once the burst is spent (0: no limit)"},  \
+        {"ratelimit", cls "_burst", CFG_INT, OFF(rl_burst[i]),                                     \
+         b,           false,        false,   false,                                                \
+         1,           1000000,      NULL,    cls " stanzas a sender may send in a burst"},         \
+        {"ratelimit", cls "_domain_interval",                                                      \
+         CFG_SECONDS, OFF(rl_domain_interval[i]),                                                  \
+         div,         false,                                                                       \
+         false,       false,                                                                       \
+         0,           86400,                                                                       \
+         NULL,        "seconds per " cls " stanza per sender domain (0: no limit)"},               \
+    {                                                                                              \
+        "ratelimit", cls "_domain_burst", CFG_INT, OFF(rl_domain_burst[i]), db, false, false,      \
+            false, 1, 100000000, NULL, cls " stanzas one domain's users may send in a burst"       \
+    }
 
 /* The one place every key, its default and its bounds are written down;
  * docs/configuration.md follows this table. */
@@ -63,6 +88,43 @@ const config_key settings_schema[] = {
      "Redis database number"},
     {"redis", "prefix", CFG_STRING, OFF(redis_prefix), "stoa:", false, false, false, 0, 0, NULL,
      "prefix of every Redis key Stoa writes"},
+    {"ratelimit", "enabled", CFG_BOOL, OFF(rl_enabled), "true", false, false, false, 0, 0, NULL,
+     "pass every stanza through the policy gate (bans, mutes, rate limits)"},
+    /* Per sender: a person typing, a client rejoining its bookmarks or
+     * sending a status change to every room it is in. Per domain: high
+     * enough for a big server's users together, low enough to stop one
+     * server flooding the service. */
+    RL("room_message", 0, "1s", "10", "5ms", "2000"),
+    RL("private_message", 1, "1s", "10", "5ms", "2000"),
+    RL("join", 2, "1s", "30", "10ms", "1000"),
+    RL("presence", 3, "500ms", "60", "5ms", "2000"),
+    RL("invite", 4, "10s", "5", "100ms", "100"),
+    RL("report", 5, "20s", "3", "200ms", "50"),
+    RL("other", 6, "100ms", "100", "2ms", "5000"),
+    {"ratelimit", "violations", CFG_INT, OFF(rl_violations), "10", false, false, false, 0, 100000,
+     NULL, "refusals within violation_window that mute the sender (0: never mute)"},
+    {"ratelimit", "violation_window", CFG_SECONDS, OFF(rl_violation_window), "60s", false, false,
+     false, 1, 86400, NULL, "window over which rate-limit refusals are counted"},
+    {"ratelimit", "mute", CFG_SECONDS, OFF(rl_mute), "5m", false, false, false, 1, 604800, NULL,
+     "how long repeated violations mute a sender"},
+    {"ratelimit", "queue_max", CFG_INT, OFF(rl_queue_max), "10000", false, false, false, 1,
+     10000000, NULL, "stanzas that may wait for Redis's verdict before new ones are refused"},
+    {"ratelimit", "local_max", CFG_INT, OFF(rl_local_max), "100000", false, false, false, 16,
+     100000000, NULL, "local buckets and cached decisions kept for when Redis is away"},
+    {"blocking", "enabled", CFG_BOOL, OFF(blocking_enabled), "true", false, false, false, 0, 0,
+     NULL, "per-user blocking (XEP-0191) and the domain lists below"},
+    {"blocking", "spam_domains_file", CFG_STRING, OFF(spam_domains_file), "", false, false, false,
+     0, 0, NULL, "community spam-domain list, one domain a line (re-read on SIGHUP)"},
+    {"blocking", "block_domains", CFG_STRING, OFF(block_domains), "", false, false, false, 0, 0,
+     NULL, "domains whose users are refused, comma separated"},
+    {"blocking", "allow_domains", CFG_STRING, OFF(allow_domains), "", false, false, false, 0, 0,
+     NULL, "domains exempt from the spam-domain list, comma separated"},
+    {"blocking", "only_domains", CFG_STRING, OFF(only_domains), "", false, false, false, 0, 0, NULL,
+     "if set, only users of these domains are served, comma separated"},
+    {"links", "policy", CFG_ENUM, OFF(links_policy), "reject", false, false, false, 0, 0,
+     link_policies, "links and files from strangers: deliver, mark, hold or reject"},
+    {"links", "stranger_minutes", CFG_INT, OFF(links_stranger_minutes), "10", false, false, false,
+     0, 100000, NULL, "minutes a newcomer without affiliation counts as a stranger"},
     {"desk", "moderators", CFG_STRING, OFF(desk_moderators), "", false, false, false, 0, 0, NULL,
      "bare JIDs of the service moderators, comma separated"},
     {"desk", "report_servers", CFG_STRING, OFF(desk_report_servers), "", false, false, false, 0, 0,
@@ -83,6 +145,34 @@ const config_key settings_schema[] = {
      "log to syslog instead of stderr"},
     {NULL, NULL, 0, 0, NULL, false, false, false, 0, 0, NULL, NULL},
 };
+
+/* A comma-separated list of domains ([blocking] lists), so that -t
+ * catches a typo before the daemon runs. */
+static int check_domains(const char *name, const char *key, const char *v, char *err, size_t errlen)
+{
+    while (v && *v) {
+        const char *end = strchr(v, ',');
+        size_t len = end ? (size_t)(end - v) : strlen(v);
+        char d[1100];
+        snprintf(d, sizeof d, "%.*s", (int)(len < sizeof d - 1 ? len : sizeof d - 1), v);
+        char *a = d, *b = d + strlen(d);
+        while (*a == ' ' || *a == '\t')
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            *--b = '\0';
+        jid j;
+        if (*a && (jid_parse(a, &j) != JID_OK || j.local || j.resource)) {
+            if (j.domain)
+                jid_free(&j);
+            snprintf(err, errlen, "%s: [blocking] %s: '%s' is not a domain", name, key, a);
+            return -1;
+        }
+        if (*a)
+            jid_free(&j);
+        v = end ? end + 1 : NULL;
+    }
+    return 0;
+}
 
 /* Each comma-separated entry of list must be a JID (with a local part when
  * users, without one when domains). Returns the first bad entry, or NULL. */
@@ -116,6 +206,10 @@ static const char *bad_jid_in(const char *list, bool users, char *tmp, size_t n)
 /* Checks that go beyond one key's type: they need jid.c or two keys. */
 static int validate(const char *name, settings *s, char *err, size_t errlen)
 {
+    if (check_domains(name, "block_domains", s->block_domains, err, errlen) < 0 ||
+        check_domains(name, "allow_domains", s->allow_domains, err, errlen) < 0 ||
+        check_domains(name, "only_domains", s->only_domains, err, errlen) < 0)
+        return -1;
     jid j;
     jid_err je = jid_parse(s->domain, &j);
     if (je != JID_OK || j.local || j.resource) {

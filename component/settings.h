@@ -10,6 +10,8 @@
 
 #include "config.h"
 
+#define SETTINGS_RL_CLASSES 7 /* GATE_C__COUNT */
+
 typedef struct settings {
     /* [component] */
     char *domain;
@@ -32,6 +34,19 @@ typedef struct settings {
     char *redis_password;
     long redis_db;
     char *redis_prefix;
+    /* [ratelimit]: per class in safety/gate.h order (room_message,
+     * private_message, join, presence, invite, report, other) */
+    bool rl_enabled;
+    double rl_interval[SETTINGS_RL_CLASSES], rl_domain_interval[SETTINGS_RL_CLASSES];
+    long rl_burst[SETTINGS_RL_CLASSES], rl_domain_burst[SETTINGS_RL_CLASSES];
+    long rl_violations, rl_queue_max, rl_local_max;
+    double rl_violation_window, rl_mute;
+    /* [blocking] */
+    bool blocking_enabled;
+    char *spam_domains_file, *block_domains, *allow_domains, *only_domains;
+    /* [links] */
+    int links_policy; /* linkpol_action */
+    long links_stranger_minutes;
     /* [desk] (abuse reports and the moderator desk, docs/safety.md) */
     char *desk_moderators;     /* comma-separated bare JIDs */
     char *desk_report_servers; /* comma-separated trusted server domains */

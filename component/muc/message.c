@@ -7,6 +7,8 @@
 #include "log.h"
 #include "ns.h"
 #include "room.h"
+#include "safety/linkpol.h"
+#include "safety/ublock.h"
 #include "store.h"
 
 /* The message's children as occupants will see them: without anything that
@@ -30,6 +32,95 @@ static int message_payload(const muc_room *r, const xml_node *st, buf *b)
     }
     return 0;
 }
+
+/* A stranger: no affiliation, no moderator role, and in the room for less
+ * than [links] stranger_minutes. */
+static linkpol_action links_policy(const muc *m, const muc_room *r)
+{
+    return (linkpol_action)(r->cfg.stranger_links ? r->cfg.stranger_links - 1 : m->links_policy);
+}
+
+static bool stranger(muc *m, const muc_room *r, const muc_occupant *o)
+{
+    return links_policy(m, r) != LINKPOL_DELIVER && o->role != ROLE_MODERATOR &&
+           muc_now(m) - o->joined < m->stranger_seconds && muc_room_aff(r, o->bare) == AFF_NONE;
+}
+
+/* Holds a stranger's message for the room's moderators: they get its text
+ * in a message from the room (there is no release: a moderator who trusts
+ * the sender grants membership, and the sender sends again); the sender is
+ * told. */
+static void hold(muc *m, muc_room *r, muc_session *s, const xml_node *st)
+{
+    const xml_node *bodyn = xml_child(st, "body", NS_COMPONENT);
+    const char *body = bodyn ? xml_text((xml_node *)bodyn) : NULL;
+    buf b = BUF_INIT;
+    buf_puts(&b, "\" type=\"normal\"><body>Held for moderators: a message with links or files "
+                 "from newcomer ");
+    buf_append_xml_escaped(&b, s->occ->nick, strlen(s->occ->nick));
+    buf_puts(&b, ": ");
+    if (body)
+        buf_append_xml_escaped(&b, body, strlen(body));
+    buf_puts(&b, "</body><held xmlns=\"" NS_STOA "\" nick=\"");
+    buf_append_xml_escaped(&b, s->occ->nick, strlen(s->occ->nick));
+    buf_puts(&b, "\"/></message>");
+    buf *o = m->sink.begin(m->sink.ud);
+    if (o) {
+        for (size_t i = 0; i < r->noccupants; i++) {
+            const muc_occupant *p = r->occupants[i];
+            if (p->role != ROLE_MODERATOR)
+                continue;
+            for (size_t j = 0; j < p->nsessions; j++) {
+                buf_puts(o, "<message from=\"");
+                buf_puts(o, r->jid_attr);
+                buf_puts(o, "\" to=\"");
+                buf_puts(o, p->sessions[j]->jid_attr);
+                buf_append(o, buf_unread(&b), buf_unread_len(&b));
+            }
+        }
+        buf_puts(o, "<message from=\"");
+        buf_puts(o, r->jid_attr);
+        buf_puts(o, "\" to=\"");
+        buf_puts(o, s->jid_attr);
+        buf_puts(o, "\" type=\"normal\"><body>Your message was held for the moderators: links and "
+                    "files from newcomers need their approval.</body><held xmlns=\"" NS_STOA
+                    "\"/></message>");
+        m->sink.commit(m->sink.ud);
+    }
+    buf_free(&b);
+}
+
+/* Applies the link policy to a stranger's message. Returns false when the
+ * message must not go out (refused or held); *mark asks for the marker. */
+static bool link_policy(muc *m, muc_room *r, muc_session *s, const xml_node *st, bool *mark)
+{
+    *mark = false;
+    if (!stranger(m, r, s->occ) || !linkpol_detect(st))
+        return true;
+    switch (links_policy(m, r)) {
+    case LINKPOL_DELIVER:
+        return true;
+    case LINKPOL_MARK:
+        *mark = true;
+        return true;
+    case LINKPOL_HOLD:
+        hold(m, r, s, st);
+        return false;
+    case LINKPOL_REJECT:
+        break;
+    }
+    char text[160];
+    snprintf(text, sizeof text,
+             "links and files from newcomers are not accepted here; try again in %.0f minutes "
+             "or ask for membership",
+             (m->stranger_seconds - (muc_now(m) - s->occ->joined)) / 60 + 0.5);
+    muc_error(m, st, STANZA_ERR_NOT_ACCEPTABLE, text);
+    return false;
+}
+
+/* Marks links nobody vouched for; the body stays as written (changing it
+ * would break corrections, quotes and end-to-end encryption). */
+#define UNVERIFIED_MARK "<unverified-links xmlns=\"" NS_STOA "\"/>"
 
 static void subject_change(muc *m, muc_room *r, muc_session *s, const xml_node *st,
                            const xml_node *subj)
@@ -97,8 +188,11 @@ static void groupchat(muc *m, muc_room *r, muc_session *s, const xml_node *st)
         subject_change(m, r, s, st, subj);
         return;
     }
+    bool mark;
+    if (!link_policy(m, r, s, st, &mark))
+        return;
     buf payload = BUF_INIT;
-    if (message_payload(r, st, &payload) < 0) {
+    if (message_payload(r, st, &payload) < 0 || (mark && buf_puts(&payload, UNVERIFIED_MARK) < 0)) {
         buf_free(&payload);
         muc_error(m, st, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
         return;
@@ -131,6 +225,9 @@ static void groupchat(muc *m, muc_room *r, muc_session *s, const xml_node *st)
         size_t hl = buf_unread_len(&head), tl = buf_unread_len(&tail);
         for (size_t i = 0; i < r->noccupants; i++) {
             const muc_occupant *p = r->occupants[i];
+            /* Only people who block someone pay for the check. */
+            if (p->blocks && ublock_blocks(p->blocks, o->bare))
+                continue;
             for (size_t j = 0; j < p->nsessions; j++) {
                 buf_append(b, h, hl);
                 buf_puts(b, p->sessions[j]->jid_attr);
@@ -187,8 +284,17 @@ static void private_message(muc *m, muc_room *r, muc_session *s, const xml_node 
         muc_error(m, st, STANZA_ERR_FORBIDDEN, "private messages are not allowed in this room");
         return;
     }
+    bool mark;
+    if (!link_policy(m, r, s, st, &mark))
+        return;
+    /* Blocked: dropped without a word, as in the room itself; an error
+     * would tell the sender they are blocked. */
+    if (target->blocks && ublock_blocks(target->blocks, s->occ->bare))
+        return;
     buf payload = BUF_INIT;
     message_payload(r, st, &payload);
+    if (mark)
+        buf_puts(&payload, UNVERIFIED_MARK);
     buf *b = m->sink.begin(m->sink.ud);
     if (b) {
         const char *id = xml_attr(st, "id");
@@ -264,7 +370,14 @@ static void invite(muc *m, muc_room *r, muc_session *s, const xml_node *st, cons
         if (r->cfg.password)
             xml_set_attr(conf, "password", r->cfg.password);
     }
-    muc_send(m, msg);
+    if (m->ublock) {
+        /* The invitee may block the inviter; ublock_send checks and takes
+         * msg. */
+        ublock_send(m->ublock, o->bare, msg);
+        msg = NULL;
+    } else {
+        muc_send(m, msg);
+    }
 fail:
     xml_free(msg);
 done:

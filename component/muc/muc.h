@@ -27,6 +27,8 @@ typedef struct muc_config {
     unsigned max_rooms;        /* 0: unlimited */
     uint64_t seed;             /* stanza and occupant id seed; 0: random (tests fix it) */
     double (*now)(void);       /* wall clock in seconds; NULL: the real one */
+    int links_policy;          /* linkpol_action for strangers' links; 0: deliver */
+    double stranger_seconds;   /* how long a newcomer without affiliation is a stranger */
 } muc_config;
 
 /* Copies what it keeps of cfg. NULL on OOM. */
@@ -51,6 +53,13 @@ void muc_disco_info(muc *m, xml_node *query);
  * only. The muc borrows it. */
 struct muc_store;
 void muc_set_store(muc *m, struct muc_store *store);
+
+/* Per-user blocking (safety/ublock.h); NULL: none. The muc borrows it. */
+struct ublock;
+void muc_set_ublock(muc *m, struct ublock *ub);
+/* Whether the full JID `full` is in room `local` (the gate tells joins from
+ * presence changes). */
+bool muc_is_occupant(muc *m, const char *local, const char *full);
 
 /* Tells every occupant the service is going down (status 332) before the
  * link closes. */

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "ns.h"
 #include "room.h"
+#include "safety/linkpol.h"
 #include "store.h"
 
 void muc_room_config_free(muc_room_config *c)
@@ -118,6 +119,13 @@ static void send_form(muc *m, muc_room *r, const xml_node *iq)
                c->change_subject);
     snprintf(max, sizeof max, "%u", c->history_length);
     text_field(x, "muc#maxhistoryfetch", "Messages of history kept", max);
+    /* docs/safety.md: what a newcomer's links and files meet here. */
+    xml_node *sl =
+        add_field(x, "x-stoa#stranger_links", "list-single", "Links and files from newcomers");
+    add_value(sl, c->stranger_links ? linkpol_names[c->stranger_links - 1] : "default");
+    add_option(sl, "the service's policy", "default");
+    for (size_t i = 0; linkpol_names[i]; i++)
+        add_option(sl, linkpol_names[i], linkpol_names[i]);
     muc_send(m, res);
     xml_free(res);
 }
@@ -228,6 +236,15 @@ static const char *apply_form(muc *m, const xml_node *x, muc_room_config *c)
         (v = stanza_form_value(x, "muc#roomconfig_historylength"))) {
         if (parse_uint(v, m->history_max, &c->history_length) < 0)
             return "muc#maxhistoryfetch";
+    }
+    if ((v = stanza_form_value(x, "x-stoa#stranger_links"))) {
+        int k = strcmp(v, "default") == 0 || !*v ? 0 : -1;
+        for (int i = 0; k < 0 && linkpol_names[i]; i++)
+            if (strcmp(linkpol_names[i], v) == 0)
+                k = i + 1;
+        if (k < 0)
+            return "x-stoa#stranger_links";
+        c->stranger_links = k;
     }
     const char *prot = stanza_form_value(x, "muc#roomconfig_passwordprotectedroom");
     const char *secret = stanza_form_value(x, "muc#roomconfig_roomsecret");

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "ns.h"
+#include "safety/ublock.h"
 
 static double real_now(void)
 {
@@ -70,7 +71,20 @@ muc *muc_new(const muc_config *cfg, const out *sink)
         m->id_key[1] = (uint64_t)(uintptr_t)m;
     }
     m->sink = *sink;
+    m->links_policy = cfg->links_policy;
+    m->stranger_seconds = cfg->stranger_seconds;
     return m;
+}
+
+void muc_set_ublock(muc *m, struct ublock *ub)
+{
+    m->ublock = ub;
+}
+
+bool muc_is_occupant(muc *m, const char *local, const char *full)
+{
+    muc_room *r = muc_room_get(m, local);
+    return r && muc_session_by_jid(r, full);
 }
 
 void muc_free(muc *m)
@@ -436,6 +450,8 @@ muc_occupant *muc_occupant_add(muc_room *r, const char *nick, const char *bare)
         return NULL;
     }
     muc_occupant_id_for(r->svc, r->jid, bare, o->occupant_id);
+    o->joined = muc_now(r->svc);
+    o->blocks = ublock_acquire(r->svc->ublock, o->bare);
     o->index = r->noccupants;
     r->occupants[r->noccupants++] = o;
     r->svc->occupants++;
@@ -485,6 +501,7 @@ void muc_occupant_remove(muc_room *r, muc_occupant *o)
     r->occupants[o->index] = last;
     last->index = o->index;
     r->svc->occupants--;
+    ublock_release(r->svc->ublock, o->blocks);
     free(o->sessions);
     free(o->nick);
     free(o->bare);

@@ -47,6 +47,7 @@ typedef struct muc_room_config {
     muc_who allow_pm;
     unsigned max_users; /* 0: unlimited */
     unsigned history_length;
+    int stranger_links; /* 0: the service's [links] policy; else linkpol_action + 1 */
 } muc_room_config;
 
 typedef struct muc_occupant muc_occupant;
@@ -67,7 +68,9 @@ struct muc_occupant {
     char occupant_id[33]; /* XEP-0421, stable per room and real bare JID */
     muc_session **sessions;
     size_t nsessions;
-    size_t index; /* position in room->occupants */
+    size_t index;               /* position in room->occupants */
+    double joined;              /* muc_now() when the occupant came in */
+    struct ublock_list *blocks; /* whom this person blocks (safety/ublock.h) */
 };
 
 typedef struct muc_aff_entry {
@@ -116,6 +119,9 @@ struct muc {
     hmap rooms; /* local -> muc_room */
     out sink;
     unsigned occupants;
+    struct ublock *ublock; /* NULL: no per-user blocking */
+    int links_policy;      /* linkpol_action */
+    double stranger_seconds;
 };
 
 /* ---- room.c: the core ---- */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "safety/linkpol.h"
 #include "xmlparse.h"
 
 /* Redis keeps the archive of a temporary room this long after the last
@@ -191,6 +192,9 @@ char *muc_room_state(const muc_room *r)
     xml_set_attr(cfg, "max_users", num);
     snprintf(num, sizeof num, "%u", c->history_length);
     xml_set_attr(cfg, "history", num);
+    /* Only when the owner chose one: older documents read the same. */
+    if (c->stranger_links)
+        xml_set_attr(cfg, "stranger_links", linkpol_names[c->stranger_links - 1]);
     if (r->subject) {
         xml_node *sj = xml_append_new(root, "subject", NULL);
         if (sj) {
@@ -271,6 +275,10 @@ muc_room *muc_room_restore(muc *m, const char *state, size_t len)
     c->change_subject = attr_bool(cfg, "change_subject");
     c->whois = attr_who(cfg, "whois", WHO_MODERATORS);
     c->allow_pm = attr_who(cfg, "allow_pm", WHO_ANYONE);
+    const char *sl = xml_attr(cfg, "stranger_links");
+    for (int i = 0; sl && linkpol_names[i]; i++)
+        if (strcmp(linkpol_names[i], sl) == 0)
+            c->stranger_links = i + 1;
     const char *mu = xml_attr(cfg, "max_users");
     c->max_users = mu ? (unsigned)strtoul(mu, NULL, 10) : 0;
     const char *h = xml_attr(cfg, "history");

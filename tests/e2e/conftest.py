@@ -43,6 +43,11 @@ SECRET = "e2e-component-secret"
 USERS = {"alice": "alice-e2e-pw", "bob": "bob-e2e-pw", "carol": "carol-e2e-pw",
          "dave": "dave-e2e-pw", "eve": "eve-e2e-pw"}
 
+# Component domains of their own for test_safety.py, which needs components
+# with its own limits (and two at once) beside the shared one.
+SAFETY_DOMAINS = ("safety.localhost", "safety2.localhost")
+RATE_CLASSES = ("room_message", "private_message", "join", "presence", "invite", "report", "other")
+
 _started: List[Process] = []
 
 
@@ -136,7 +141,8 @@ def redis(state_root):
 
 @pytest.fixture(scope="session")
 def prosody(state_root):
-    p = Prosody(state_root / "prosody", host=HOST, components={DOMAIN: SECRET}, users=USERS,
+    comps = {DOMAIN: SECRET, **{d: SECRET for d in SAFETY_DOMAINS}}
+    p = Prosody(state_root / "prosody", host=HOST, components=comps, users=USERS,
                 report_to=DOMAIN)
     started(p)
     yield p
@@ -146,7 +152,7 @@ def prosody(state_root):
 @pytest.fixture(scope="session")
 def ejabberd(state_root):
     e = Ejabberd(state_root / "ejabberd", host=HOST, components={DOMAIN: SECRET}, users=USERS,
-                 report_to=DOMAIN)
+                 report_to=DOMAIN, extra_components={d: SECRET for d in SAFETY_DOMAINS})
     started(e)
     yield e
     e.stop()
@@ -224,6 +230,13 @@ def stack(request, state_root, redis):
     # Both stacks share one Redis: a prefix each keeps the rooms one stack
     # persists out of the other's component.
     settings["redis"]["prefix"] = f"stoa-{request.param}:"
+    # The shared component serves the room tests: every stanza still passes
+    # the safety gate (one Redis round trip each), but with no rate limit
+    # and links delivered. test_safety.py tests limits and policies on
+    # components of its own (SAFETY_DOMAINS).
+    settings["ratelimit"] = {f"{c}_{scope}interval": "0" for c in RATE_CLASSES
+                             for scope in ("", "domain_")}
+    settings["links"] = {"policy": "deliver"}
     # The abuse desk (test_desk.py): dave moderates; the host server may
     # forward its users' blocking requests.
     settings["desk"] = {"moderators": f"dave@{HOST}", "report_servers": HOST}
@@ -256,4 +269,5 @@ def connect(stack):
         c.close()
 
 
-__all__ = ["Stack", "ServerError", "component_settings", "DOMAIN", "HOST", "SECRET", "USERS"]
+__all__ = ["Stack", "ServerError", "component_settings", "DOMAIN", "HOST", "SECRET", "USERS",
+           "SAFETY_DOMAINS", "RATE_CLASSES"]

@@ -580,6 +580,7 @@ listen:
     access: all
     hosts:
 {components}
+{extra_listeners}
 acl:
   local:
     user_regexp: ""
@@ -674,6 +675,7 @@ class Ejabberd(Process):
         component_port: Optional[int] = None,
         log_level: str = "info",
         report_to: Optional[str] = None,
+        extra_components: Optional[Dict[str, str]] = None,
     ):
         super().__init__(state_dir)
         # A Stoa domain that gets a copy of every blocking request through
@@ -682,6 +684,11 @@ class Ejabberd(Process):
         self.report_to = report_to
         self.host = host
         self.components = dict(components or {})
+        # ejabberd routes every host of a listener to whichever component
+        # connected there: components that must be told apart get a
+        # listener (and port) each.
+        self.extra_components = dict(extra_components or {})
+        self.component_ports = {d: free_port() for d in self.extra_components}
         self.users = dict(users or {})
         self.c2s_port = c2s_port or free_port()
         self.component_port = component_port or free_port()
@@ -715,6 +722,11 @@ class Ejabberd(Process):
                 components=comps,
                 log_level=self.log_level,
                 extra_modules=self.report_module(),
+                extra_listeners="\n".join(
+                    f'  -\n    port: {self.component_ports[d]}\n    ip: "127.0.0.1"\n'
+                    f'    module: ejabberd_service\n    access: all\n    hosts:\n'
+                    f'      "{d}":\n        password: "{sec}"'
+                    for d, sec in self.extra_components.items()),
             )
         )
         # Our own ejabberdctl.cfg: the system one points at /etc/ejabberd.

@@ -205,6 +205,29 @@ START_TEST(reload_detects_restart_only_keys)
 }
 END_TEST
 
+START_TEST(safety_defaults_and_domain_lists)
+{
+    settings s;
+    ck_assert_int_eq(settings_load_string("t.conf",
+                                          "[component]\ndomain = r.example.org\nsecret = x\n"
+                                          "[blocking]\nonly_domains = Staff.example, b.example\n",
+                                          &s, err, sizeof err),
+                     0);
+    ck_assert(s.rl_enabled && s.blocking_enabled);
+    ck_assert_double_eq(s.rl_interval[0], 1); /* room_message */
+    ck_assert_int_eq(s.rl_burst[0], 10);
+    ck_assert_int_eq(s.links_policy, 3); /* reject */
+    ck_assert_int_eq(s.links_stranger_minutes, 10);
+    settings_free(&s);
+    ck_assert_int_eq(settings_load_string("t.conf",
+                                          "[component]\ndomain = r.example.org\nsecret = x\n"
+                                          "[blocking]\nblock_domains = ok.example, u@bad.example\n",
+                                          &s, err, sizeof err),
+                     -1);
+    ck_assert_str_eq(err, "t.conf: [blocking] block_domains: 'u@bad.example' is not a domain");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("settings");
@@ -221,6 +244,7 @@ int main(void)
     tcase_add_test(tc, unknown_key_names_file_line_key);
     tcase_add_test(tc, port_out_of_range);
     tcase_add_test(tc, reload_detects_restart_only_keys);
+    tcase_add_test(tc, safety_defaults_and_domain_lists);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -1,0 +1,114 @@
+/* gate: the policy gate every stanza from a sender passes before dispatch.
+ *
+ * It refuses stanzas from banned senders and blocked domains, refuses
+ * messages from muted senders, and applies token-bucket rate limits per
+ * stanza class, per bare JID and per sender domain. When Redis is up every
+ * checked stanza costs one pipelined EVALSHA (an atomic Lua script, so
+ * several component processes on one Redis share bans, mutes and buckets);
+ * when Redis is away the same limits run on local buckets, with the last
+ * ban and mute decisions Redis gave kept in a local cache, so a banned user
+ * stays banned while Redis is gone. See docs/safety.md.
+ *
+ * Stanzas leave the gate in the order they entered it: a FIFO holds those
+ * waiting for Redis and those queued behind them. The FIFO is bounded;
+ * overflow is answered with resource-constraint, never dropped silently.
+ *
+ * Ownership: gate_submit takes the stanza; a passing stanza is handed to
+ * the pass callback, which takes it; a refused one is answered through the
+ * sink and freed. The gate borrows the rdb connection (which may be NULL). */
+#ifndef STOA_SAFETY_GATE_H
+#define STOA_SAFETY_GATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "jid.h"
+#include "out.h"
+#include "rdb.h"
+#include "xml.h"
+
+typedef enum {
+    GATE_C_ROOM_MESSAGE = 0, /* groupchat to a room (subject changes too) */
+    GATE_C_PRIVATE_MESSAGE,  /* a message to room@service/nick */
+    GATE_C_JOIN,             /* presence to a room the sender is not in */
+    GATE_C_PRESENCE,         /* presence (nick or status change) in a room */
+    GATE_C_INVITE,           /* a mediated invitation */
+    GATE_C_REPORT,           /* anything carrying urn:xmpp:reporting */
+    GATE_C_OTHER,
+    GATE_C__COUNT,
+    GATE_C_NONE /* never checked: errors, results, unavailable presence */
+} gate_class;
+
+typedef enum {
+    GATE_PASS = 0,
+    GATE_BANNED_JID,     /* {p}safety:ban:jid:<bare> */
+    GATE_BANNED_DOMAIN,  /* {p}safety:ban:domain:<domain> */
+    GATE_SPAM_DOMAIN,    /* on the community spam-domain list */
+    GATE_BLOCKED_DOMAIN, /* [blocking] block_domains / only_domains */
+    GATE_MUTED,          /* {p}safety:mute:<bare> */
+    GATE_RATE_JID,       /* over the sender's own limit */
+    GATE_RATE_DOMAIN,    /* over the sender domain's limit */
+    GATE_MUTED_NOW,      /* over a limit once too often: muted from now */
+    GATE_OVERFLOW,       /* the FIFO is full */
+} gate_verdict;
+
+typedef struct gate_limit {
+    double interval; /* seconds per token; 0: no limit */
+    double burst;    /* bucket size */
+} gate_limit;
+
+typedef struct gate_config {
+    bool enabled;         /* false: every stanza passes untouched */
+    bool domains_enabled; /* [blocking] enabled: domain lists apply */
+    const char *prefix;   /* the [redis] prefix */
+    gate_limit jid[GATE_C__COUNT], dom[GATE_C__COUNT];
+    unsigned violations; /* refusals within violation_window that mute; 0: never */
+    double violation_window;
+    double mute_seconds;
+    size_t queue_max; /* FIFO bound */
+    size_t local_max; /* local buckets and cached decisions */
+    const char *block_domains, *allow_domains, *only_domains; /* comma separated */
+    double (*now)(void); /* monotonic seconds; NULL: the real clock */
+} gate_config;
+
+/* Whether the full JID `full` is in the room `room_local` (join or change). */
+typedef bool (*gate_in_room_cb)(void *ud, const char *room_local, const char *full);
+/* A stanza that passed; takes ownership. */
+typedef void (*gate_pass_cb)(void *ud, xml_node *stanza);
+
+typedef struct gate gate;
+
+/* Copies cfg. r may be NULL (local limits only). NULL on OOM or a bad
+ * domain list (err says which). */
+gate *gate_new(const gate_config *cfg, rdb *r, const out *sink, gate_pass_cb pass,
+               gate_in_room_cb in_room, void *ud, char *err, size_t errlen);
+/* Drops what waits in the FIFO (at shutdown, before the service goes);
+ * replies still due from Redis are ignored. Call gate_free after rdb_free. */
+void gate_close(gate *g);
+void gate_free(gate *g);
+void gate_submit(gate *g, xml_node *stanza);
+/* Tell the gate about Redis: loads the script when it comes up, logs the
+ * switch between shared and local limits once. */
+void gate_redis_state(gate *g, rdb_state state);
+/* Replaces the community spam-domain list (one domain per line, '#'
+ * comments) from path: locally at once, and in Redis through a temporary
+ * key and RENAME. Returns the number of domains, or -1 (err says why). */
+long gate_load_spam_domains(gate *g, const char *path, char *err, size_t errlen);
+/* Statistics: stanzas refused, stanzas in the FIFO. */
+unsigned long gate_refused(const gate *g);
+size_t gate_pending(const gate *g);
+
+/* ---- exposed for tests ---- */
+/* from: the sender, parsed; to: the stanza's 'to' as written. */
+gate_class gate_classify(const xml_node *st, const jid *from, const char *to,
+                         gate_in_room_cb in_room, void *ud);
+const char *gate_class_name(gate_class c);
+/* The error answering `st` for verdict v (NULL for GATE_PASS, for a verdict
+ * that does not apply to class c, or when st must not be answered). */
+xml_node *gate_refusal(const xml_node *st, gate_class c, gate_verdict v, const char *reason,
+                       double ttl);
+/* Judges one stanza with local state only, as when Redis is down. */
+gate_verdict gate_judge_local(gate *g, gate_class c, const char *bare, const char *domain,
+                              char *reason, size_t rlen, double *ttl);
+
+#endif
