@@ -7,7 +7,9 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "config.h"
 #include "hmap.h"
+#include "jid.h"
 #include "log.h"
 #include "ns.h"
 #include "report.h"
@@ -113,48 +115,6 @@ static bool strv_has(char *const *v, const char *s)
         if (strcmp(v[i], s) == 0)
             return true;
     return false;
-}
-
-/* Comma-separated JIDs or domains, normalized; NULL on a bad entry. */
-static char **split_jids(const char *csv, bool bare)
-{
-    size_t n = 1;
-    for (const char *c = csv ? csv : ""; *c; c++)
-        n += *c == ',';
-    char **v = calloc(n + 1, sizeof *v);
-    if (!v)
-        return NULL;
-    size_t k = 0;
-    const char *p = csv ? csv : "";
-    while (*p) {
-        const char *end = strchr(p, ',');
-        if (!end)
-            end = p + strlen(p);
-        const char *a = p, *b = end;
-        while (a < b && (*a == ' ' || *a == '\t'))
-            a++;
-        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-            b--;
-        if (b > a) {
-            char *s = strndup(a, (size_t)(b - a));
-            jid j;
-            if (!s || jid_parse(s, &j) != JID_OK) {
-                log_error("[desk]: '%s' is not a valid address", s ? s : "?");
-                free(s);
-                strv_free(v);
-                return NULL;
-            }
-            free(s);
-            v[k] = bare ? jid_bare(&j) : jid_full(&j);
-            jid_free(&j);
-            if (!v[k++]) {
-                strv_free(v);
-                return NULL;
-            }
-        }
-        p = *end ? end + 1 : end;
-    }
-    return v;
 }
 
 static char *key(const desk *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -2059,8 +2019,10 @@ desk *desk_new(const desk_config *cfg, const char *domain, muc *rooms, const out
     d->domain = strdup(domain);
     d->sink = *sink;
     d->rooms = rooms;
-    d->mods = split_jids(cfg->moderators, true);
-    d->servers = split_jids(cfg->report_servers, false);
+    /* settings.c has checked both lists: NULL here means out of memory. */
+    char bad[256];
+    d->mods = jid_list_parse(cfg->moderators, JID_LIST_USERS, bad, sizeof bad);
+    d->servers = jid_list_parse(cfg->report_servers, JID_LIST_DOMAINS, bad, sizeof bad);
     d->retention = cfg->report_retention > 0 ? cfg->report_retention : 30 * 86400.0;
     d->window = cfg->escalate_window > 0 ? cfg->escalate_window : 86400.0;
     d->threshold = cfg->escalate_reporters >= 2 ? cfg->escalate_reporters : 3;

@@ -150,57 +150,14 @@ const config_key settings_schema[] = {
  * catches a typo before the daemon runs. */
 static int check_domains(const char *name, const char *key, const char *v, char *err, size_t errlen)
 {
-    while (v && *v) {
-        const char *end = strchr(v, ',');
-        size_t len = end ? (size_t)(end - v) : strlen(v);
-        char d[1100];
-        snprintf(d, sizeof d, "%.*s", (int)(len < sizeof d - 1 ? len : sizeof d - 1), v);
-        char *a = d, *b = d + strlen(d);
-        while (*a == ' ' || *a == '\t')
-            a++;
-        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-            *--b = '\0';
-        jid j;
-        if (*a && (jid_parse(a, &j) != JID_OK || j.local || j.resource)) {
-            if (j.domain)
-                jid_free(&j);
-            snprintf(err, errlen, "%s: [blocking] %s: '%s' is not a domain", name, key, a);
-            return -1;
-        }
-        if (*a)
-            jid_free(&j);
-        v = end ? end + 1 : NULL;
+    char bad[256];
+    char **l = jid_list_parse(v, JID_LIST_DOMAINS, bad, sizeof bad);
+    if (!l) {
+        snprintf(err, errlen, "%s: [blocking] %s: '%s' is not a domain", name, key, bad);
+        return -1;
     }
+    config_list_free(l);
     return 0;
-}
-
-/* Each comma-separated entry of list must be a JID (with a local part when
- * users, without one when domains). Returns the first bad entry, or NULL. */
-static const char *bad_jid_in(const char *list, bool users, char *tmp, size_t n)
-{
-    const char *p = list ? list : "";
-    while (*p) {
-        const char *end = strchr(p, ',');
-        if (!end)
-            end = p + strlen(p);
-        const char *a = p, *b = end;
-        while (a < b && (*a == ' ' || *a == '\t'))
-            a++;
-        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-            b--;
-        if (b > a) {
-            snprintf(tmp, n, "%.*s", (int)(b - a), a);
-            jid j;
-            if (jid_parse(tmp, &j) != JID_OK)
-                return tmp;
-            bool ok = users ? j.local && !j.resource : !j.local && !j.resource;
-            jid_free(&j);
-            if (!ok)
-                return tmp;
-        }
-        p = *end ? end + 1 : end;
-    }
-    return NULL;
 }
 
 /* Checks that go beyond one key's type: they need jid.c or two keys. */
@@ -237,15 +194,22 @@ static int validate(const char *name, settings *s, char *err, size_t errlen)
         snprintf(err, errlen, "%s: [muc] history must not exceed history_max", name);
         return -1;
     }
-    char tmp[1100];
-    const char *bad = bad_jid_in(s->desk_moderators, true, tmp, sizeof tmp);
-    if (bad) {
-        snprintf(err, errlen, "%s: [desk] moderators: '%s' is not a bare user JID", name, bad);
-        return -1;
-    }
-    if ((bad = bad_jid_in(s->desk_report_servers, false, tmp, sizeof tmp))) {
-        snprintf(err, errlen, "%s: [desk] report_servers: '%s' is not a domain", name, bad);
-        return -1;
+    const struct {
+        const char *key, *what, *value;
+        jid_list_kind kind;
+    } lists[] = {
+        {"moderators", "a bare user JID", s->desk_moderators, JID_LIST_USERS},
+        {"report_servers", "a domain", s->desk_report_servers, JID_LIST_DOMAINS},
+    };
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+        char bad[256];
+        char **l = jid_list_parse(lists[i].value, lists[i].kind, bad, sizeof bad);
+        if (!l) {
+            snprintf(err, errlen, "%s: [desk] %s: '%s' is not %s", name, lists[i].key, bad,
+                     lists[i].what);
+            return -1;
+        }
+        config_list_free(l);
     }
     if (s->reconnect_min > s->reconnect_max) {
         snprintf(err, errlen, "%s: [component] reconnect_min must not exceed reconnect_max", name);
@@ -286,35 +250,10 @@ void settings_free(settings *s)
 
 char **settings_topics(const settings *s)
 {
-    const char *p = s->muc_topics ? s->muc_topics : "";
-    size_t n = 1;
-    for (const char *c = p; *c; c++)
-        n += *c == ',';
-    char **t = calloc(n + 1, sizeof *t);
-    if (!t)
-        return NULL;
-    size_t k = 0;
-    while (*p) {
-        const char *end = strchr(p, ',');
-        if (!end)
-            end = p + strlen(p);
-        const char *a = p, *b = end;
-        while (a < b && (*a == ' ' || *a == '\t'))
-            a++;
-        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-            b--;
-        if (b > a && !(t[k++] = strndup(a, (size_t)(b - a)))) {
-            settings_free_topics(t);
-            return NULL;
-        }
-        p = *end ? end + 1 : end;
-    }
-    return t;
+    return config_list(s->muc_topics);
 }
 
 void settings_free_topics(char **topics)
 {
-    for (size_t i = 0; topics && topics[i]; i++)
-        free(topics[i]);
-    free(topics);
+    config_list_free(topics);
 }

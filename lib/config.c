@@ -625,3 +625,38 @@ int config_unreloadable_changes(const config_key *schema, const void *old_values
     }
     return count;
 }
+
+char **config_list(const char *csv)
+{
+    const char *p = csv ? csv : "";
+    size_t n = 1;
+    for (const char *c = p; *c; c++)
+        n += *c == ',';
+    char **list = calloc(n + 1, sizeof *list);
+    if (!list)
+        return NULL;
+    size_t k = 0;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        if (!end)
+            end = p + strlen(p);
+        const char *a = p, *b = end;
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        if (b > a && !(list[k++] = strndup(a, (size_t)(b - a)))) {
+            config_list_free(list);
+            return NULL;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return list;
+}
+
+void config_list_free(char **list)
+{
+    for (size_t i = 0; list && list[i]; i++)
+        free(list[i]);
+    free(list);
+}

@@ -57,4 +57,10 @@ void config_free_values(const config_key *schema, void *values);
 int config_unreloadable_changes(const config_key *schema, const void *old_values,
                                 const void *new_values, char *changed, size_t len);
 
+/* Splits a comma-separated value ("a, b,c") into its non-empty entries,
+ * trimmed of blanks: a NULL-terminated array (empty for NULL or ""), which
+ * config_list_free releases. NULL on OOM. */
+char **config_list(const char *csv);
+void config_list_free(char **list);
+
 #endif

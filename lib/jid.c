@@ -1,9 +1,12 @@
 #include "jid.h"
 
+#include "config.h"
+
 #include <arpa/inet.h>
 #include <idna.h>
 #include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stringprep.h>
@@ -378,4 +381,31 @@ bool jid_bare_equal(const jid *a, const jid *b)
 bool jid_equal(const jid *a, const jid *b)
 {
     return jid_bare_equal(a, b) && part_equal(a->resource, b->resource);
+}
+
+char **jid_list_parse(const char *csv, jid_list_kind kind, char *bad, size_t badlen)
+{
+    if (badlen)
+        bad[0] = '\0';
+    char **list = config_list(csv);
+    for (size_t i = 0; list && list[i]; i++) {
+        jid j;
+        if (jid_parse(list[i], &j) != JID_OK) {
+            snprintf(bad, badlen, "%s", list[i]);
+            config_list_free(list);
+            return NULL;
+        }
+        bool fits = !j.resource && (kind == JID_LIST_USERS ? j.local != NULL : j.local == NULL);
+        char *norm = fits ? jid_bare(&j) : NULL;
+        jid_free(&j);
+        if (!norm) {
+            if (!fits)
+                snprintf(bad, badlen, "%s", list[i]);
+            config_list_free(list);
+            return NULL;
+        }
+        free(list[i]);
+        list[i] = norm;
+    }
+    return list;
 }

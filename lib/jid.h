@@ -43,6 +43,18 @@ char *jid_bare(const jid *j);
 char *jid_normalize(const char *s, jid_err *err);
 
 bool jid_equal(const jid *a, const jid *b);
+
+/* What a list of addresses in a configuration value may hold. */
+typedef enum {
+    JID_LIST_USERS,  /* bare user JIDs: local@domain */
+    JID_LIST_DOMAINS /* domains alone */
+} jid_list_kind;
+/* Parses a comma-separated list of addresses (a configuration value) into
+ * their normalized forms, so "EXAMPLE.com" and "example.com" are one entry:
+ * a NULL-terminated array to release with config_list_free (an empty one
+ * for an empty list). NULL when an entry is not of that kind (copied,
+ * truncated, into bad, which is "" on OOM). */
+char **jid_list_parse(const char *csv, jid_list_kind kind, char *bad, size_t badlen);
 bool jid_bare_equal(const jid *a, const jid *b);
 
 #endif

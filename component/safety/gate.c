@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "config.h"
 #include "hmap.h"
 #include "log.h"
 #include "ns.h"
@@ -154,51 +155,16 @@ const char *gate_class_name(gate_class c)
     return c < GATE_C__COUNT ? class_names[c] : "none";
 }
 
-static void free_list(char **l)
-{
-    for (size_t i = 0; l && l[i]; i++)
-        free(l[i]);
-    free(l);
-}
-
 /* Splits a comma-separated domain list and normalizes each with the jid
  * module, so "EXAMPLE.com" and "example.com" are one domain. */
 static char **parse_domains(const char *s, const char *what, char *err, size_t errlen)
 {
-    size_t n = 1;
-    for (const char *c = s ? s : ""; *c; c++)
-        n += *c == ',';
-    char **l = calloc(n + 1, sizeof *l);
-    if (!l)
-        return NULL;
-    size_t k = 0;
-    const char *p = s ? s : "";
-    while (*p) {
-        const char *end = strchr(p, ',');
-        if (!end)
-            end = p + strlen(p);
-        const char *a = p, *b = end;
-        while (a < b && (*a == ' ' || *a == '\t'))
-            a++;
-        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-            b--;
-        if (b > a) {
-            char tmp[1100];
-            snprintf(tmp, sizeof tmp, "%.*s", (int)(b - a), a);
-            jid j;
-            if (jid_parse(tmp, &j) != JID_OK || j.local || j.resource) {
-                if (j.domain)
-                    jid_free(&j);
-                snprintf(err, errlen, "[blocking] %s: '%s' is not a domain", what, tmp);
-                free_list(l);
-                return NULL;
-            }
-            l[k++] = j.domain;
-            j.domain = NULL;
-            jid_free(&j);
-        }
-        p = *end ? end + 1 : end;
-    }
+    char bad[256];
+    char **l = jid_list_parse(s, JID_LIST_DOMAINS, bad, sizeof bad);
+    if (!l && bad[0])
+        snprintf(err, errlen, "[blocking] %s: '%s' is not a domain", what, bad);
+    else if (!l)
+        snprintf(err, errlen, "out of memory");
     return l;
 }
 
@@ -312,9 +278,9 @@ void gate_free(gate *g)
     while (hmap_next(&g->spam, &it, NULL, &v))
         free(v);
     hmap_free(&g->spam);
-    free_list(g->block);
-    free_list(g->allow);
-    free_list(g->only);
+    config_list_free(g->block);
+    config_list_free(g->allow);
+    config_list_free(g->only);
     free(g->prefix);
     free(g);
 }

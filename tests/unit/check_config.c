@@ -712,6 +712,25 @@ START_TEST(test_log_syslog_not_stderr)
 }
 END_TEST
 
+START_TEST(test_list_split)
+{
+    char **l = config_list(" sports ,movies,, \ttech\t,");
+    ck_assert_ptr_nonnull(l);
+    ck_assert_str_eq(l[0], "sports");
+    ck_assert_str_eq(l[1], "movies");
+    ck_assert_str_eq(l[2], "tech");
+    ck_assert_ptr_null(l[3]);
+    config_list_free(l);
+    l = config_list(NULL);
+    ck_assert_ptr_nonnull(l);
+    ck_assert_ptr_null(l[0]);
+    config_list_free(l);
+    l = config_list(" , ,");
+    ck_assert_ptr_null(l[0]);
+    config_list_free(l);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -763,6 +782,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_log_format);
     tcase_add_test(tc, test_log_truncates);
     tcase_add_test(tc, test_log_syslog_not_stderr);
+    tcase_add_test(tc, test_list_split);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,5 +1,7 @@
 #include "jid.h"
 
+#include "config.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -566,6 +568,34 @@ START_TEST(test_strerror)
 }
 END_TEST
 
+/* Configuration lists of addresses: one spelling per entry, and the first
+ * entry of the wrong kind named. */
+START_TEST(test_list_parse)
+{
+    char bad[64];
+    char **l = jid_list_parse(" EXAMPLE.com , spam.example.", JID_LIST_DOMAINS, bad, sizeof bad);
+    ck_assert_ptr_nonnull(l);
+    ck_assert_str_eq(l[0], "example.com");
+    ck_assert_str_eq(l[1], "spam.example");
+    ck_assert_ptr_null(l[2]);
+    config_list_free(l);
+    ck_assert_ptr_null(
+        jid_list_parse("example.com, mod@example.com", JID_LIST_DOMAINS, bad, sizeof bad));
+    ck_assert_str_eq(bad, "mod@example.com");
+    l = jid_list_parse("Mod@Example.COM", JID_LIST_USERS, bad, sizeof bad);
+    ck_assert_str_eq(l[0], "mod@example.com");
+    config_list_free(l);
+    ck_assert_ptr_null(jid_list_parse("example.com", JID_LIST_USERS, bad, sizeof bad));
+    ck_assert_str_eq(bad, "example.com");
+    ck_assert_ptr_null(jid_list_parse("a@b/res", JID_LIST_USERS, bad, sizeof bad));
+    ck_assert_ptr_null(jid_list_parse("not valid@@", JID_LIST_USERS, bad, sizeof bad));
+    ck_assert_str_eq(bad, "not valid@@");
+    l = jid_list_parse("", JID_LIST_USERS, bad, sizeof bad);
+    ck_assert_ptr_null(l[0]);
+    config_list_free(l);
+}
+END_TEST
+
 static Suite *jid_suite(void)
 {
     Suite *s = suite_create("jid");
@@ -606,6 +636,7 @@ static Suite *jid_suite(void)
     tcase_add_test(tc, test_equal);
     tcase_add_test(tc, test_normalize);
     tcase_add_test(tc, test_strerror);
+    tcase_add_test(tc, test_list_parse);
     suite_add_tcase(s, tc);
     return s;
 }
