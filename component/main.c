@@ -94,6 +94,12 @@ static bool in_room(void *ud, const char *local, const char *full)
     return muc_is_occupant(service_muc(d->svc), local, full);
 }
 
+static unsigned room_rate(void *ud, const char *local)
+{
+    daemon_state *d = ud;
+    return muc_room_message_rate(service_muc(d->svc), local);
+}
+
 static void load_spam_domains(daemon_state *d)
 {
     char err[512];
@@ -386,6 +392,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "stoa-component: %s\n", gerr);
         return EXIT_CONFIG;
     }
+    gate_set_room_rate(d.gate, room_rate);
     if (d.cfg.blocking_enabled) {
         d.ublock = ublock_new(d.redis, d.cfg.redis_prefix, d.cfg.domain, &sink);
         if (!d.ublock) {

@@ -60,6 +60,9 @@ void muc_set_ublock(muc *m, struct ublock *ub);
 /* Whether the full JID `full` is in room `local` (the gate tells joins from
  * presence changes). */
 bool muc_is_occupant(muc *m, const char *local, const char *full);
+/* The limit the owner of room `local` (prepared) set on the messages one
+ * person may send there, per minute (x-stoa#message_rate); 0: none. */
+unsigned muc_room_message_rate(muc *m, const char *local);
 
 /* Tells every occupant the service is going down (status 332) before the
  * link closes. */

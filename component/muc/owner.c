@@ -126,6 +126,12 @@ static void send_form(muc *m, muc_room *r, const xml_node *iq)
     add_option(sl, "the service's policy", "default");
     for (size_t i = 0; linkpol_names[i]; i++)
         add_option(sl, linkpol_names[i], linkpol_names[i]);
+    /* docs/safety.md: the room's own limit, on top of the service's. Empty
+     * rather than "0" when unset: 0 would read as "nobody may speak". */
+    snprintf(max, sizeof max, "%u", c->message_rate);
+    text_field(x, "x-stoa#message_rate",
+               "Messages a minute one person may send (empty: the service's limit)",
+               c->message_rate ? max : "");
     muc_send(m, res);
     xml_free(res);
 }
@@ -245,6 +251,14 @@ static const char *apply_form(muc *m, const xml_node *x, muc_room_config *c)
         if (k < 0)
             return "x-stoa#stranger_links";
         c->stranger_links = k;
+    }
+    /* Only a stricter limit is possible: the gate applies this one and the
+     * service's, so a large number lifts nothing. */
+    if ((v = stanza_form_value(x, "x-stoa#message_rate"))) {
+        if (!*v)
+            c->message_rate = 0;
+        else if (parse_uint(v, MUC_MESSAGE_RATE_MAX, &c->message_rate) < 0)
+            return "x-stoa#message_rate";
     }
     const char *prot = stanza_form_value(x, "muc#roomconfig_passwordprotectedroom");
     const char *secret = stanza_form_value(x, "muc#roomconfig_roomsecret");

@@ -87,6 +87,12 @@ bool muc_is_occupant(muc *m, const char *local, const char *full)
     return r && muc_session_by_jid(r, full);
 }
 
+unsigned muc_room_message_rate(muc *m, const char *local)
+{
+    muc_room *r = muc_room_get(m, local);
+    return r ? r->cfg.message_rate : 0;
+}
+
 void muc_free(muc *m)
 {
     if (!m)

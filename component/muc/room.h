@@ -48,7 +48,14 @@ typedef struct muc_room_config {
     unsigned max_users; /* 0: unlimited */
     unsigned history_length;
     int stranger_links; /* 0: the service's [links] policy; else linkpol_action + 1 */
+    /* x-stoa#message_rate: messages a minute one person may send here, on
+     * top of the service's [ratelimit]; 0: no limit of the room's own. */
+    unsigned message_rate;
 } muc_room_config;
+
+/* The most x-stoa#message_rate may say: 100 a second is beyond any limit
+ * worth setting, and keeps the bucket's numbers small. */
+#define MUC_MESSAGE_RATE_MAX 6000
 
 typedef struct muc_occupant muc_occupant;
 

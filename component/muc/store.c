@@ -195,6 +195,10 @@ char *muc_room_state(const muc_room *r)
     /* Only when the owner chose one: older documents read the same. */
     if (c->stranger_links)
         xml_set_attr(cfg, "stranger_links", linkpol_names[c->stranger_links - 1]);
+    if (c->message_rate) {
+        snprintf(num, sizeof num, "%u", c->message_rate);
+        xml_set_attr(cfg, "message_rate", num);
+    }
     if (r->subject) {
         xml_node *sj = xml_append_new(root, "subject", NULL);
         if (sj) {
@@ -279,6 +283,15 @@ muc_room *muc_room_restore(muc *m, const char *state, size_t len)
     for (int i = 0; sl && linkpol_names[i]; i++)
         if (strcmp(linkpol_names[i], sl) == 0)
             c->stranger_links = i + 1;
+    /* A damaged or out-of-range value is dropped rather than trusted: the
+     * room falls back to the service's limits, as the form would allow. */
+    const char *mr = xml_attr(cfg, "message_rate");
+    if (mr) {
+        char *end;
+        unsigned long x = strtoul(mr, &end, 10);
+        if (!*end && mr[0] >= '0' && mr[0] <= '9' && x <= MUC_MESSAGE_RATE_MAX)
+            c->message_rate = (unsigned)x;
+    }
     const char *mu = xml_attr(cfg, "max_users");
     c->max_users = mu ? (unsigned)strtoul(mu, NULL, 10) : 0;
     const char *h = xml_attr(cfg, "history");

@@ -16,10 +16,12 @@
  * Redis (TIME), not from the callers, whose clocks may disagree.
  *
  * KEYS: 1 ban:jid:<bare>, 2 ban:domain:<dom>, 3 spamdomains, 4 mute:<bare>,
- *       5 rl:<class>:jid:<bare>, 6 rl:<class>:dom:<dom>, 7 rlv:<bare>
+ *       5 rl:<class>:jid:<bare>, 6 rl:<class>:dom:<dom>, 7 rlv:<bare>,
+ *       8 rl:<class>:room:<room>:jid:<bare> (only with the room's limit)
  * ARGV: 1 domain, 2 check the spam list (0/1), 3 mute applies (0/1),
  *       4 jid ms/token, 5 jid burst, 6 dom ms/token, 7 dom burst,
- *       8 violations that mute, 9 violation window (s), 10 mute (s)
+ *       8 violations that mute, 9 violation window (s), 10 mute (s),
+ *       11 room ms/token, 12 room burst (both absent: no room limit)
  * Returns {verdict, reason, ttl ms}: the verdict numbers are gate_verdict's;
  * for non-ban verdicts the ttl is the mute's (-2: not muted). */
 static const char script[] =
@@ -51,14 +53,21 @@ static const char script[] =
     "end\n"
     "local mj, bj = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
     "local md, bd = tonumber(ARGV[6]), tonumber(ARGV[7])\n"
+    "local mr, br = tonumber(ARGV[11] or '0'), tonumber(ARGV[12] or '0')\n"
     "local tj, td = level(KEYS[5], mj, bj), level(KEYS[6], md, bd)\n"
+    "local tr = level(KEYS[8], mr, br)\n"
     "local over = 0\n"
-    "if tj and tj < 1 then over = 6 elseif td and td < 1 then over = 7 end\n"
+    "if tj and tj < 1 then over = 6 elseif td and td < 1 then over = 7\n"
+    "elseif tr and tr < 1 then over = 9 end\n"
     "if over == 0 then\n"
     "  take(KEYS[5], tj, mj, bj)\n"
     "  take(KEYS[6], td, md, bd)\n"
+    "  take(KEYS[8], tr, mr, br)\n"
     "  return {0, '', mttl}\n"
     "end\n"
+    /* The room's limit is its owner's choice: going over it must not earn
+     * a mute on the whole service, so it counts no violation. */
+    "if over == 9 then return {9, '', mttl} end\n"
     "local n = redis.call('INCR', KEYS[7])\n"
     "if n == 1 then redis.call('EXPIRE', KEYS[7], ARGV[9]) end\n"
     "local th = tonumber(ARGV[8])\n"
@@ -71,7 +80,7 @@ static const char script[] =
 
 _Static_assert(GATE_BANNED_JID == 1 && GATE_BANNED_DOMAIN == 2 && GATE_SPAM_DOMAIN == 3 &&
                    GATE_MUTED == 5 && GATE_RATE_JID == 6 && GATE_RATE_DOMAIN == 7 &&
-                   GATE_MUTED_NOW == 8,
+                   GATE_MUTED_NOW == 8 && GATE_RATE_ROOM == 9,
                "the script returns gate_verdict numbers");
 
 typedef struct entry {
@@ -86,6 +95,8 @@ typedef struct entry {
     double ttl;
     char reason[96];
     char *bare, *domain;
+    char *room;         /* prepared room JID when its own limit applies */
+    unsigned room_rate; /* that limit, messages a minute */
 } entry;
 
 #define CLASS_ARGS 8
@@ -111,6 +122,7 @@ struct gate {
     out sink;
     gate_pass_cb pass;
     gate_in_room_cb in_room;
+    gate_room_rate_cb room_rate;
     void *ud;
     entry *head, *tail;
     size_t count;
@@ -228,11 +240,17 @@ gate *gate_new(const gate_config *cfg, rdb *r, const out *sink, gate_pass_cb pas
     return g;
 }
 
+void gate_set_room_rate(gate *g, gate_room_rate_cb cb)
+{
+    g->room_rate = cb;
+}
+
 static void entry_free(entry *e)
 {
     xml_free(e->st);
     free(e->bare);
     free(e->domain);
+    free(e->room);
     free(e);
 }
 
@@ -411,6 +429,13 @@ xml_node *gate_refusal(const xml_node *st, gate_class c, gate_verdict v, const c
                  gate_class_name(c), v == GATE_RATE_JID ? "you" : "your server");
         break;
     }
+    case GATE_RATE_ROOM:
+        /* Said to be the room's, so nobody takes it for the service's
+         * limit (or asks the operator to lift it). */
+        e = STANZA_ERR_POLICY_VIOLATION;
+        snprintf(text, sizeof text, "rate limit: this room's own limit is %s per person; slow down",
+                 r ? r : "fewer messages");
+        break;
     case GATE_OVERFLOW:
     default:
         e = STANZA_ERR_RESOURCE_CONSTRAINT;
@@ -493,7 +518,7 @@ static void buckets_make_room(gate *g)
 static bucket *bucket_get(gate *g, gate_class c, const char *scope, const char *who,
                           const gate_limit *l, double now)
 {
-    char key[1100];
+    char key[4400]; /* room JID and bare JID for scope "r" */
     snprintf(key, sizeof key, "%d|%s|%s", (int)c, scope, who);
     bucket *b = hmap_get(&g->buckets, key);
     if (b) {
@@ -515,7 +540,8 @@ static bucket *bucket_get(gate *g, gate_class c, const char *scope, const char *
 }
 
 gate_verdict gate_judge_local(gate *g, gate_class c, const char *bare, const char *domain,
-                              char *reason, size_t rlen, double *ttl)
+                              const char *room, unsigned room_rate, char *reason, size_t rlen,
+                              double *ttl)
 {
     double now = g->cfg.now();
     *ttl = 0;
@@ -536,16 +562,34 @@ gate_verdict gate_judge_local(gate *g, gate_class c, const char *bare, const cha
     const gate_limit *lj = &g->cfg.jid[c], *ld = &g->cfg.dom[c];
     bucket *bj = lj->interval > 0 ? bucket_get(g, c, "j", bare, lj, now) : NULL;
     bucket *bd = ld->interval > 0 ? bucket_get(g, c, "d", domain, ld, now) : NULL;
+    bucket *br = NULL;
+    if (room && room_rate) {
+        /* A minute's worth at once, then one every 60/rate seconds, as in
+         * the script. A space joins the two: no prepared JID holds one. */
+        gate_limit lr = {60.0 / room_rate, (double)room_rate};
+        char who[4300];
+        snprintf(who, sizeof who, "%s %s", room, bare);
+        br = bucket_get(g, c, "r", who, &lr, now);
+    }
     gate_verdict v = GATE_PASS;
     if (bj && bj->tokens < 1)
         v = GATE_RATE_JID;
     else if (bd && bd->tokens < 1)
         v = GATE_RATE_DOMAIN;
+    else if (br && br->tokens < 1)
+        v = GATE_RATE_ROOM;
     if (v == GATE_PASS) {
         if (bj)
             bj->tokens -= 1;
         if (bd)
             bd->tokens -= 1;
+        if (br)
+            br->tokens -= 1;
+        return v;
+    }
+    if (v == GATE_RATE_ROOM) {
+        /* The owner's limit: no violation counted (see the script). */
+        snprintf(reason, rlen, "%u messages a minute", room_rate);
         return v;
     }
     /* Violations: counted in a decision entry of kind "v" that expires
@@ -608,7 +652,8 @@ static void drain(gate *g)
 
 static void judge_locally(gate *g, entry *e)
 {
-    e->v = gate_judge_local(g, e->cls, e->bare, e->domain, e->reason, sizeof e->reason, &e->ttl);
+    e->v = gate_judge_local(g, e->cls, e->bare, e->domain, e->room, e->room_rate, e->reason,
+                            sizeof e->reason, &e->ttl);
 }
 
 static void cache_verdict(gate *g, entry *e, long long ttl_ms)
@@ -667,8 +712,10 @@ static void on_reply(void *ud, redisReply *reply)
         long long ttl =
             reply->element[2]->type == REDIS_REPLY_INTEGER ? reply->element[2]->integer : 0;
         const redisReply *rs = reply->element[1];
-        e->v = v >= 0 && v <= GATE_MUTED_NOW ? (gate_verdict)v : GATE_PASS;
-        if (rs->type == REDIS_REPLY_STRING || rs->type == REDIS_REPLY_STATUS)
+        e->v = v >= 0 && v <= GATE_RATE_ROOM ? (gate_verdict)v : GATE_PASS;
+        if (e->v == GATE_RATE_ROOM)
+            snprintf(e->reason, sizeof e->reason, "%u messages a minute", e->room_rate);
+        else if (rs->type == REDIS_REPLY_STRING || rs->type == REDIS_REPLY_STATUS)
             snprintf(e->reason, sizeof e->reason, "%.*s", (int)rs->len, rs->str);
         e->ttl = ttl > 0 ? (double)ttl / 1000.0 : 0;
         cache_verdict(g, e, ttl);
@@ -686,7 +733,7 @@ static void on_reply(void *ud, redisReply *reply)
 
 static int send_check(gate *g, entry *e)
 {
-    char k[7][1200];
+    char k[7][1200], rk[4500];
     const char *p = g->prefix;
     const char *cn = gate_class_name(e->cls);
     snprintf(k[0], sizeof k[0], "%ssafety:ban:jid:%s", p, e->bare);
@@ -697,25 +744,83 @@ static int send_check(gate *g, entry *e)
     snprintf(k[5], sizeof k[5], "%ssafety:rl:%s:dom:%s", p, cn, e->domain);
     snprintf(k[6], sizeof k[6], "%ssafety:rlv:%s", p, e->bare);
     const char *spam = g->cfg.domains_enabled && !in_list(g->allow, e->domain) ? "1" : "0";
-    const char *argv[3 + 7 + 10];
+    /* The room's bucket rides in the same script call (one round trip per
+     * stanza); without a room limit the call is the same as before. */
+    char rms[32], rburst[16];
+    if (e->room) {
+        snprintf(rk, sizeof rk, "%ssafety:rl:%s:room:%s:jid:%s", p, cn, e->room, e->bare);
+        snprintf(rms, sizeof rms, "%.3f", 60000.0 / e->room_rate);
+        snprintf(rburst, sizeof rburst, "%u", e->room_rate);
+    }
+    const char *argv[3 + 8 + 12];
     int n = 0;
     bool sha = g->sha[0] && !e->eval;
     argv[n++] = sha ? "EVALSHA" : "EVAL";
     argv[n++] = sha ? g->sha : script;
-    argv[n++] = "7";
+    argv[n++] = e->room ? "8" : "7";
     for (int i = 0; i < 7; i++)
         argv[n++] = k[i];
+    if (e->room)
+        argv[n++] = rk;
     argv[n++] = e->domain;
     argv[n++] = spam;
     for (int i = 0; i < CLASS_ARGS; i++)
         argv[n++] = g->args[e->cls][i];
-    size_t lens[20];
+    if (e->room) {
+        argv[n++] = rms;
+        argv[n++] = rburst;
+    }
+    size_t lens[3 + 8 + 12];
     for (int i = 0; i < n; i++)
         lens[i] = strlen(argv[i]);
     if (rdb_command_argv(g->r, on_reply, e, n, argv, lens) < 0)
         return -1;
     e->waiting = true;
     return 0;
+}
+
+/* Whether the bare address s[0..n) is already in prepared form: lower-case
+ * printable ASCII, no character Nodeprep forbids in the local part, one
+ * '@', an LDH domain. Nodeprep and Nameprep leave such a JID unchanged, so
+ * the common case skips stringprep, the costliest step of a JID. */
+static bool plain_bare(const char *s, size_t n)
+{
+    const char *at = memchr(s, '@', n);
+    if (!at || at == s || at + 1 == s + n || s[n - 1] == '.' || at[1] == '.')
+        return false;
+    for (const char *c = s; c < at; c++)
+        if (*c < 0x21 || *c > 0x7e || (*c >= 'A' && *c <= 'Z') || strchr("\"&'/:<>@", *c))
+            return false;
+    for (const char *c = at + 1; c < s + n; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '.'))
+            return false;
+    return true;
+}
+
+/* For a groupchat or private message: the prepared room JID, when the
+ * room has a limit of its own (*rate); else NULL. The room must be named
+ * as the muc names it, or "LOBBY@svc" would slip past lobby's limit. */
+static char *room_limit(gate *g, const char *to, unsigned *rate)
+{
+    *rate = 0;
+    const char *slash = strchr(to, '/');
+    size_t n = slash ? (size_t)(slash - to) : strlen(to);
+    const char *at = memchr(to, '@', n);
+    if (at && at - to <= JID_PART_MAX && plain_bare(to, n)) {
+        /* Most rooms set no limit: ask before allocating anything. */
+        char local[JID_PART_MAX + 1];
+        memcpy(local, to, (size_t)(at - to));
+        local[at - to] = '\0';
+        if (!(*rate = g->room_rate(g->ud, local)))
+            return NULL;
+        return strndup(to, n);
+    }
+    jid t;
+    if (jid_parse(to, &t) != JID_OK)
+        return NULL; /* the service answers jid-malformed */
+    char *room = t.local && (*rate = g->room_rate(g->ud, t.local)) ? jid_bare(&t) : NULL;
+    jid_free(&t);
+    return room;
 }
 
 static void refuse_now(gate *g, xml_node *st, gate_class c, gate_verdict v)
@@ -775,6 +880,8 @@ void gate_submit(gate *g, xml_node *st)
     e->g = g;
     e->st = st;
     e->cls = c;
+    if (g->room_rate && (c == GATE_C_ROOM_MESSAGE || c == GATE_C_PRIVATE_MESSAGE))
+        e->room = room_limit(g, ts, &e->room_rate);
     if (c != GATE_C_NONE) {
         if (g->cfg.domains_enabled &&
             (in_list(g->block, e->domain) || (g->only[0] && !in_list(g->only, e->domain)))) {

@@ -2,7 +2,8 @@
  *
  * It refuses stanzas from banned senders and blocked domains, refuses
  * messages from muted senders, and applies token-bucket rate limits per
- * stanza class, per bare JID and per sender domain. When Redis is up every
+ * stanza class, per bare JID and per sender domain, plus the room's own
+ * limit on messages (an owner's setting, only ever stricter). When Redis is up every
  * checked stanza costs one pipelined EVALSHA (an atomic Lua script, so
  * several component processes on one Redis share bans, mutes and buckets);
  * when Redis is away the same limits run on local buckets, with the last
@@ -49,7 +50,8 @@ typedef enum {
     GATE_RATE_JID,       /* over the sender's own limit */
     GATE_RATE_DOMAIN,    /* over the sender domain's limit */
     GATE_MUTED_NOW,      /* over a limit once too often: muted from now */
-    GATE_OVERFLOW,       /* the FIFO is full */
+    GATE_RATE_ROOM,      /* over the room's own message limit */
+    GATE_OVERFLOW,       /* the FIFO is full (never from Redis) */
 } gate_verdict;
 
 typedef struct gate_limit {
@@ -73,6 +75,9 @@ typedef struct gate_config {
 
 /* Whether the full JID `full` is in the room `room_local` (join or change). */
 typedef bool (*gate_in_room_cb)(void *ud, const char *room_local, const char *full);
+/* The limit the owner of room `room_local` (prepared) set on the messages
+ * one person may send there, per minute; 0: none, the service's alone. */
+typedef unsigned (*gate_room_rate_cb)(void *ud, const char *room_local);
 /* A stanza that passed; takes ownership. */
 typedef void (*gate_pass_cb)(void *ud, xml_node *stanza);
 
@@ -86,6 +91,9 @@ gate *gate_new(const gate_config *cfg, rdb *r, const out *sink, gate_pass_cb pas
  * replies still due from Redis are ignored. Call gate_free after rdb_free. */
 void gate_close(gate *g);
 void gate_free(gate *g);
+/* Asks cb (with gate_new's ud) for the room's own limit on groupchat and
+ * private messages; NULL (the default): service limits only. */
+void gate_set_room_rate(gate *g, gate_room_rate_cb cb);
 void gate_submit(gate *g, xml_node *stanza);
 /* Tell the gate about Redis: loads the script when it comes up, logs the
  * switch between shared and local limits once. */
@@ -107,8 +115,11 @@ const char *gate_class_name(gate_class c);
  * that does not apply to class c, or when st must not be answered). */
 xml_node *gate_refusal(const xml_node *st, gate_class c, gate_verdict v, const char *reason,
                        double ttl);
-/* Judges one stanza with local state only, as when Redis is down. */
+/* Judges one stanza with local state only, as when Redis is down. room:
+ * the prepared room JID whose own limit applies, room_rate messages a
+ * minute (NULL, 0: none). */
 gate_verdict gate_judge_local(gate *g, gate_class c, const char *bare, const char *domain,
-                              char *reason, size_t rlen, double *ttl);
+                              const char *room, unsigned room_rate, char *reason, size_t rlen,
+                              double *ttl);
 
 #endif

@@ -141,6 +141,75 @@ def test_repeated_violations_mute_for_a_while(stack, connect, redis, component_f
 # --------------------------------------------------------------------------
 # bans and domain blocks
 
+def test_room_limit_is_stricter_than_the_service(stack, connect, redis, component_factory):
+    """An owner's x-stoa#message_rate cuts a flood at the room's rate though
+    the service's burst is larger; a room without one is not limited at
+    that rate; refusals under the room's limit earn no mute; a persistent
+    room keeps its limit across a restart of the component."""
+    comp = safety_component(stack, component_factory, redis.port,
+                            ratelimit={"room_message_interval": "1s", "room_message_burst": 30,
+                                       "violations": 2, "mute": "60s"})
+    alice, bob = connect("alice"), connect("bob")
+    strict, free_room = room_on(SAFE, "strict"), room_on(SAFE, "free")
+    create_room(alice, strict, fields={"muc#roomconfig_persistentroom": "1",
+                                       "x-stoa#message_rate": "3"})
+    create_room(alice, free_room)
+    bob.join(strict, "Bob")
+    bob.join(free_room, "Bob")
+    alice.clear()
+    bob.clear()
+
+    ids = flood(bob, strict, 8, "s")
+    settle(bob, alice)
+    alice.pump(0.5)
+    got = [s.get("id") for s in alice.take(groupchat_from(strict, "Bob"))]
+    refused = bob.take(errors_from(strict))
+    print(f"[e2e] {stack.kind}: room limit 3/min, flood of 8: {len(got)} delivered, "
+          f"{len(refused)} refused")
+    assert got == ids[:3], got
+    assert sorted(s.get("id") for s in refused) == sorted(ids[3:]), [dump(s) for s in refused]
+    for s in refused:
+        assert error_condition(s) == "policy-violation" and error_type(s) == "modify", dump(s)
+        assert error_text(s) == ("rate limit: this room's own limit is 3 messages a minute per "
+                                 "person; slow down"), dump(s)
+    key = f"{comp.prefix}safety:rl:room_message:room:{strict}:jid:bob@{stack.host}"
+    ttl = int(redis.command_line("PTTL", key)[1:])
+    assert 0 < ttl <= 61000, (key, ttl)
+    # Five refusals, violations = 2, and no mute: the owner's limit does not
+    # sanction anyone on the whole service.
+    assert redis.command_line("EXISTS", f"{comp.prefix}safety:mute:bob@{stack.host}") == ":0"
+
+    # The same person, the same flood, in a room without a limit of its own.
+    ids = flood(bob, free_room, 8, "f")
+    settle(bob, alice)
+    alice.pump(0.5)
+    got = [s.get("id") for s in alice.take(groupchat_from(free_room, "Bob"))]
+    assert got == ids, got
+    assert not bob.take(errors_from(free_room))
+
+    # The limit is kept with the persistent room.
+    mark = comp.mark()
+    assert comp.stop() == 0
+    comp.start()
+    comp.wait_log(r"[1-9]\d* persistent rooms? restored from Redis", 15, since=mark)
+    comp.wait_log(rf"component link ready: {SAFE}", 20, since=mark)
+    # Shutting down told Alice she was removed (332): rejoin after that.
+    alice.wait_for(presence_from(f"{strict}/Alice", "unavailable"), 10, "shutdown 332")
+    carol = connect("carol")
+    alice.join(strict, "Alice")
+    carol.join(strict, "Carol")
+    alice.clear()
+    carol.clear()
+    ids = flood(carol, strict, 5, "r")
+    settle(carol, alice)
+    alice.pump(0.5)
+    got = [s.get("id") for s in alice.take(groupchat_from(strict, "Carol"))]
+    refused = carol.take(errors_from(strict))
+    assert got == ids[:3], got
+    assert [error_text(s) for s in refused] == [
+        "rate limit: this room's own limit is 3 messages a minute per person; slow down"] * 2
+
+
 def test_banned_jid_is_refused_and_reaches_nobody(stack, connect, redis, component_factory):
     comp = safety_component(stack, component_factory, redis.port)
     alice, bob, eve = connect("alice"), connect("bob"), connect("eve")

@@ -1075,6 +1075,88 @@ START_TEST(stranger_links_room_override)
 }
 END_TEST
 
+/* The room's own message limit: validated whole, kept with the room,
+ * handed to the gate through muc_room_message_rate. */
+#define SET_MESSAGE_RATE(v)                                                                        \
+    "<iq type='set' id='c' from='" ALICE "' to='room1@" SVC "'><query "                            \
+    "xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'><field "  \
+    "var='muc#roomconfig_roomname'><value>Renamed</value></field><field "                          \
+    "var='x-stoa#message_rate'><value>" v "</value></field></x></query></iq>"
+#define GET_FORM                                                                                   \
+    "<iq type='get' id='f' from='" ALICE "' to='room1@" SVC "'>"                                   \
+    "<query xmlns='http://jabber.org/protocol/muc#owner'/></iq>"
+
+START_TEST(message_rate_room_setting)
+{
+    make_room("room1");
+    muc *m = service_muc(svc);
+    ck_assert_uint_eq(muc_room_message_rate(m, "room1"), 0);
+    ck_assert_uint_eq(muc_room_message_rate(m, "nosuchroom"), 0);
+    ck_assert_ptr_nonnull(strstr(feed(GET_FORM), "<field var=\"x-stoa#message_rate\" "
+                                                 "type=\"text-single\" label=\"Messages a minute "
+                                                 "one person may send (empty: the service&apos;s "
+                                                 "limit)\"><value></value></field>"));
+    /* Refused whole: not a number, negative, a fraction, beyond the maximum;
+     * the name in the same form is not applied either. */
+    static const char *const bad[] = {
+        SET_MESSAGE_RATE("abc"),  SET_MESSAGE_RATE("-1"), SET_MESSAGE_RATE("1.5"),
+        SET_MESSAGE_RATE("6001"), SET_MESSAGE_RATE("3 "), SET_MESSAGE_RATE("99999999999999999999"),
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const char *got = feed(bad[i]);
+        ck_assert_ptr_nonnull(strstr(got, "type=\"error\""));
+        ck_assert_ptr_nonnull(strstr(got, STANZA_ERR("not-acceptable")));
+        ck_assert_ptr_nonnull(strstr(got, "unacceptable value for x-stoa#message_rate"));
+    }
+    muc_room *r = muc_room_get(m, "room1");
+    ck_assert_ptr_null(r->cfg.name);
+    ck_assert_uint_eq(muc_room_message_rate(m, "room1"), 0);
+
+    expect_has(SET_MESSAGE_RATE("3"), "type=\"result\"");
+    ck_assert_uint_eq(muc_room_message_rate(m, "room1"), 3);
+    ck_assert_ptr_nonnull(strstr(feed(GET_FORM), "<field var=\"x-stoa#message_rate\" "
+                                                 "type=\"text-single\" label=\"Messages a minute "
+                                                 "one person may send (empty: the service&apos;s "
+                                                 "limit)\"><value>3</value></field>"));
+    /* Kept with the room, and back after a restart. */
+    char *state = muc_room_state(r);
+    ck_assert_ptr_nonnull(strstr(state, "message_rate=\"3\""));
+    service_config c = {SVC,
+                        "Rooms",
+                        "1.0",
+                        {.topics = topics,
+                         .history_default = 20,
+                         .history_max = 50,
+                         .seed = 42,
+                         .now = fixed_clock},
+                        {0}};
+    out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};
+    service *svc2 = service_new(&c, &sink);
+    ck_assert_ptr_nonnull(muc_room_restore(service_muc(svc2), state, strlen(state)));
+    ck_assert_uint_eq(muc_room_message_rate(service_muc(svc2), "room1"), 3);
+    /* A damaged value in Redis falls back to the service's limits. */
+    ck_assert_ptr_nonnull(muc_room_restore(
+        service_muc(svc2), "<room jid='bad@" SVC "'><config message_rate='-5'/></room>",
+        strlen("<room jid='bad@" SVC "'><config message_rate='-5'/></room>")));
+    ck_assert_uint_eq(muc_room_message_rate(service_muc(svc2), "bad"), 0);
+    ck_assert_ptr_nonnull(muc_room_restore(
+        service_muc(svc2), "<room jid='big@" SVC "'><config message_rate='6001'/></room>",
+        strlen("<room jid='big@" SVC "'><config message_rate='6001'/></room>")));
+    ck_assert_uint_eq(muc_room_message_rate(service_muc(svc2), "big"), 0);
+    service_free(svc2);
+    free(state);
+    /* Empty (or 0) gives the room back to the service's limits. */
+    expect_has(SET_MESSAGE_RATE(""), "type=\"result\"");
+    ck_assert_uint_eq(muc_room_message_rate(m, "room1"), 0);
+    state = muc_room_state(r);
+    ck_assert_ptr_null(strstr(state, "message_rate"));
+    free(state);
+    expect_has(SET_MESSAGE_RATE("6000"), "type=\"result\"");
+    expect_has(SET_MESSAGE_RATE("0"), "type=\"result\"");
+    ck_assert_uint_eq(muc_room_message_rate(m, "room1"), 0);
+}
+END_TEST
+
 START_TEST(stranger_links_held)
 {
     restart_with_links(LINKPOL_HOLD);
@@ -1165,6 +1247,7 @@ int main(void)
     tcase_add_test(tc, stranger_links_marked);
     tcase_add_test(tc, stranger_links_room_override);
     tcase_add_test(tc, stranger_links_held);
+    tcase_add_test(tc, message_rate_room_setting);
     tcase_add_test(tc, blocked_sender_filtered);
     tcase_add_test(tc, iq_to_occupant_forwarded);
     suite_add_tcase(s, tc);

@@ -396,6 +396,128 @@ START_TEST(bounded_buckets)
 }
 END_TEST
 
+/* ---- the room's own limit, in the local fallback ---- */
+
+static unsigned lobby_rate;
+
+/* Only "lobby" sets a limit of its own. */
+static unsigned room_rate(void *ud, const char *local)
+{
+    (void)ud;
+    return strcmp(local, "lobby") == 0 ? lobby_rate : 0;
+}
+
+#define TO(room, id)                                                                               \
+    "<message from='flood@example.org/pc' to='" room "' type='groupchat' id='" id "'><body>x"      \
+    "</body></message>"
+
+static unsigned count(const char *hay, const char *needle)
+{
+    unsigned n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* How often needle is in b so far (b's bytes are not NUL-terminated). */
+static unsigned seen(const buf *b, const char *needle)
+{
+    char *s = buf_strdup(b);
+    unsigned n = s ? count(s, needle) : 0;
+    free(s);
+    return n;
+}
+
+START_TEST(room_limit_is_stricter_than_the_service)
+{
+    gate_config c = base_config();
+    /* The service lets one person send 100 at once: only the room bites. */
+    c.jid[GATE_C_ROOM_MESSAGE] = c.jid[GATE_C_PRIVATE_MESSAGE] = (gate_limit){1.0, 100};
+    gate *g = make_gate(&c);
+    lobby_rate = 3;
+    gate_set_room_rate(g, room_rate);
+    for (int i = 0; i < 8; i++)
+        submit(g, TO("lobby@svc", "l"));
+    char *p = take(&passed), *o = take(&output);
+    ck_assert_uint_eq(count(p, "id=\"l\""), 3);
+    ck_assert_uint_eq(count(o, "<policy-violation"), 5);
+    ck_assert_uint_eq(count(o, "rate limit: this room&apos;s own limit is 3 messages a minute per "
+                               "person; slow down"),
+                      5);
+    /* Five refusals with violations = 3, yet no mute: the owner's limit
+     * counts no violation of the service's. */
+    ck_assert_ptr_null(strstr(o, "muted"));
+    free(p);
+    free(o);
+    /* Another room has no limit of its own: the service's burst applies. */
+    for (int i = 0; i < 8; i++)
+        submit(g, TO("hall@svc", "h"));
+    ck_assert_uint_eq(seen(&passed, "id=\"h\""), 8);
+    ck_assert_uint_eq(buf_unread_len(&output), 0);
+    buf_free(&passed);
+    /* Another spelling of the room is the same room and the same bucket. */
+    submit(g, TO("LOBBY@SVC", "u"));
+    ck_assert_uint_eq(buf_unread_len(&passed), 0);
+    ck_assert_uint_gt(seen(&output, "this room&apos;s own limit"), 0);
+    buf_free(&output);
+    /* A token every 60/3 = 20 s. */
+    clock_now += 20;
+    submit(g, TO("lobby@svc", "a"));
+    submit(g, TO("lobby@svc", "b"));
+    ck_assert_uint_gt(seen(&passed, "id=\"a\""), 0);
+    ck_assert_uint_gt(seen(&output, "id=\"b\""), 0);
+    buf_free(&passed);
+    buf_free(&output);
+    /* Private messages through the room: the same limit, a bucket of their
+     * own. */
+    for (int i = 0; i < 4; i++)
+        submit(g, "<message from='flood@example.org/pc' to='lobby@svc/Nick' type='chat' "
+                  "id='pm'><body>x</body></message>");
+    ck_assert_uint_eq(seen(&passed, "id=\"pm\""), 3);
+    ck_assert_uint_gt(seen(&output, "this room&apos;s own limit is 3"), 0);
+    buf_free(&passed);
+    buf_free(&output);
+    /* Each person has a bucket of their own. */
+    submit(g, "<message from='calm@example.org/pc' to='lobby@svc' type='groupchat' id='c'/>");
+    ck_assert_uint_gt(seen(&passed, "id=\"c\""), 0);
+    buf_free(&passed);
+    /* The owner lifts the limit: the service's alone again. */
+    lobby_rate = 0;
+    for (int i = 0; i < 5; i++)
+        submit(g, TO("lobby@svc", "z"));
+    ck_assert_uint_eq(seen(&passed, "id=\"z\""), 5);
+    ck_assert_uint_eq(buf_unread_len(&output), 0);
+    gate_free(g);
+}
+END_TEST
+
+START_TEST(room_limit_never_lifts_the_service_limit)
+{
+    gate_config c = base_config(); /* the service: a burst of 3 */
+    c.violations = 0;
+    gate *g = make_gate(&c);
+    lobby_rate = 6000;
+    gate_set_room_rate(g, room_rate);
+    for (int i = 0; i < 5; i++)
+        submit(g, TO("lobby@svc", "s"));
+    ck_assert_uint_eq(seen(&passed, "id=\"s\""), 3);
+    ck_assert_uint_eq(seen(&output, "too many room_message stanzas from you"), 2);
+    gate_free(g);
+}
+END_TEST
+
+START_TEST(room_limit_refusal)
+{
+    expect_refusal("<message from='a@b/c' to='lobby@svc' type='groupchat' id='m'><body>hi</body>"
+                   "</message>",
+                   GATE_C_ROOM_MESSAGE, GATE_RATE_ROOM, "3 messages a minute", 0,
+                   "<message id=\"m\" to=\"a@b/c\" from=\"lobby@svc\" type=\"error\"><body>hi"
+                   "</body><error type=\"modify\"><policy-violation xmlns=\"" ERRNS "\"/><text "
+                   "xmlns=\"" ERRNS "\" xml:lang=\"en\">rate limit: this room&apos;s own limit is "
+                   "3 messages a minute per person; slow down</text></error></message>");
+}
+END_TEST
+
 /* ---- links ---- */
 
 static unsigned detect(const char *xml)
@@ -535,6 +657,9 @@ int main(void)
     tcase_add_test(tc, disabled_gate_passes_everything);
     tcase_add_test(tc, errors_pass_unchecked);
     tcase_add_test(tc, bounded_buckets);
+    tcase_add_test(tc, room_limit_is_stricter_than_the_service);
+    tcase_add_test(tc, room_limit_never_lifts_the_service_limit);
+    tcase_add_test(tc, room_limit_refusal);
     tcase_add_test(tc, link_detector);
     tcase_add_test(tc, block_iq);
     suite_add_tcase(s, tc);
