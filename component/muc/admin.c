@@ -64,8 +64,7 @@ static const char *check(const muc_room *r, const muc_occupant *actor, muc_aff a
     return NULL;
 }
 
-/* "<actor nick='..'/><reason>..</reason></item>" as <item/>'s content. */
-static char *item_children(const char *actor, const char *reason)
+char *muc_item_children(const char *actor, const char *reason)
 {
     buf b = BUF_INIT;
     buf_puts(&b, ">");
@@ -74,7 +73,7 @@ static char *item_children(const char *actor, const char *reason)
         buf_append_xml_escaped(&b, actor, strlen(actor));
         buf_puts(&b, "\"/>");
     }
-    if (reason) {
+    if (reason && *reason) {
         buf_puts(&b, "<reason>");
         buf_append_xml_escaped(&b, reason, strlen(reason));
         buf_puts(&b, "</reason>");
@@ -89,7 +88,7 @@ static char *item_children(const char *actor, const char *reason)
  * member) and removes it. */
 static void expel(muc_room *r, muc_occupant *o, int code, const char *actor, const char *reason)
 {
-    char *extra = item_children(actor, reason);
+    char *extra = muc_item_children(actor, reason);
     const int codes[] = {code};
     muc_presence_broadcast(r, o, "unavailable", codes, 1, extra, NULL);
     free(extra);
@@ -109,7 +108,7 @@ static void apply(muc_room *r, const char *actor, const change *c)
             return;
         }
         t->role = c->role;
-        char *extra = item_children(actor, c->reason);
+        char *extra = muc_item_children(actor, c->reason);
         muc_presence_broadcast(r, t, NULL, NULL, 0, extra, NULL);
         free(extra);
         return;
@@ -126,7 +125,7 @@ static void apply(muc_room *r, const char *actor, const change *c)
             expel(r, o, 321, actor, c->reason);
         } else {
             o->role = muc_room_default_role(r, c->aff);
-            char *extra = item_children(actor, c->reason);
+            char *extra = muc_item_children(actor, c->reason);
             muc_presence_broadcast(r, o, NULL, NULL, 0, extra, NULL);
             free(extra);
         }

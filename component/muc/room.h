@@ -229,6 +229,10 @@ void muc_search(muc *m, const xml_node *iq, const xml_node *q);
 void muc_iq_to_occupant(muc *m, muc_room *r, const xml_node *st, const jid *from, const jid *to);
 
 /* ---- admin.c ---- */
+/* The rest of an <item/> in a presence that sends someone away:
+ * "><actor nick='..'/><reason>..</reason></item>" (actor and an empty reason
+ * left out). Caller frees; NULL on OOM. */
+char *muc_item_children(const char *actor, const char *reason);
 void muc_admin(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const jid *from);
 
 #endif

@@ -116,32 +116,11 @@ static bool matches(const char *bare, const char *who, bool domain)
     return strcmp(d, who) == 0;
 }
 
-/* "><reason>..</reason></item>" as the <item/>'s content. */
-static char *item_extra(const char *actor, const char *reason)
-{
-    buf b = BUF_INIT;
-    buf_puts(&b, ">");
-    if (actor) {
-        buf_puts(&b, "<actor nick=\"");
-        buf_append_xml_escaped(&b, actor, strlen(actor));
-        buf_puts(&b, "\"/>");
-    }
-    if (reason && *reason) {
-        buf_puts(&b, "<reason>");
-        buf_append_xml_escaped(&b, reason, strlen(reason));
-        buf_puts(&b, "</reason>");
-    }
-    buf_puts(&b, "</item>");
-    char *s = buf_strdup(&b);
-    buf_free(&b);
-    return s;
-}
-
 static unsigned expel_in(muc_room *r, const char *who, bool domain, int code, const char *actor,
                          const char *reason)
 {
     unsigned n = 0;
-    char *extra = item_extra(actor, reason);
+    char *extra = muc_item_children(actor, reason);
     const int codes[] = {code};
     for (size_t i = r->noccupants; i-- > 0;) {
         muc_occupant *o = r->occupants[i];
@@ -206,7 +185,7 @@ static unsigned silence_in(muc_room *r, const char *bare, bool keep_admins, cons
         if (keep_admins && muc_room_aff(r, bare) >= AFF_ADMIN)
             continue;
         o->role = ROLE_VISITOR;
-        char *extra = item_extra(NULL, reason);
+        char *extra = muc_item_children(NULL, reason);
         muc_presence_broadcast(r, o, NULL, NULL, 0, extra, NULL);
         free(extra);
         n++;
