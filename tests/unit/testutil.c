@@ -42,6 +42,19 @@ char *tu_str(const xml_node *n)
     return xml_to_string(n, NS_COMPONENT);
 }
 
+void tu_expect(xml_node *r, const char *want)
+{
+    if (!want) {
+        ck_assert_ptr_null(r);
+    } else {
+        ck_assert_ptr_nonnull(r);
+        char *s = tu_str(r);
+        ck_assert_str_eq(s, want);
+        free(s);
+    }
+    xml_free(r);
+}
+
 int tu_run(Suite *s)
 {
     SRunner *sr = srunner_create(s);

@@ -12,6 +12,9 @@
 xml_node *tu_stanza(const char *xml);
 /* Serializes as it would be written on a component stream; caller frees. */
 char *tu_str(const xml_node *n);
+/* Asserts that r is NULL when want is NULL, else that it serializes to
+ * want; frees r either way. */
+void tu_expect(xml_node *r, const char *want);
 
 /* Runs a suite the way every unit test program does (CK_ENV: the
  * CK_VERBOSITY and CK_FORK variables apply); returns the exit status. */
