@@ -485,13 +485,6 @@ void complink_stop(complink *cl)
         cl->cb.on_stopped(cl->ud);
 }
 
-int complink_send(complink *cl, const xml_node *stanza)
-{
-    if (cl->state != COMPLINK_READY || !cl->xs)
-        return -1;
-    return xstream_send(cl->xs, stanza);
-}
-
 buf *complink_out_begin(complink *cl)
 {
     return cl->state == COMPLINK_READY && cl->xs ? xstream_out_begin(cl->xs) : NULL;

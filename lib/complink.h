@@ -59,8 +59,6 @@ void complink_free(complink *cl);
 void complink_start(complink *cl);
 /* Closes the stream properly and stops reconnecting; on_stopped follows. */
 void complink_stop(complink *cl);
-/* Queues a stanza to the server. 0, or -1 when the link is not ready. */
-int complink_send(complink *cl, const xml_node *stanza);
 /* The link's output queue (see out.h); begin returns NULL when not ready. */
 buf *complink_out_begin(complink *cl);
 void complink_out_commit(complink *cl);

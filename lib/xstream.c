@@ -393,20 +393,6 @@ void xstream_out_commit(xstream *xs)
         after_queue(xs);
 }
 
-int xstream_send(xstream *xs, const xml_node *stanza)
-{
-    if (xs->state != XS_OPEN || xs->free_pending)
-        return -1;
-    size_t before = xs->out.len;
-    if (xml_serialize(stanza, &xs->out, xs->content_ns) < 0) {
-        /* Never leave half a stanza in the queue. */
-        xs->out.len = before;
-        return -1;
-    }
-    after_queue(xs);
-    return 0;
-}
-
 void xstream_close(xstream *xs, const char *condition, const char *text)
 {
     if (xs->state != XS_OPEN || xs->free_pending)

@@ -68,10 +68,9 @@ void xstream_free(xstream *xs);
 /* Queues bytes as they are (stream header, handshake). 0 or -1 when the
  * stream is closing or on OOM. */
 int xstream_send_raw(xstream *xs, const char *data, size_t n);
-/* Queues a serialized stanza. 0 or -1. */
-int xstream_send(xstream *xs, const xml_node *stanza);
 /* Direct access to the output queue (see out.h): append serialized stanzas
- * between begin and commit. begin returns NULL when the stream is closing. */
+ * between begin and commit (out_stanza serializes one tree). begin returns
+ * NULL when the stream is closing. */
 buf *xstream_out_begin(xstream *xs);
 void xstream_out_commit(xstream *xs);
 /* Closes gracefully: optional stream error (condition in
