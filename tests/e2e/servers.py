@@ -420,9 +420,9 @@ FORWARD={domain}
 """
 
 
-class Prosody(Process):
-    name = "prosody"
-    start_timeout = 20.0
+class XmppServer(Process):
+    """What Prosody and ejabberd are both given: one host with its users,
+    the components on the component port, and the c2s port."""
 
     def __init__(
         self,
@@ -432,14 +432,14 @@ class Prosody(Process):
         users: Optional[Dict[str, str]] = None,
         c2s_port: Optional[int] = None,
         component_port: Optional[int] = None,
-        log_level: str = "debug",
-        http_port: Optional[int] = None,
+        log_level: str = "info",
         report_to: Optional[str] = None,
     ):
         super().__init__(state_dir)
         # A Stoa domain that gets a copy of every blocking request (XEP-0191,
-        # with XEP-0377 reports inside) through mod_firewall: see
-        # docs/safety.md, "Wiring Prosody and ejabberd".
+        # with XEP-0377 reports inside): through mod_firewall on Prosody,
+        # contrib/ejabberd/mod_stoa_report on ejabberd; see docs/safety.md,
+        # "Wiring Prosody and ejabberd".
         self.report_to = report_to
         self.host = host
         self.components = dict(components or {})
@@ -447,11 +447,24 @@ class Prosody(Process):
         self.c2s_port = c2s_port or free_port()
         self.component_port = component_port or free_port()
         self.log_level = log_level
+        self.registered = False
+
+    def ready(self) -> bool:
+        return (group_listens(self.proc.pid, self.c2s_port)
+                and group_listens(self.proc.pid, self.component_port))
+
+
+class Prosody(XmppServer):
+    name = "prosody"
+    start_timeout = 20.0
+
+    def __init__(self, *args, log_level: str = "debug", http_port: Optional[int] = None,
+                 **kwargs):
+        super().__init__(*args, log_level=log_level, **kwargs)
         # HTTP with WebSocket (RFC 7395) at /xmpp-websocket, for browser
         # clients; None: no HTTP listener at all.
         self.http_port = http_port
         self.config_path = self.dir / "prosody.cfg.lua"
-        self.registered = False
         self.run_as = "prosody"  # Prosody refuses to run as root
 
     def logs(self) -> List[Path]:
@@ -542,8 +555,7 @@ class Prosody(Process):
         return e
 
     def ready(self) -> bool:
-        return (group_listens(self.proc.pid, self.c2s_port)
-                and group_listens(self.proc.pid, self.component_port)
+        return (super().ready()
                 and (self.http_port is None or group_listens(self.proc.pid, self.http_port)))
 
 
@@ -660,44 +672,22 @@ def install_stoa_report_module(contrib: Path) -> Path:
     return beam
 
 
-class Ejabberd(Process):
+class Ejabberd(XmppServer):
     name = "ejabberd"
     start_timeout = 60.0
     stop_timeout = 20.0
 
-    def __init__(
-        self,
-        state_dir: Path,
-        host: str = "localhost",
-        components: Optional[Dict[str, str]] = None,
-        users: Optional[Dict[str, str]] = None,
-        c2s_port: Optional[int] = None,
-        component_port: Optional[int] = None,
-        log_level: str = "info",
-        report_to: Optional[str] = None,
-        extra_components: Optional[Dict[str, str]] = None,
-    ):
-        super().__init__(state_dir)
-        # A Stoa domain that gets a copy of every blocking request through
-        # contrib/ejabberd/mod_stoa_report: see docs/safety.md, "Wiring
-        # Prosody and ejabberd".
-        self.report_to = report_to
-        self.host = host
-        self.components = dict(components or {})
+    def __init__(self, *args, extra_components: Optional[Dict[str, str]] = None, **kwargs):
+        super().__init__(*args, **kwargs)
         # ejabberd routes every host of a listener to whichever component
         # connected there: components that must be told apart get a
         # listener (and port) each.
         self.extra_components = dict(extra_components or {})
         self.component_ports = {d: free_port() for d in self.extra_components}
-        self.users = dict(users or {})
-        self.c2s_port = c2s_port or free_port()
-        self.component_port = component_port or free_port()
         self.dist_port = free_port()
         self.node = f"stoa{os.getpid()}x{self.c2s_port}@localhost"
-        self.log_level = log_level
         self.config_path = self.dir / "ejabberd.yml"
         self.ctl_config_path = self.dir / "ejabberdctl.cfg"
-        self.registered = False
         self.log_start = 0  # where this start's part of ejabberd.log begins
         # ejabberdctl run as root would su to this user itself, through a
         # process that does not pass signals on.
@@ -795,10 +785,6 @@ class Ejabberd(Process):
             raise ServerError(f"ejabberdctl {' '.join(args[:2])} failed ({r.returncode}):\n"
                               f"{r.stdout}{r.stderr}")
         return r
-
-    def ready(self) -> bool:
-        return (group_listens(self.proc.pid, self.c2s_port)
-                and group_listens(self.proc.pid, self.component_port))
 
     def check_report_module(self) -> None:
         """mod_stoa_report must really run. ejabberd 23.01 already refuses
