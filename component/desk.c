@@ -102,13 +102,6 @@ static double now_s(void)
 
 /* ---- small helpers ---- */
 
-static void strv_free(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
-}
-
 static bool strv_has(char *const *v, const char *s)
 {
     for (size_t i = 0; v && v[i]; i++)
@@ -190,7 +183,7 @@ static void pend_free(pend *p)
     pend_unlink(p);
     xml_free(p->iq);
     free(p->actor);
-    strv_free(p->rooms);
+    config_list_free(p->rooms);
     free(p->sid);
     free(p->a);
     free(p->b);
@@ -1947,7 +1940,7 @@ static void handle_command(desk *d, const xml_node *iq, const xml_node *cmdn, co
 out:
     free(q.bare);
     free(q.full);
-    strv_free(q.rooms);
+    config_list_free(q.rooms);
 }
 
 bool desk_handle(desk *d, const xml_node *st, const jid *from, const jid *to)
@@ -1981,7 +1974,7 @@ bool desk_handle(desk *d, const xml_node *st, const jid *from, const jid *to)
                 char *bare = jid_bare(from);
                 char **rooms = bare ? muc_managed_rooms(d->rooms, bare) : NULL;
                 commands_items(d, st, bare && is_mod(d, bare), rooms);
-                strv_free(rooms);
+                config_list_free(rooms);
                 free(bare);
                 return true;
             }
@@ -2057,8 +2050,8 @@ void desk_free(desk *d)
         free(s);
     }
     hmap_free(&d->sessions);
-    strv_free(d->mods);
-    strv_free(d->servers);
+    config_list_free(d->mods);
+    config_list_free(d->servers);
     free(d->prefix);
     free(d->domain);
     free(d);
