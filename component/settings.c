@@ -15,26 +15,17 @@ static const char *const link_policies[] = {"deliver", "mark", "hold", "reject",
 
 /* One stanza class's four rate-limit keys: seconds per token and bucket
  * size, for each bare JID and for each sender domain. */
+// clang-format off
 #define RL(cls, i, iv, b, div, db)                                                                 \
-    {"ratelimit", cls "_interval",                                                                 \
-     CFG_SECONDS, OFF(rl_interval[i]),                                                             \
-     iv,          false,                                                                           \
-     false,       false,                                                                           \
-     0,           86400,                                                                           \
-     NULL,        "seconds per " cls " stanza per sender once the burst is spent (0: no limit)"},  \
-        {"ratelimit", cls "_burst", CFG_INT, OFF(rl_burst[i]),                                     \
-         b,           false,        false,   false,                                                \
-         1,           1000000,      NULL,    cls " stanzas a sender may send in a burst"},         \
-        {"ratelimit", cls "_domain_interval",                                                      \
-         CFG_SECONDS, OFF(rl_domain_interval[i]),                                                  \
-         div,         false,                                                                       \
-         false,       false,                                                                       \
-         0,           86400,                                                                       \
-         NULL,        "seconds per " cls " stanza per sender domain (0: no limit)"},               \
-    {                                                                                              \
-        "ratelimit", cls "_domain_burst", CFG_INT, OFF(rl_domain_burst[i]), db, false, false,      \
-            false, 1, 100000000, NULL, cls " stanzas one domain's users may send in a burst"       \
-    }
+    {"ratelimit", cls "_interval", CFG_SECONDS, OFF(rl_interval[i]), iv, false, false, false,     \
+     0, 86400, NULL, "seconds per " cls " stanza per sender once the burst is spent (0: no limit)"},\
+    {"ratelimit", cls "_burst", CFG_INT, OFF(rl_burst[i]), b, false, false, false,                \
+     1, 1000000, NULL, cls " stanzas a sender may send in a burst"},                               \
+    {"ratelimit", cls "_domain_interval", CFG_SECONDS, OFF(rl_domain_interval[i]), div, false,     \
+     false, false, 0, 86400, NULL, "seconds per " cls " stanza per sender domain (0: no limit)"},  \
+    {"ratelimit", cls "_domain_burst", CFG_INT, OFF(rl_domain_burst[i]), db, false, false, false,  \
+     1, 100000000, NULL, cls " stanzas one domain's users may send in a burst"}
+// clang-format on
 
 /* The one place every key, its default and its bounds are written down;
  * docs/configuration.md follows this table. */
@@ -146,27 +137,9 @@ const config_key settings_schema[] = {
     {NULL, NULL, 0, 0, NULL, false, false, false, 0, 0, NULL, NULL},
 };
 
-/* A comma-separated list of domains ([blocking] lists), so that -t
- * catches a typo before the daemon runs. */
-static int check_domains(const char *name, const char *key, const char *v, char *err, size_t errlen)
-{
-    char bad[256];
-    char **l = jid_list_parse(v, JID_LIST_DOMAINS, bad, sizeof bad);
-    if (!l) {
-        snprintf(err, errlen, "%s: [blocking] %s: '%s' is not a domain", name, key, bad);
-        return -1;
-    }
-    config_list_free(l);
-    return 0;
-}
-
 /* Checks that go beyond one key's type: they need jid.c or two keys. */
 static int validate(const char *name, settings *s, char *err, size_t errlen)
 {
-    if (check_domains(name, "block_domains", s->block_domains, err, errlen) < 0 ||
-        check_domains(name, "allow_domains", s->allow_domains, err, errlen) < 0 ||
-        check_domains(name, "only_domains", s->only_domains, err, errlen) < 0)
-        return -1;
     jid j;
     jid_err je = jid_parse(s->domain, &j);
     if (je != JID_OK || j.local || j.resource) {
@@ -194,19 +167,24 @@ static int validate(const char *name, settings *s, char *err, size_t errlen)
         snprintf(err, errlen, "%s: [muc] history must not exceed history_max", name);
         return -1;
     }
+    /* The address lists, parsed here so that -t catches a typo before the
+     * daemon runs. */
     const struct {
-        const char *key, *what, *value;
+        const char *section, *key, *what, *value;
         jid_list_kind kind;
     } lists[] = {
-        {"moderators", "a bare user JID", s->desk_moderators, JID_LIST_USERS},
-        {"report_servers", "a domain", s->desk_report_servers, JID_LIST_DOMAINS},
+        {"blocking", "block_domains", "a domain", s->block_domains, JID_LIST_DOMAINS},
+        {"blocking", "allow_domains", "a domain", s->allow_domains, JID_LIST_DOMAINS},
+        {"blocking", "only_domains", "a domain", s->only_domains, JID_LIST_DOMAINS},
+        {"desk", "moderators", "a bare user JID", s->desk_moderators, JID_LIST_USERS},
+        {"desk", "report_servers", "a domain", s->desk_report_servers, JID_LIST_DOMAINS},
     };
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
         char bad[256];
         char **l = jid_list_parse(lists[i].value, lists[i].kind, bad, sizeof bad);
         if (!l) {
-            snprintf(err, errlen, "%s: [desk] %s: '%s' is not %s", name, lists[i].key, bad,
-                     lists[i].what);
+            snprintf(err, errlen, "%s: [%s] %s: '%s' is not %s", name, lists[i].section,
+                     lists[i].key, bad, lists[i].what);
             return -1;
         }
         config_list_free(l);
