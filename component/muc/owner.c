@@ -20,8 +20,6 @@ void muc_room_config_free(muc_room_config *c)
     memset(c, 0, sizeof *c);
 }
 
-static const char *const who_names[] = {"anyone", "participants", "moderators", "none"};
-
 /* ---- the form ---- */
 
 static xml_node *add_field(xml_node *x, const char *var, const char *type, const char *label)
@@ -66,9 +64,9 @@ static void who_field(xml_node *x, const char *var, const char *label, muc_who v
                       int last)
 {
     xml_node *f = add_field(x, var, "list-single", label);
-    add_value(f, who_names[v]);
+    add_value(f, muc_who_name(v));
     for (int i = first; i <= last; i++)
-        add_option(f, who_names[i], who_names[i]);
+        add_option(f, muc_who_name((muc_who)i), muc_who_name((muc_who)i));
 }
 
 static void send_form(muc *m, muc_room *r, const xml_node *iq)
@@ -161,17 +159,6 @@ static int parse_uint(const char *v, unsigned max, unsigned *out)
     return 0;
 }
 
-static int parse_who(const char *v, muc_who *out)
-{
-    for (int i = 0; i <= WHO_NOBODY; i++) {
-        if (strcmp(v, who_names[i]) == 0) {
-            *out = (muc_who)i;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 static int set_str(char **dst, const char *v)
 {
     char *c = *v ? strdup(v) : NULL;
@@ -233,9 +220,9 @@ static const char *apply_form(muc *m, const xml_node *x, muc_room_config *c)
             return "muc#roomconfig_maxusers";
     }
     if ((v = stanza_form_value(x, "muc#roomconfig_whois")) &&
-        (parse_who(v, &c->whois) < 0 || (c->whois != WHO_ANYONE && c->whois != WHO_MODERATORS)))
+        (muc_who_parse(v, &c->whois) < 0 || (c->whois != WHO_ANYONE && c->whois != WHO_MODERATORS)))
         return "muc#roomconfig_whois";
-    if ((v = stanza_form_value(x, "muc#roomconfig_allowpm")) && parse_who(v, &c->allow_pm) < 0)
+    if ((v = stanza_form_value(x, "muc#roomconfig_allowpm")) && muc_who_parse(v, &c->allow_pm) < 0)
         return "muc#roomconfig_allowpm";
     /* Prosody calls it historylength; XEP-0045's registry maxhistoryfetch. */
     if ((v = stanza_form_value(x, "muc#maxhistoryfetch")) ||

@@ -211,6 +211,7 @@ void muc_new_stanza_id(muc *m, char out[17])
 
 static const char *const aff_names[] = {"none", "outcast", "member", "admin", "owner"};
 static const char *const role_names[] = {"none", "visitor", "participant", "moderator"};
+static const char *const who_names[] = {"anyone", "participants", "moderators", "none"};
 
 const char *muc_aff_name(muc_aff a)
 {
@@ -220,6 +221,11 @@ const char *muc_aff_name(muc_aff a)
 const char *muc_role_name(muc_role r)
 {
     return role_names[r];
+}
+
+const char *muc_who_name(muc_who w)
+{
+    return who_names[w];
 }
 
 int muc_aff_parse(const char *s, muc_aff *out)
@@ -238,6 +244,17 @@ int muc_role_parse(const char *s, muc_role *out)
     for (int i = 0; i <= ROLE_MODERATOR; i++) {
         if (s && strcmp(s, role_names[i]) == 0) {
             *out = (muc_role)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int muc_who_parse(const char *s, muc_who *out)
+{
+    for (int i = 0; i <= WHO_NOBODY; i++) {
+        if (s && strcmp(s, who_names[i]) == 0) {
+            *out = (muc_who)i;
             return 0;
         }
     }

@@ -163,8 +163,10 @@ double muc_now(const muc *m);
 
 const char *muc_aff_name(muc_aff a);
 const char *muc_role_name(muc_role r);
+const char *muc_who_name(muc_who w);
 int muc_aff_parse(const char *s, muc_aff *out);
 int muc_role_parse(const char *s, muc_role *out);
+int muc_who_parse(const char *s, muc_who *out);
 
 /* Sends every session in the room a message from the room itself:
  * <message from="ROOM" to="SESSION" followed by `rest` (which must close

@@ -154,8 +154,6 @@ static char *key(const muc_store *s, const char *kind, const char *jid)
 
 /* ---- room state documents ---- */
 
-static const char *const who_names[] = {"anyone", "participants", "moderators", "none"};
-
 static void set_opt(xml_node *n, const char *name, const char *v)
 {
     if (v)
@@ -186,8 +184,8 @@ char *muc_room_state(const muc_room *r)
     xml_set_attr(cfg, "moderated", c->moderated ? "1" : "0");
     xml_set_attr(cfg, "allow_invites", c->allow_invites ? "1" : "0");
     xml_set_attr(cfg, "change_subject", c->change_subject ? "1" : "0");
-    xml_set_attr(cfg, "whois", who_names[c->whois]);
-    xml_set_attr(cfg, "allow_pm", who_names[c->allow_pm]);
+    xml_set_attr(cfg, "whois", muc_who_name(c->whois));
+    xml_set_attr(cfg, "allow_pm", muc_who_name(c->allow_pm));
     snprintf(num, sizeof num, "%u", c->max_users);
     xml_set_attr(cfg, "max_users", num);
     snprintf(num, sizeof num, "%u", c->history_length);
@@ -236,12 +234,9 @@ static char *attr_dup(const xml_node *n, const char *name)
 
 static muc_who attr_who(const xml_node *n, const char *name, muc_who def)
 {
-    const char *v = xml_attr(n, name);
-    for (int i = 0; v && i <= WHO_NOBODY; i++) {
-        if (strcmp(v, who_names[i]) == 0)
-            return (muc_who)i;
-    }
-    return def;
+    muc_who w = def;
+    muc_who_parse(xml_attr(n, name), &w);
+    return w;
 }
 
 muc_room *muc_room_restore(muc *m, const char *state, size_t len)
