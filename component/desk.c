@@ -1216,6 +1216,28 @@ static void redis_away(desk *d, const xml_node *iq)
     reply_error(d, iq, STANZA_ERR_SERVICE_UNAVAILABLE, "the desk's storage (Redis) is away");
 }
 
+/* Whether r is the array asked for; if not, Redis is away: the session
+ * ends and the IQ is answered so. */
+static bool array_or_away(pend *p, const redisReply *r)
+{
+    if (r && r->type == REDIS_REPLY_ARRAY)
+        return true;
+    session_drop(p->d, session_find(p->d, p->sid));
+    redis_away(p->d, p->iq);
+    return false;
+}
+
+/* One row of a reported form: an item with a field per column. */
+static void add_row(xml_node *x, const char *const *vars, const char *const *vals, size_t n)
+{
+    xml_node *item = xml_append_new(x, "item", NULL);
+    for (size_t k = 0; k < n; k++) {
+        xml_node *f = xml_append_new(item, "field", NULL);
+        xml_set_attr(f, "var", vars[k]);
+        xml_append_text(xml_append_new(f, "value", NULL), vals[k]);
+    }
+}
+
 static bool room_visible(const pend *p, const char *room)
 {
     return p->mod || strv_has(p->rooms, room);
@@ -1225,11 +1247,8 @@ static bool room_visible(const pend *p, const char *room)
 static void list_done(pend *p, redisReply *r)
 {
     desk *d = p->d;
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        session_drop(d, session_find(d, p->sid));
-        redis_away(d, p->iq);
+    if (!array_or_away(p, r))
         return;
-    }
     bool list = strcmp(p->a, "list") == 0;
     size_t shown = 0;
     xml_node *c;
@@ -1265,16 +1284,11 @@ static void list_done(pend *p, redisReply *r)
         if (last > 0)
             xtime_format(last, when);
         if (list) {
-            xml_node *item = xml_append_new(x, "item", NULL);
             const char *vals[] = {id,   target,          room, str_at(r, i + 3), str_at(r, i + 4),
                                   when, str_at(r, i + 7)};
             static const char *const vars[] = {"id",    "target", "room", "reason",
                                                "count", "last",   "held"};
-            for (size_t k = 0; k < 7; k++) {
-                xml_node *f = xml_append_new(item, "field", NULL);
-                xml_set_attr(f, "var", vars[k]);
-                xml_append_text(xml_append_new(f, "value", NULL), vals[k]);
-            }
+            add_row(x, vars, vals, 7);
         } else {
             char label[600];
             snprintf(label, sizeof label, "%s: %s for %s x%s%s%s", id, target, str_at(r, i + 3),
@@ -1327,12 +1341,9 @@ static const char *hfield(const redisReply *r, const char *name)
 static void view_done(pend *p, redisReply *r)
 {
     desk *d = p->d;
-    session *s = session_find(d, p->sid);
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        session_drop(d, s);
-        redis_away(d, p->iq);
+    if (!array_or_away(p, r))
         return;
-    }
+    session *s = session_find(d, p->sid);
     const char *target = hfield(r, "target"), *room = hfield(r, "room");
     if (!*target) {
         session_drop(d, s);
@@ -1447,11 +1458,9 @@ static void start_view(req *q, const char *id)
 static void dismiss_done(pend *p, redisReply *r)
 {
     desk *d = p->d;
-    session_drop(d, session_find(d, p->sid));
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        redis_away(d, p->iq);
+    if (!array_or_away(p, r))
         return;
-    }
+    session_drop(d, session_find(d, p->sid));
     if (r->elements == 0) {
         cmd_error(d, p->iq, STANZA_ERR_ITEM_NOT_FOUND, NULL,
                   "no such report (dismissed or expired)");
@@ -1647,11 +1656,9 @@ static void start_erase(req *q, const char *who, const char *confirm)
 static void audit_done(pend *p, redisReply *r)
 {
     desk *d = p->d;
-    session_drop(d, session_find(d, p->sid));
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        redis_away(d, p->iq);
+    if (!array_or_away(p, r))
         return;
-    }
+    session_drop(d, session_find(d, p->sid));
     xml_node *c;
     xml_node *res = cmd_reply(p->iq, "audit", p->sid, "completed", &c);
     xml_node *x = c ? add_form(c, "result", "Audit log (newest first)", NULL) : NULL;
@@ -1679,12 +1686,7 @@ static void audit_done(pend *p, redisReply *r)
         xtime_format((double)ms / 1000.0, when);
         const char *vals[] = {when, hfield(fl, "actor"), hfield(fl, "action"), hfield(fl, "target"),
                               room, hfield(fl, "reason")};
-        xml_node *item = xml_append_new(x, "item", NULL);
-        for (size_t k = 0; k < 6; k++) {
-            xml_node *f = xml_append_new(item, "field", NULL);
-            xml_set_attr(f, "var", vars[k]);
-            xml_append_text(xml_append_new(f, "value", NULL), vals[k]);
-        }
+        add_row(x, vars, vals, 6);
         shown++;
     }
     if (!shown)
