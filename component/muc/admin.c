@@ -17,15 +17,6 @@ typedef struct change {
     const char *reason;
 } change;
 
-static size_t owner_count(const muc_room *r)
-{
-    size_t n = 0, it = 0;
-    void *v;
-    while (hmap_next(&r->affs, &it, NULL, &v))
-        n += ((muc_aff_entry *)v)->aff == AFF_OWNER;
-    return n;
-}
-
 /* Returns NULL when `actor` may make the change, else an error to send. */
 static const char *check(const muc_room *r, const muc_occupant *actor, muc_aff actor_aff,
                          const change *c, stanza_error *e)
@@ -57,7 +48,7 @@ static const char *check(const muc_room *r, const muc_occupant *actor, muc_aff a
     }
     if (actor_aff == AFF_ADMIN && (cur >= AFF_ADMIN || c->aff >= AFF_ADMIN))
         return "only owners may grant or change admin and owner";
-    if (cur == AFF_OWNER && c->aff != AFF_OWNER && owner_count(r) <= 1) {
+    if (cur == AFF_OWNER && c->aff != AFF_OWNER && muc_room_owner_count(r) <= 1) {
         *e = STANZA_ERR_CONFLICT;
         return "a room must keep at least one owner";
     }

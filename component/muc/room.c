@@ -361,6 +361,15 @@ muc_aff muc_room_aff(const muc_room *r, const char *bare)
     return AFF_NONE;
 }
 
+size_t muc_room_owner_count(const muc_room *r)
+{
+    size_t n = 0, it = 0;
+    void *v;
+    while (hmap_next(&r->affs, &it, NULL, &v))
+        n += ((const muc_aff_entry *)v)->aff == AFF_OWNER;
+    return n;
+}
+
 int muc_room_set_aff(muc_room *r, const char *bare, muc_aff aff, const char *reason)
 {
     muc_aff_entry *e = hmap_get(&r->affs, bare);

@@ -140,6 +140,8 @@ bool muc_room_reap(muc_room *r);
 
 muc_aff muc_room_aff(const muc_room *r, const char *bare);
 int muc_room_set_aff(muc_room *r, const char *bare, muc_aff aff, const char *reason);
+/* How many owners the room has: nobody may take away the last one. */
+size_t muc_room_owner_count(const muc_room *r);
 muc_role muc_room_default_role(const muc_room *r, muc_aff aff);
 
 muc_occupant *muc_occupant_by_nick(const muc_room *r, const char *nick);

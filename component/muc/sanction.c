@@ -215,15 +215,6 @@ void muc_each_room(muc *m, void (*cb)(void *ud, const char *room_jid), void *ud)
         cb(ud, ((muc_room *)v)->jid);
 }
 
-static size_t owners(const muc_room *r)
-{
-    size_t n = 0, it = 0;
-    void *v;
-    while (hmap_next(&r->affs, &it, NULL, &v))
-        n += ((muc_aff_entry *)v)->aff == AFF_OWNER;
-    return n;
-}
-
 unsigned muc_erase_jid(muc *m, const char *bare, unsigned *history, unsigned *kept_owner)
 {
     unsigned dropped = 0;
@@ -233,7 +224,7 @@ unsigned muc_erase_jid(muc *m, const char *bare, unsigned *history, unsigned *ke
     while (hmap_next(&m->rooms, &it, NULL, &v)) {
         muc_room *r = v;
         muc_aff_entry *e = hmap_get(&r->affs, bare);
-        if (e && e->aff == AFF_OWNER && owners(r) <= 1) {
+        if (e && e->aff == AFF_OWNER && muc_room_owner_count(r) <= 1) {
             /* Dropping the last owner would leave a room nobody can run;
              * the operator decides (destroy it or hand it over). */
             (*kept_owner)++;
