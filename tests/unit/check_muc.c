@@ -44,9 +44,10 @@ static double fixed_clock(void)
     return clock_now;
 }
 
-static void setup(void)
+/* The service every test runs against; policy and stranger_seconds are
+ * the [links] settings (LINKPOL_DELIVER, 0: none). */
+static service *new_service(linkpol_action policy, double stranger_seconds)
 {
-    clock_now = NOW;
     service_config c = {SVC,
                         "Rooms",
                         "1.0",
@@ -54,10 +55,18 @@ static void setup(void)
                          .history_default = 20,
                          .history_max = 50,
                          .seed = 42,
-                         .now = fixed_clock},
+                         .now = fixed_clock,
+                         .links_policy = policy,
+                         .stranger_seconds = stranger_seconds},
                         {0}};
     out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};
-    svc = service_new(&c, &sink);
+    return service_new(&c, &sink);
+}
+
+static void setup(void)
+{
+    clock_now = NOW;
+    svc = new_service(LINKPOL_DELIVER, 0);
 }
 
 static void teardown(void)
@@ -804,17 +813,7 @@ START_TEST(room_state_round_trip)
     ck_assert_ptr_nonnull(state);
 
     /* A second service (a restarted component) gets the same room back. */
-    service_config c = {SVC,
-                        "Rooms",
-                        "1.0",
-                        {.topics = topics,
-                         .history_default = 20,
-                         .history_max = 50,
-                         .seed = 42,
-                         .now = fixed_clock},
-                        {0}};
-    out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};
-    service *svc2 = service_new(&c, &sink);
+    service *svc2 = new_service(LINKPOL_DELIVER, 0);
     muc_room *r2 = muc_room_restore(service_muc(svc2), state, strlen(state));
     ck_assert_ptr_nonnull(r2);
     char *state2 = muc_room_state(r2);
@@ -989,19 +988,7 @@ END_TEST
 static void restart_with_links(linkpol_action policy)
 {
     service_free(svc);
-    service_config c = {SVC,
-                        "Rooms",
-                        "1.0",
-                        {.topics = topics,
-                         .history_default = 20,
-                         .history_max = 50,
-                         .seed = 42,
-                         .now = fixed_clock,
-                         .links_policy = policy,
-                         .stranger_seconds = 600},
-                        {0}};
-    out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};
-    svc = service_new(&c, &sink);
+    svc = new_service(policy, 600);
 }
 
 #define LINK_MSG(from, id)                                                                         \
@@ -1121,17 +1108,7 @@ START_TEST(message_rate_room_setting)
     /* Kept with the room, and back after a restart. */
     char *state = muc_room_state(r);
     ck_assert_ptr_nonnull(strstr(state, "message_rate=\"3\""));
-    service_config c = {SVC,
-                        "Rooms",
-                        "1.0",
-                        {.topics = topics,
-                         .history_default = 20,
-                         .history_max = 50,
-                         .seed = 42,
-                         .now = fixed_clock},
-                        {0}};
-    out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};
-    service *svc2 = service_new(&c, &sink);
+    service *svc2 = new_service(LINKPOL_DELIVER, 0);
     ck_assert_ptr_nonnull(muc_room_restore(service_muc(svc2), state, strlen(state)));
     ck_assert_uint_eq(muc_room_message_rate(service_muc(svc2), "room1"), 3);
     /* A damaged value in Redis falls back to the service's limits. */
