@@ -75,9 +75,8 @@ char *muc_item_children(const char *actor, const char *reason)
     return s;
 }
 
-/* Sends o away with a status (307 kicked, 301 banned, 321 no longer a
- * member) and removes it. */
-static void expel(muc_room *r, muc_occupant *o, int code, const char *actor, const char *reason)
+void muc_occupant_expel(muc_room *r, muc_occupant *o, int code, const char *actor,
+                        const char *reason)
 {
     char *extra = muc_item_children(actor, reason);
     const int codes[] = {code};
@@ -95,7 +94,7 @@ static void apply(muc_room *r, const char *actor, const change *c)
         if (!t)
             return;
         if (c->role == ROLE_NONE) {
-            expel(r, t, 307, actor, c->reason);
+            muc_occupant_expel(r, t, 307, actor, c->reason);
             return;
         }
         t->role = c->role;
@@ -111,9 +110,9 @@ static void apply(muc_room *r, const char *actor, const change *c)
         if (strcmp(o->bare, c->target) != 0)
             continue;
         if (c->aff == AFF_OUTCAST) {
-            expel(r, o, 301, actor, c->reason);
+            muc_occupant_expel(r, o, 301, actor, c->reason);
         } else if (r->cfg.members_only && c->aff < AFF_MEMBER) {
-            expel(r, o, 321, actor, c->reason);
+            muc_occupant_expel(r, o, 321, actor, c->reason);
         } else {
             o->role = muc_room_default_role(r, c->aff);
             char *extra = muc_item_children(actor, c->reason);

@@ -237,6 +237,10 @@ void muc_iq_to_occupant(muc *m, muc_room *r, const xml_node *st, const jid *from
  * "><actor nick='..'/><reason>..</reason></item>" (actor and an empty reason
  * left out). Caller frees; NULL on OOM. */
 char *muc_item_children(const char *actor, const char *reason);
+/* Sends o away with a status (307 kicked, 301 banned, 321 no longer a
+ * member), actor and reason, and removes it; the room is not reaped. */
+void muc_occupant_expel(muc_room *r, muc_occupant *o, int code, const char *actor,
+                        const char *reason);
 void muc_admin(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const jid *from);
 
 #endif

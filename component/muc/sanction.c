@@ -120,17 +120,13 @@ static unsigned expel_in(muc_room *r, const char *who, bool domain, int code, co
                          const char *reason)
 {
     unsigned n = 0;
-    char *extra = muc_item_children(actor, reason);
-    const int codes[] = {code};
     for (size_t i = r->noccupants; i-- > 0;) {
         muc_occupant *o = r->occupants[i];
         if (!matches(o->bare, who, domain))
             continue;
-        muc_presence_broadcast(r, o, "unavailable", codes, 1, extra, NULL);
-        muc_occupant_remove(r, o);
+        muc_occupant_expel(r, o, code, actor, reason);
         n++;
     }
-    free(extra);
     return n;
 }
 
