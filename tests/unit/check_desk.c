@@ -313,6 +313,21 @@ static void session_of(char out[17])
     "<iq type='set' id='c' from='" from "' to='" SVC "'>"                                          \
     "<command xmlns='http://jabber.org/protocol/commands' node='" node "'" extra "</command></iq>"
 
+static void feed_sid(const char *fmt, const char *sid)
+{
+    char in[1024];
+    snprintf(in, sizeof in, fmt, sid);
+    feed(in);
+}
+
+/* Completes session sid of a command with the form fields given. */
+#define COMPLETE(from, node, sid, fields)                                                          \
+    feed_sid(                                                                                      \
+        CMD(from, node,                                                                            \
+            " sessionid='%s' action='complete'><x xmlns='jabber:x:data' type='submit'>" fields     \
+            "</x>"),                                                                               \
+        sid)
+
 START_TEST(commands_by_role)
 {
     feed("<iq type='get' id='i' from='" MOD "' to='" SVC "'><query "
@@ -370,21 +385,12 @@ START_TEST(warn_flow)
     feed(in);
     has("<bad-sessionid xmlns=\"http://jabber.org/protocol/commands\"/>");
     /* A bad JID: an error, and the session stays for a corrected form. */
-    snprintf(in, sizeof in,
-             CMD(MOD, "warn",
-                 " sessionid='%s' action='complete'><x xmlns='jabber:x:data' type='submit'>"
-                 "<field var='jid'><value>not a jid@@</value></field></x>"),
-             sid);
-    feed(in);
+    COMPLETE(MOD, "warn", sid, "<field var='jid'><value>not a jid@@</value></field>");
     has("<jid-malformed ");
     has("<bad-payload xmlns=\"http://jabber.org/protocol/commands\"/>");
-    snprintf(in, sizeof in,
-             CMD(MOD, "warn",
-                 " sessionid='%s' action='complete'><x xmlns='jabber:x:data' type='submit'>"
-                 "<field var='jid'><value>eve@example.org</value></field>"
-                 "<field var='message'><value>stop it</value></field></x>"),
-             sid);
-    feed(in);
+    COMPLETE(MOD, "warn", sid,
+             "<field var='jid'><value>eve@example.org</value></field>"
+             "<field var='message'><value>stop it</value></field>");
     has("<message from=\"" SVC "\" to=\"eve@example.org\" type=\"chat\"><body>Warning from the "
         "moderators of " SVC ": stop it</body></message>");
     has("status=\"completed\"");
@@ -435,24 +441,16 @@ START_TEST(owner_kicks_in_own_room_only)
     has("<field var=\"room\" type=\"list-single\" label=\"Room\"><required/>"
         "<option label=\"den@" SVC "\"><value>den@" SVC "</value></option></field>");
     lacks("other@");
-    char sid[17], in[1024];
+    char sid[17];
     session_of(sid);
-    snprintf(in, sizeof in,
-             CMD(ALICE, "kick",
-                 " sessionid='%s' action='complete'><x xmlns='jabber:x:data' type='submit'>"
-                 "<field var='jid'><value>eve@example.org</value></field>"
-                 "<field var='room'><value>other@" SVC "</value></field></x>"),
-             sid);
-    feed(in);
+    COMPLETE(ALICE, "kick", sid,
+             "<field var='jid'><value>eve@example.org</value></field>"
+             "<field var='room'><value>other@" SVC "</value></field>");
     has("<forbidden ");
-    snprintf(in, sizeof in,
-             CMD(ALICE, "kick",
-                 " sessionid='%s' action='complete'><x xmlns='jabber:x:data' type='submit'>"
-                 "<field var='jid'><value>eve@example.org</value></field>"
-                 "<field var='room'><value>den@" SVC "</value></field>"
-                 "<field var='reason'><value>calm down</value></field></x>"),
-             sid);
-    feed(in);
+    COMPLETE(ALICE, "kick", sid,
+             "<field var='jid'><value>eve@example.org</value></field>"
+             "<field var='room'><value>den@" SVC "</value></field>"
+             "<field var='reason'><value>calm down</value></field>");
     has("<presence from=\"den@" SVC "/Eve\" to=\"" EVE "\" type=\"unavailable\">");
     has("<status code=\"307\"/>");
     has("<reason>calm down</reason>");
@@ -467,27 +465,18 @@ START_TEST(service_ban_sends_out_everywhere)
 {
     room_with_eve();
     feed(CMD(MOD, "ban", ">"));
-    char sid[17], in[1024];
+    char sid[17];
     session_of(sid);
-    snprintf(in, sizeof in,
-             CMD(MOD, "ban",
-                 " sessionid='%s' action='complete'><x xmlns='jabber:x:data' type='submit'>"
-                 "<field var='jid'><value>Eve@Example.org</value></field>"
-                 "<field var='duration'><value>3600</value></field></x>"),
-             sid);
-    feed(in);
+    COMPLETE(MOD, "ban", sid,
+             "<field var='jid'><value>Eve@Example.org</value></field>"
+             "<field var='duration'><value>3600</value></field>");
     has("<presence from=\"den@" SVC "/Eve\" to=\"" EVE "\" type=\"unavailable\">");
     has("<status code=\"301\"/>");
     has("sent out of 1 room.");
     /* Moderators are not sanctioned from the desk. */
     feed(CMD(MOD, "ban", ">"));
     session_of(sid);
-    snprintf(in, sizeof in,
-             CMD(MOD, "ban",
-                 " sessionid='%s' action='complete'><x xmlns='jabber:x:data' type='submit'>"
-                 "<field var='jid'><value>admin@other.example</value></field></x>"),
-             sid);
-    feed(in);
+    COMPLETE(MOD, "ban", sid, "<field var='jid'><value>admin@other.example</value></field>");
     has("<not-allowed ");
 }
 END_TEST
@@ -496,15 +485,11 @@ START_TEST(mute_in_room_revokes_voice)
 {
     room_with_eve();
     feed(CMD(MOD, "mute", ">"));
-    char sid[17], in[1024];
+    char sid[17];
     session_of(sid);
-    snprintf(in, sizeof in,
-             CMD(MOD, "mute",
-                 " sessionid='%s' action='complete'><x xmlns='jabber:x:data' type='submit'>"
-                 "<field var='jid'><value>eve@example.org</value></field>"
-                 "<field var='room'><value>den@" SVC "</value></field></x>"),
-             sid);
-    feed(in);
+    COMPLETE(MOD, "mute", sid,
+             "<field var='jid'><value>eve@example.org</value></field>"
+             "<field var='room'><value>den@" SVC "</value></field>");
     has("role=\"visitor\"");
     has("eve@example.org lost voice in den@" SVC " (1 occupant).");
     /* A muted occupant cannot speak in the room. */
