@@ -551,71 +551,73 @@ END_TEST
 
 /* ---- XEP-0191 ---- */
 
+/* Hands the IQ to u, which must take it; returns what u answered. */
+static char *answer(ublock *u, const char *xml)
+{
+    ck_assert(ublock_handle(u, tu_stanza(xml)));
+    return take(&output);
+}
+
+/* The same, the answer holding part. */
+static void answer_has(ublock *u, const char *xml, const char *part)
+{
+    char *o = answer(u, xml);
+    ck_assert_ptr_nonnull(strstr(o, part));
+    free(o);
+}
+
 START_TEST(block_iq)
 {
     ublock *u = ublock_new(NULL, "t:", "svc.example", &sink);
     ck_assert_ptr_nonnull(u);
     /* Not loaded and no Redis: refused, not pretended. */
-    xml_node *st = tu_stanza("<iq type='set' id='b1' from='me@example.org/pc' "
-                             "to='svc.example'><block xmlns='urn:xmpp:blocking'><item "
-                             "jid='troll@example.org'/></block></iq>");
-    ck_assert(ublock_handle(u, st));
-    char *o = take(&output);
-    ck_assert_ptr_nonnull(strstr(o, "<resource-constraint"));
-    free(o);
+    answer_has(u,
+               "<iq type='set' id='b1' from='me@example.org/pc' "
+               "to='svc.example'><block xmlns='urn:xmpp:blocking'><item "
+               "jid='troll@example.org'/></block></iq>",
+               "<resource-constraint");
     ublock_list *l = ublock_acquire(u, "me@example.org");
     ck_assert(!ublock_blocks(l, "troll@example.org"));
-    st = tu_stanza("<iq type='set' id='b2' from='me@example.org/pc' to='svc.example'><block "
-                   "xmlns='urn:xmpp:blocking'><item jid='TROLL@example.org/res'/><item "
-                   "jid='spam.example'/></block></iq>");
-    ck_assert(ublock_handle(u, st));
-    o = take(&output);
+    char *o = answer(u, "<iq type='set' id='b2' from='me@example.org/pc' to='svc.example'><block "
+                        "xmlns='urn:xmpp:blocking'><item jid='TROLL@example.org/res'/><item "
+                        "jid='spam.example'/></block></iq>");
     ck_assert_str_eq(o, "<iq id=\"b2\" to=\"me@example.org/pc\" from=\"svc.example\" "
                         "type=\"result\"/>");
     free(o);
     ck_assert(ublock_blocks(l, "troll@example.org"));
     ck_assert(ublock_blocks(l, "anyone@spam.example"));
     ck_assert(!ublock_blocks(l, "friend@example.org"));
-    st = tu_stanza("<iq type='get' id='g' from='me@example.org/pc' to='svc.example'><blocklist "
-                   "xmlns='urn:xmpp:blocking'/></iq>");
-    ck_assert(ublock_handle(u, st));
-    o = take(&output);
+    o = answer(u, "<iq type='get' id='g' from='me@example.org/pc' to='svc.example'><blocklist "
+                  "xmlns='urn:xmpp:blocking'/></iq>");
     ck_assert_ptr_nonnull(strstr(o, "<item jid=\"troll@example.org\"/>"));
     ck_assert_ptr_nonnull(strstr(o, "<item jid=\"spam.example\"/>"));
     free(o);
     /* Unicode tricks normalize (fullwidth letters) or are refused (a
      * prohibited character). */
-    st = tu_stanza("<iq type='set' id='u1' from='me@example.org/pc' to='svc.example'><unblock "
+    free(answer(u, "<iq type='set' id='u1' from='me@example.org/pc' to='svc.example'><unblock "
                    "xmlns='urn:xmpp:blocking'><item jid='\xef\xbd\x94roll@example.org'/>"
-                   "</unblock></iq>");
-    ck_assert(ublock_handle(u, st));
-    free(take(&output));
+                   "</unblock></iq>"));
     ck_assert(!ublock_blocks(l, "troll@example.org"));
-    st = tu_stanza("<iq type='set' id='u2' from='me@example.org/pc' to='svc.example'><block "
-                   "xmlns='urn:xmpp:blocking'><item jid='a\xe2\x80\xae"
-                   "b@example.org'/>"
-                   "</block></iq>");
-    ck_assert(ublock_handle(u, st));
-    o = take(&output);
-    ck_assert_ptr_nonnull(strstr(o, "<jid-malformed"));
-    free(o);
-    st = tu_stanza("<iq type='set' id='u3' from='me@example.org/pc' to='svc.example'><block "
-                   "xmlns='urn:xmpp:blocking'/></iq>");
-    ck_assert(ublock_handle(u, st));
-    o = take(&output);
-    ck_assert_ptr_nonnull(strstr(o, "<bad-request"));
-    free(o);
-    st = tu_stanza("<iq type='set' id='u4' from='me@example.org/pc' to='svc.example'><block "
-                   "xmlns='urn:xmpp:blocking'><item/></block></iq>");
-    ck_assert(ublock_handle(u, st));
-    o = take(&output);
-    ck_assert_ptr_nonnull(strstr(o, "<bad-request"));
-    free(o);
+    answer_has(u,
+               "<iq type='set' id='u2' from='me@example.org/pc' to='svc.example'><block "
+               "xmlns='urn:xmpp:blocking'><item jid='a\xe2\x80\xae"
+               "b@example.org'/>"
+               "</block></iq>",
+               "<jid-malformed");
+    answer_has(u,
+               "<iq type='set' id='u3' from='me@example.org/pc' to='svc.example'><block "
+               "xmlns='urn:xmpp:blocking'/></iq>",
+               "<bad-request");
+    answer_has(u,
+               "<iq type='set' id='u4' from='me@example.org/pc' to='svc.example'><block "
+               "xmlns='urn:xmpp:blocking'><item/></block></iq>",
+               "<bad-request");
     /* A block with a report is the desk's: observed, not answered. */
-    st = tu_stanza("<iq type='set' id='r1' from='me@example.org/pc' to='svc.example'><block "
-                   "xmlns='urn:xmpp:blocking'><item jid='spammer@example.org'><report "
-                   "xmlns='urn:xmpp:reporting:1' reason='urn:xmpp:reporting:spam'/></item>"
-                   "</block></iq>");
+    xml_node *st =
+        tu_stanza("<iq type='set' id='r1' from='me@example.org/pc' to='svc.example'><block "
+                  "xmlns='urn:xmpp:blocking'><item jid='spammer@example.org'><report "
+                  "xmlns='urn:xmpp:reporting:1' reason='urn:xmpp:reporting:spam'/></item>"
+                  "</block></iq>");
     ck_assert(!ublock_handle(u, st));
     xml_free(st);
     ck_assert_uint_eq(buf_unread_len(&output), 0);
