@@ -33,7 +33,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -335,14 +334,6 @@ static int read_pid(const char *path)
     return -1;
 }
 
-static double self_cpu(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
 static void usage(void)
 {
     fprintf(stderr, "usage: compdrive --port P --pid-file F --scenario msg|join|disco\n"
@@ -440,7 +431,7 @@ int main(int argc, char **argv)
         if (window <= 0)
             window = occupants >= 20000 ? 1 : 20000 / occupants;
         long base_stanzas = d.stanzas;
-        double cpu0 = stats_cpu(pid), me0 = self_cpu(), t0 = stats_now();
+        double cpu0 = stats_cpu(pid), me0 = stats_self_cpu(), t0 = stats_now();
         double stop = t0 + seconds;
         size_t seq = 0;
         while (stats_now() < stop) {
@@ -473,7 +464,7 @@ int main(int argc, char **argv)
                     (long)seq - d.msgs_done, seq, d.room_size, partial, none);
         }
         double t1 = d.last_rx > t0 ? d.last_rx : stats_now();
-        double cpu = stats_cpu(pid) - cpu0, wall = t1 - t0, me = self_cpu() - me0;
+        double cpu = stats_cpu(pid) - cpu0, wall = t1 - t0, me = stats_self_cpu() - me0;
         long delivered = d.copies_total;
         printf("RESULT scenario=msg occupants=%ld sent=%zu complete=%ld delivered=%ld "
                "stanzas=%ld errors=%ld wall_s=%.3f cpu_s=%.3f rate_wall=%.0f rate_cpu=%.0f "
@@ -489,10 +480,10 @@ int main(int argc, char **argv)
             window = 64;
         long rss0 = stats_vm_kib(pid, "VmRSS");
         long base_stanzas = d.stanzas;
-        double cpu0 = stats_cpu(pid), me0 = self_cpu(), t0 = stats_now();
+        double cpu0 = stats_cpu(pid), me0 = stats_self_cpu(), t0 = stats_now();
         setup_rooms(&d, rooms, occupants, window, persistent);
         double t1 = stats_now();
-        double cpu = stats_cpu(pid) - cpu0, wall = t1 - t0, me = self_cpu() - me0;
+        double cpu = stats_cpu(pid) - cpu0, wall = t1 - t0, me = stats_self_cpu() - me0;
         drain(&d, 0.5);
         long joins = rooms * occupants, stanzas = d.stanzas - base_stanzas;
         printf("RESULT scenario=join rooms=%ld occupants=%ld joins=%ld delivered=%ld errors=%ld "
@@ -507,7 +498,7 @@ int main(int argc, char **argv)
         if (window <= 0)
             window = 256;
         long base_stanzas = d.stanzas;
-        double cpu0 = stats_cpu(pid), me0 = self_cpu(), t0 = stats_now();
+        double cpu0 = stats_cpu(pid), me0 = stats_self_cpu(), t0 = stats_now();
         double stop = t0 + seconds;
         size_t seq = 0;
         while (stats_now() < stop) {
@@ -527,7 +518,7 @@ int main(int argc, char **argv)
         while (d.disco_done < (long)seq && stats_now() < drain_end)
             pump(&d, 20);
         double t1 = d.last_rx > t0 ? d.last_rx : stats_now();
-        double cpu = stats_cpu(pid) - cpu0, wall = t1 - t0, me = self_cpu() - me0;
+        double cpu = stats_cpu(pid) - cpu0, wall = t1 - t0, me = stats_self_cpu() - me0;
         long delivered = d.stanzas - base_stanzas;
         printf("RESULT scenario=disco sent=%zu delivered=%ld errors=%ld wall_s=%.3f cpu_s=%.3f "
                "rate_wall=%.0f rate_cpu=%.0f p50_ms=%.3f p99_ms=%.3f driver_cpu_s=%.3f "

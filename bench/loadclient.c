@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strophe.h>
-#include <sys/resource.h>
 
 #include "stats.h"
 
@@ -195,14 +194,6 @@ static void join(load *l, client *c)
                          l->room, c->nick);
 }
 
-static double self_cpu(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
 static void send_one(load *l, client *c)
 {
     long long ns = (long long)(stats_now() * 1e9);
@@ -337,7 +328,7 @@ int main(int argc, char **argv)
     double cpu0[MAX_CPU];
     for (int i = 0; i < ncpu; i++)
         cpu0[i] = stats_cpu(cpu_pid[i]);
-    double me0 = self_cpu();
+    double me0 = stats_self_cpu();
     l.t0 = stats_now();
     l.measuring = true;
     double stop = l.t0 + seconds;
@@ -389,7 +380,7 @@ int main(int argc, char **argv)
     printf("RESULT users=%d senders=%d sent=%ld delivered=%ld errors=%ld wall_s=%.3f "
            "rate_wall=%.0f p50_ms=%.3f p99_ms=%.3f driver_cpu_s=%.3f",
            l.k, l.senders, total_sent, l.delivered, l.errors, wall, l.delivered / wall,
-           stats_pct(&l.lat, 50) * 1e3, stats_pct(&l.lat, 99) * 1e3, self_cpu() - me0);
+           stats_pct(&l.lat, 50) * 1e3, stats_pct(&l.lat, 99) * 1e3, stats_self_cpu() - me0);
     for (int i = 0; i < ncpu; i++)
         printf(" cpu_%s_s=%.3f", cpu_name[i], stats_cpu(cpu_pid[i]) - cpu0[i]);
     printf("\n");

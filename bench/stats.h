@@ -21,6 +21,8 @@ double stats_now(void);
 /* User + system CPU seconds of process pid (all its threads), from
  * /proc/PID/stat; -1 when it cannot be read. */
 double stats_cpu(int pid);
+/* User + system CPU seconds of this process so far (getrusage). */
+double stats_self_cpu(void);
 /* A "Vm...:" field of /proc/PID/status in KiB (e.g. "VmRSS"), -1 if absent. */
 long stats_vm_kib(int pid, const char *field);
 
