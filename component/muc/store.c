@@ -160,6 +160,11 @@ static void set_opt(xml_node *n, const char *name, const char *v)
         xml_set_attr(n, name, v);
 }
 
+static int aff_cmp(const void *a, const void *b)
+{
+    return strcmp((*(const muc_aff_entry *const *)a)->jid, (*(const muc_aff_entry *const *)b)->jid);
+}
+
 char *muc_room_state(const muc_room *r)
 {
     const muc_room_config *c = &r->cfg;
@@ -204,17 +209,30 @@ char *muc_room_state(const muc_room *r)
             xml_append_text(sj, r->subject);
         }
     }
-    size_t it = 0;
+    /* In JID order: a room's state is the same document however its map
+     * was filled (a restored room holds its entries in another order). */
+    size_t n = 0, it = 0;
     void *v;
-    while (hmap_next(&r->affs, &it, NULL, &v)) {
-        const muc_aff_entry *e = v;
+    while (hmap_next(&r->affs, &it, NULL, &v))
+        n++;
+    const muc_aff_entry **affs = malloc((n ? n : 1) * sizeof *affs);
+    if (!affs) {
+        xml_free(root);
+        return NULL;
+    }
+    n = it = 0;
+    while (hmap_next(&r->affs, &it, NULL, &v))
+        affs[n++] = v;
+    qsort(affs, n, sizeof *affs, aff_cmp);
+    for (size_t i = 0; i < n; i++) {
         xml_node *a = xml_append_new(root, "aff", NULL);
         if (!a)
             continue;
-        xml_set_attr(a, "jid", e->jid);
-        xml_set_attr(a, "aff", muc_aff_name(e->aff));
-        set_opt(a, "reason", e->reason);
+        xml_set_attr(a, "jid", affs[i]->jid);
+        xml_set_attr(a, "aff", muc_aff_name(affs[i]->aff));
+        set_opt(a, "reason", affs[i]->reason);
     }
+    free(affs);
     char *out = xml_to_string(root, NULL);
     xml_free(root);
     return out;
