@@ -779,42 +779,12 @@ static int send_check(gate *g, entry *e)
     return 0;
 }
 
-/* Whether the bare address s[0..n) is already in prepared form: lower-case
- * printable ASCII, no character Nodeprep forbids in the local part, one
- * '@', an LDH domain. Nodeprep and Nameprep leave such a JID unchanged, so
- * the common case skips stringprep, the costliest step of a JID. */
-static bool plain_bare(const char *s, size_t n)
-{
-    const char *at = memchr(s, '@', n);
-    if (!at || at == s || at + 1 == s + n || s[n - 1] == '.' || at[1] == '.')
-        return false;
-    for (const char *c = s; c < at; c++)
-        if (*c < 0x21 || *c > 0x7e || (*c >= 'A' && *c <= 'Z') || strchr("\"&'/:<>@", *c))
-            return false;
-    for (const char *c = at + 1; c < s + n; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '.'))
-            return false;
-    return true;
-}
-
 /* For a groupchat or private message: the prepared room JID, when the
  * room has a limit of its own (*rate); else NULL. The room must be named
  * as the muc names it, or "LOBBY@svc" would slip past lobby's limit. */
 static char *room_limit(gate *g, const char *to, unsigned *rate)
 {
     *rate = 0;
-    const char *slash = strchr(to, '/');
-    size_t n = slash ? (size_t)(slash - to) : strlen(to);
-    const char *at = memchr(to, '@', n);
-    if (at && at - to <= JID_PART_MAX && plain_bare(to, n)) {
-        /* Most rooms set no limit: ask before allocating anything. */
-        char local[JID_PART_MAX + 1];
-        memcpy(local, to, (size_t)(at - to));
-        local[at - to] = '\0';
-        if (!(*rate = g->room_rate(g->ud, local)))
-            return NULL;
-        return strndup(to, n);
-    }
     jid t;
     if (jid_parse(to, &t) != JID_OK)
         return NULL; /* the service answers jid-malformed */
