@@ -429,14 +429,16 @@ int main(int argc, char **argv)
     ev_signal_stop(d.loop, &d.sigterm);
     ev_signal_stop(d.loop, &d.sigint);
     ev_signal_stop(d.loop, &d.sighup);
-    /* The gate and ublock stop sending before the link goes; they are
-     * freed after rdb, whose last callbacks still name their entries. */
+    /* The gate and ublock stop sending before the link goes. rdb goes
+     * first of all: freeing it runs every callback still due (reply NULL),
+     * and those name the gate's and ublock's entries, the desk, archive
+     * queries (the rooms) and the room load (the link). */
     gate_close(d.gate);
     ublock_close(d.ublock);
+    rdb_free(d.redis);
     complink_free(d.link);
     service_free(d.svc);
     muc_store_free(d.store);
-    rdb_free(d.redis);
     gate_free(d.gate);
     ublock_free(d.ublock);
     settings_free(&d.cfg);
