@@ -378,9 +378,11 @@ static const char lua_dismiss[] =
     "redis.call('DEL',mk,p..'desk:reporters:'..t) "
     "un=1 end return {t,room or '',un}";
 
-/* ARGV: prefix bare pseudonym dokeys, then (logkey oid) per room. The
- * reports and keys go in the first call (dokeys 1); rooms come in chunks,
- * so no single script holds Redis for the whole service. */
+/* ARGV: prefix bare pseudonym dokeys, then (logkey oids) per room, oids
+ * the person's occupant ids there separated by spaces (the current one and
+ * the one messages archived by 0.1.0 and earlier carry). The reports and
+ * keys go in the first call (dokeys 1); rooms come in chunks, so no single
+ * script holds Redis for the whole service. */
 static const char lua_erase[] =
     "local p,bare,ps=ARGV[1],ARGV[2],ARGV[3] local reports,keys=0,0 "
     "if ARGV[4]=='1' then "
@@ -392,11 +394,12 @@ static const char lua_erase[] =
     "p..'safety:ban:jid:'..bare,p..'safety:mute:'..bare) "
     "end "
     "local msgs=0 "
-    "for i=5,#ARGV,2 do local lk,oid,cur=ARGV[i],ARGV[i+1],'-' "
+    "for i=5,#ARGV,2 do local lk,cur,oid=ARGV[i],'-',{} "
+    " for o in string.gmatch(ARGV[i+1],'%S+') do oid[o]=true end "
     " while true do local b=redis.call('XRANGE',lk,cur,'+','COUNT',500) "
     "  if #b==0 then break end "
     "  for _,e in ipairs(b) do local f=e[2] for j=1,#f,2 do "
-    "   if f[j]=='oid' and f[j+1]==oid then msgs=msgs+redis.call('XDEL',lk,e[1]) end end end "
+    "   if f[j]=='oid' and oid[f[j+1]] then msgs=msgs+redis.call('XDEL',lk,e[1]) end end end "
     "  if #b<500 then break end cur='('..b[#b][1] end end "
     "return {reports,keys,msgs}";
 
@@ -1580,10 +1583,12 @@ static void erase_room(void *ud, const char *room_jid)
         er->pairs = a;
         er->cap = cap;
     }
-    char oid[33];
+    char oid[33], old[33], both[68];
     muc_occupant_id_of(er->d->rooms, room_jid, er->bare, oid);
+    muc_occupant_id_legacy(er->d->rooms, room_jid, er->bare, old);
+    snprintf(both, sizeof both, "%s %s", oid, old);
     char *lk = key(er->d, "muc:log:%s", room_jid);
-    char *o = strdup(oid);
+    char *o = strdup(both);
     if (!lk || !o) {
         free(lk);
         free(o);
