@@ -198,8 +198,10 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
     daemon_state *d = w->data;
     settings fresh;
     char err[512];
-    if (settings_load(d->config_path, &fresh, err, sizeof err) < 0) {
+    if (settings_load(d->config_path, &fresh, err, sizeof err) < 0 ||
+        config_check_private(d->config_path, settings_schema, &fresh, err, sizeof err) < 0) {
         log_error("reload failed, keeping the running configuration: %s", err);
+        settings_free(&fresh);
         return;
     }
     char changed[512];
@@ -289,8 +291,10 @@ int main(int argc, char **argv)
     }
 
     char err[512];
-    if (settings_load(d.config_path, &d.cfg, err, sizeof err) < 0) {
+    if (settings_load(d.config_path, &d.cfg, err, sizeof err) < 0 ||
+        config_check_private(d.config_path, settings_schema, &d.cfg, err, sizeof err) < 0) {
         fprintf(stderr, "stoa-component: %s\n", err);
+        settings_free(&d.cfg);
         return EXIT_CONFIG;
     }
     if (test_only) {
