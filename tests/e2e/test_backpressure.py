@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from fakeserver import FakeServer
-from servers import ROOT, Redis
+from servers import ROOT
 from test_component_link import DOMAIN, SECRET
 
 OCCUPANTS = 300
@@ -72,14 +72,6 @@ def wait_idle(pid: int, quiet: float = 1.0, timeout: float = 60.0) -> None:
         now = cpu_ticks(pid)
         if now != last:
             last, since = now, time.monotonic()
-
-
-@pytest.fixture
-def own_redis(state_root):
-    r = Redis(state_root / "redis-backpressure")
-    r.start()
-    yield r
-    r.stop()
 
 
 def flood_with_reader_stopped(comp, link, room: str) -> dict:

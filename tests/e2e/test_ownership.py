@@ -28,15 +28,6 @@ MOD = "mod@localhost/desk"
 PREFIX = "own:"
 
 
-@pytest.fixture
-def own_redis(state_root):
-    r = Redis(state_root / "redis-ownership")
-    r.start()
-    yield r
-    if r.running():
-        r.stop()
-
-
 def rcli(redis: Redis, *args: str) -> str:
     r = subprocess.run(["redis-cli", "-p", str(redis.port), "--raw", *args],
                        capture_output=True, text=True, timeout=10, check=True)
