@@ -19,8 +19,6 @@
 #include "rdb.h"
 #include "xml.h"
 
-#define NS_COMMANDS "http://jabber.org/protocol/commands"
-
 typedef struct desk desk;
 
 typedef struct desk_config {

@@ -49,7 +49,7 @@ int dataform_ftype_parse(const char *s, dataform_ftype *out)
 void dataform_error_text(const dataform_error *e, char *out, size_t len)
 {
     if (e->var)
-        snprintf(out, len, "field '%s': %s", e->var, e->why);
+        snprintf(out, len, "field %s %s", e->var, e->why);
     else
         snprintf(out, len, "%s", e->why);
 }
@@ -207,7 +207,7 @@ static int count_values(xml_node *fe, const char *var, const dataform_limits *li
         if (!t)
             return fail(err, STANZA_ERR_INTERNAL_SERVER_ERROR, var, "out of memory");
         if (strlen(t) > lim->value_len)
-            return fail(err, STANZA_ERR_NOT_ACCEPTABLE, var, "a value is too long");
+            return fail(err, STANZA_ERR_NOT_ACCEPTABLE, var, "has a value too long");
     }
     return 0;
 }

@@ -116,7 +116,7 @@ typedef struct dataform_error {
     const char *why;
 } dataform_error;
 
-/* "field 'jid': is required" (or why alone when var is NULL), truncated to
+/* "field jid is required" (or why alone when var is NULL), truncated to
  * len bytes; for the error stanza's text. */
 void dataform_error_text(const dataform_error *e, char *out, size_t len);
 

@@ -207,7 +207,7 @@ START_TEST(refuse_what_is_not_a_form)
     expect_refused(STANZA_ERR_BAD_REQUEST, "jid", "appears twice");
     char text[100];
     dataform_error_text(&err, text, sizeof text);
-    ck_assert_str_eq(text, "field 'jid': appears twice");
+    ck_assert_str_eq(text, "field jid appears twice");
 }
 END_TEST
 
@@ -250,7 +250,7 @@ START_TEST(hostile_sizes)
     s = big_form(2, 1, DATAFORM_VALUE_LEN_MAX + 1);
     parse(s);
     free(s);
-    expect_refused(STANZA_ERR_NOT_ACCEPTABLE, "f0", "a value is too long");
+    expect_refused(STANZA_ERR_NOT_ACCEPTABLE, "f0", "has a value too long");
 
     /* A caller's own, tighter limits. */
     dataform_limits lim = {3, 2, 10};
@@ -268,7 +268,7 @@ START_TEST(hostile_sizes)
     s = big_form(1, 1, 11);
     parse_lim(s, &lim);
     free(s);
-    expect_refused(STANZA_ERR_NOT_ACCEPTABLE, "f0", "a value is too long");
+    expect_refused(STANZA_ERR_NOT_ACCEPTABLE, "f0", "has a value too long");
 }
 END_TEST
 
@@ -347,8 +347,8 @@ START_TEST(check_refuses_each_fault)
     check_refused(F("jid", V("a@b")) F("reason", V("spam")) F("also", V("a@b") V("@")),
                   STANZA_ERR_JID_MALFORMED, "also", "is not a valid JID");
     char text[100];
-    dataform_error_text(&err, text, 14);
-    ck_assert_str_eq(text, "field 'also':");
+    dataform_error_text(&err, text, 11);
+    ck_assert_str_eq(text, "field also");
 }
 END_TEST
 
