@@ -307,8 +307,8 @@ void adhoc_form(adhoc_req *q, xml_node *payload)
     s->stage = q->stage;
     xml_node *c;
     xml_node *r = command_reply(q, "executing", &c);
-    bool ok = c && add_actions(c, q->cmd, q->stage) == 0;
-    if (ok && payload)
+    bool ok = c && payload && add_actions(c, q->cmd, q->stage) == 0;
+    if (ok)
         ok = xml_append(c, payload) != NULL; /* takes payload either way */
     else
         xml_free(payload);
@@ -425,7 +425,7 @@ static void submit(adhoc_req *q)
     }
     dataform_error err;
     char text[200];
-    if (!(q->form = dataform_parse(x, NULL, &err)) ||
+    if (!(q->form = dataform_parse(x, st->limits, &err)) ||
         dataform_check(q->form, st->fields, st->nfields, &err) < 0) {
         dataform_error_text(&err, text, sizeof text);
         adhoc_error(q, err.cond, "bad-payload", text);

@@ -70,6 +70,9 @@ typedef struct adhoc_step {
     void (*submit)(adhoc_req *q);
     const dataform_spec *fields; /* what the stage's form accepts */
     size_t nfields;
+    /* Bounds on the submitted form; NULL: dataform's defaults. A form that
+     * shows long text (which clients send back) needs longer values. */
+    const dataform_limits *limits;
 } adhoc_step;
 
 /* One command: a row of a module's table. */
@@ -133,7 +136,8 @@ int adhoc_req_set_data(adhoc_req *q, void *data, void (*free_fn)(void *));
 
 /* Shows this stage: status executing, payload (taken; usually a form from
  * dataform_new(NULL, ...)) and the actions the stage allows. A session gone
- * meanwhile gets session-expired instead. */
+ * meanwhile gets session-expired instead; a NULL payload (a builder ran
+ * out of memory) internal-server-error. */
 void adhoc_form(adhoc_req *q, xml_node *payload);
 /* Goes on to the next stage: calls its show with q. */
 void adhoc_next(adhoc_req *q);

@@ -357,7 +357,7 @@ const char *dataform_text(const dataform *f, const char *var)
     return !fl ? NULL : fl->joined ? fl->joined : fl->n ? fl->values[0] : "";
 }
 
-static int parse_bool(const char *v, bool *out)
+int dataform_bool_value(const char *v, bool *out)
 {
     if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0)
         *out = true;
@@ -373,7 +373,7 @@ int dataform_bool(const dataform *f, const char *var, bool *out)
     const char *v = dataform_get(f, var);
     if (!v || !*v)
         return 0;
-    return parse_bool(v, out);
+    return dataform_bool_value(v, out);
 }
 
 static bool is_option(const dataform_option *o, const char *v)
@@ -392,7 +392,7 @@ static int check_value(const dataform_spec *s, const char *v, dataform_error *er
     if (!*v)
         return 0;
     bool b;
-    if (s->type == DATAFORM_BOOLEAN && parse_bool(v, &b) < 0)
+    if (s->type == DATAFORM_BOOLEAN && dataform_bool_value(v, &b) < 0)
         return fail(err, STANZA_ERR_BAD_REQUEST, s->var, "is not a boolean");
     if (is_jid(s->type)) {
         jid j;

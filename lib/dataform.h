@@ -187,6 +187,8 @@ const char *dataform_text(const dataform *f, const char *var);
 /* A boolean field ("1"/"true", "0"/"false"): 0 with *out set; 0 with *out
  * untouched when absent or empty; -1 when it is not a boolean. */
 int dataform_bool(const dataform *f, const char *var, bool *out);
+/* The same reading of one value: 0 with *out set, or -1. */
+int dataform_bool_value(const char *v, bool *out);
 
 /* Holds f against the spec rows: each field the specs name has at most one
  * value unless its type is multi, a boolean value parses, a JID value is a

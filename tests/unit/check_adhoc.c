@@ -99,9 +99,11 @@ static void finish_held(void)
 
 static const adhoc_who admins = {ROLE_ADMIN, "only admins may do that"};
 
-static const adhoc_step hello_steps[] = {{hello_show, NULL, NULL, 0}};
-static const adhoc_step survey_steps[] = {{name_show, name_submit, name_fields, 1},
-                                          {colour_show, colour_submit, colour_fields, 1}};
+static const adhoc_step hello_steps[] = {{hello_show, NULL, NULL, 0, NULL}};
+static const dataform_limits short_values = {0, 0, 32};
+static const adhoc_step survey_steps[] = {
+    {name_show, name_submit, name_fields, 1, NULL},
+    {colour_show, colour_submit, colour_fields, 1, &short_values}};
 
 static const adhoc_command commands[] = {
     {"hello", "Say hello", NULL, hello_steps, 1, false},
@@ -242,6 +244,11 @@ START_TEST(stages_forward_and_back)
     feed_sid(
         CMD(ADMIN, "survey", " sessionid='%s' action='complete'" SUBMIT(FIELD("colour", "green"))));
     has("field colour is not one of the options");
+    /* This stage's own limits, tighter than dataform's. */
+    feed_sid(CMD(ADMIN, "survey",
+                 " sessionid='%s'" SUBMIT(FIELD("colour", "a colour name thirty-three bytes!"))));
+    has("<not-acceptable ");
+    has("field colour has a value too long");
     /* The step answers later; nothing is sent until it does. */
     feed_sid(CMD(ADMIN, "survey", " sessionid='%s'" SUBMIT(FIELD("colour", "blue"))));
     ck_assert_str_eq(last, "");

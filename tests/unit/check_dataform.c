@@ -128,6 +128,12 @@ START_TEST(type_names)
     ck_assert_int_eq(t, DATAFORM_JID_MULTI);
     ck_assert_int_eq(dataform_ftype_parse("", &t), -1);
     ck_assert_int_eq(dataform_ftype_parse("text-singles", &t), -1);
+    bool b = false;
+    ck_assert_int_eq(dataform_bool_value("true", &b), 0);
+    ck_assert(b);
+    ck_assert_int_eq(dataform_bool_value("0", &b), 0);
+    ck_assert(!b);
+    ck_assert_int_eq(dataform_bool_value("yes", &b), -1);
 }
 END_TEST
 
