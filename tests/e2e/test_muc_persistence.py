@@ -153,6 +153,9 @@ def test_persistent_room_survives_restart(stack, connect, redis):
     who = occupants(alice, room)
     alice.clear()
     bob.clear()
+    # Alice's client answers pings (XEP-0199) with a result; Bob's has no
+    # ping and says feature-not-implemented: both are there.
+    alice.xmpp.register_plugin("xep_0199")
 
     back = restart_component(stack, clients=(alice, bob))
     print(f"[e2e] {stack.kind}: restart: attached after {back.attached:.2f}s, "
