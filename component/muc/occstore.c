@@ -12,19 +12,32 @@
 
 /* ---- records ---- */
 
-char *muc_occupant_record(const muc_session *s)
+/* Appends s's record to b, NUL-terminated. Joins are frequent: no
+ * floating-point formatting, no second pass. */
+static void record_into(buf *b, const muc_session *s)
 {
     const muc_occupant *o = s->occ;
-    buf b = BUF_INIT;
-    buf_puts(&b, "<s xmlns=\"" NS_OCC_RECORD "\" nick=\"");
-    buf_append_xml_escaped(&b, o->nick, strlen(o->nick));
-    buf_printf(&b, "\" role=\"%s\" joined=\"%.3f\" oid=\"%s\">", muc_role_name(o->role), o->joined,
-               o->occupant_id);
+    char ms[24];
+    snprintf(ms, sizeof ms, "%lld", (long long)(o->joined * 1000.0));
+    buf_puts(b, "<s xmlns=\"" NS_OCC_RECORD "\" nick=\"");
+    buf_append_xml_escaped(b, o->nick, strlen(o->nick));
+    buf_puts(b, "\" role=\"");
+    buf_puts(b, muc_role_name(o->role));
+    buf_puts(b, "\" joined=\"");
+    buf_puts(b, ms);
+    buf_puts(b, "\" oid=\"");
+    buf_puts(b, o->occupant_id);
     /* The payload was serialized inside a stanza of the component stream;
      * this wrapper puts it back in that namespace. */
-    buf_puts(&b, "<p xmlns=\"" NS_COMPONENT "\">");
-    buf_puts(&b, s->pres);
-    buf_puts(&b, "</p></s>");
+    buf_puts(b, "\"><p xmlns=\"" NS_COMPONENT "\">");
+    buf_puts(b, s->pres);
+    buf_append(b, "</p></s>", 9);
+}
+
+char *muc_occupant_record(const muc_session *s)
+{
+    buf b = BUF_INIT;
+    record_into(&b, s);
     char *rec = buf_strdup(&b);
     buf_free(&b);
     return rec;
@@ -68,7 +81,7 @@ static muc_occupant *seat(muc_room *r, const char *nick, const char *bare, const
     o->role = role;
     const char *joined = xml_attr(rec, "joined");
     if (joined)
-        o->joined = strtod(joined, NULL);
+        o->joined = strtod(joined, NULL) / 1000.0;
     /* The id is derived again, never taken from the record; a difference
      * means the occupant-id key changed (muc:secret was lost) and everyone
      * now shows under a new id. */
@@ -115,21 +128,27 @@ muc_session *muc_occupant_restore(muc_room *r, const char *full, const char *rec
 
 /* ---- writes ---- */
 
-void muc_occstore_save_session(muc_store *st, const muc_room *r, const muc_session *s)
+/* "{p}muc:occ:<room>", made once per room. */
+static const char *occ_key(muc_store *st, muc_room *r)
 {
-    if (!st)
-        return;
-    char *k = muc_store_key(st, "occ", r->jid);
-    char *rec = muc_occupant_record(s);
-    if (k && rec) {
-        const char *set[] = {"HSET", k, s->jid, rec};
-        muc_store_write(st, 4, set);
-    }
-    free(k);
-    free(rec);
+    if (!r->occ_key)
+        r->occ_key = muc_store_key(st, "occ", r->jid);
+    return r->occ_key;
 }
 
-void muc_occstore_save(muc_store *st, const muc_room *r, const muc_occupant *o)
+void muc_occstore_save_session(muc_store *st, muc_room *r, const muc_session *s)
+{
+    const char *k = st ? occ_key(st, r) : NULL;
+    if (!k)
+        return;
+    buf rec = BUF_INIT;
+    record_into(&rec, s);
+    const char *set[] = {"HSET", k, s->jid, buf_unread(&rec)};
+    muc_store_write(st, 4, set);
+    buf_free(&rec);
+}
+
+void muc_occstore_save(muc_store *st, muc_room *r, const muc_occupant *o)
 {
     for (size_t i = 0; st && i < o->nsessions; i++)
         muc_occstore_save_session(st, r, o->sessions[i]);
@@ -147,11 +166,11 @@ void muc_occstore_joined(muc_store *st, const muc_room *r)
     free(live);
 }
 
-void muc_occstore_forget(muc_store *st, const muc_room *r, const char *full, bool emptied)
+void muc_occstore_forget(muc_store *st, muc_room *r, const char *full, bool emptied)
 {
     if (!st)
         return;
-    char *k = muc_store_key(st, "occ", r->jid);
+    const char *k = occ_key(st, r);
     char *live = emptied ? muc_store_live_key(st, r->jid) : NULL;
     if (k) {
         const char *del[] = {"HDEL", k, full};
@@ -161,7 +180,6 @@ void muc_occstore_forget(muc_store *st, const muc_room *r, const char *full, boo
         const char *rem[] = {"SREM", live, r->jid};
         muc_store_write(st, 3, rem);
     }
-    free(k);
     free(live);
 }
 

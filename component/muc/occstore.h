@@ -7,10 +7,10 @@
  * value: an <s/> document with the nickname, role, time of joining,
  * occupant id and presence payload), and one set per service domain lists
  * the rooms that have records, so an instance reads only its own domain's
- * rooms. A join costs one HSET and one SADD, a presence change or a new
- * role one HSET, a departure one HDEL, all pipelined with the store's other
- * writes (and queued with them while Redis is away); a message costs
- * nothing. The key layout is in schemas/redis-keys.md.
+ * rooms. A join costs one HSET (and an SADD when the room was empty), a
+ * presence change or a new role one HSET, a departure one HDEL, all pipelined with the store's
+ * other writes (and queued with them while Redis is away); a message costs nothing. The key layout
+ * is in schemas/redis-keys.md.
  *
  * Ownership: every function borrows the store (NULL: nothing is kept) and
  * the rooms; records returned are the caller's to free. */
@@ -25,14 +25,15 @@
 
 /* Writes the records of every session of o (after it joined, or its
  * presence, nickname or role changed). */
-void muc_occstore_save(muc_store *st, const muc_room *r, const muc_occupant *o);
+void muc_occstore_save(muc_store *st, muc_room *r, const muc_occupant *o);
 /* Writes one session's record (another session joined under a nick). */
-void muc_occstore_save_session(muc_store *st, const muc_room *r, const muc_session *s);
-/* Someone joined r: lists r with the rooms that have occupants. */
+void muc_occstore_save_session(muc_store *st, muc_room *r, const muc_session *s);
+/* r was empty and someone joined: lists r with the rooms that have
+ * occupants. */
 void muc_occstore_joined(muc_store *st, const muc_room *r);
 /* Forgets the record of session `full`; emptied: it was r's last, and r
  * leaves the list. */
-void muc_occstore_forget(muc_store *st, const muc_room *r, const char *full, bool emptied);
+void muc_occstore_forget(muc_store *st, muc_room *r, const char *full, bool emptied);
 
 /* Seats everyone recorded for m's service domain again, each session
  * marked unverified and queued for a check, and tidies what is left over:

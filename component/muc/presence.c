@@ -293,10 +293,11 @@ static void join(muc *m, muc_room *r, const xml_node *st, const char *full, cons
         s->pres = payload;
     }
     /* A temporary room is stored for as long as it has occupants, so a
-     * restart can seat them again (occstore.c). */
+     * restart can seat them again (occstore.c); a room that was empty is
+     * listed again. */
     if (created)
         muc_store_save_room(m->store, r);
-    else
+    else if (r->noccupants == 1 && new_occupant)
         muc_occstore_joined(m->store, r);
     if (!new_occupant)
         muc_occstore_save_session(m->store, r, s);

@@ -367,6 +367,7 @@ void muc_room_destroy(muc_room *r)
     free(r->local);
     free(r->jid);
     free(r->jid_attr);
+    free(r->occ_key);
     free(r);
 }
 

@@ -114,6 +114,7 @@ typedef struct muc_room {
     muc_history_entry *history; /* ring of cfg.history_length */
     size_t hist_cap, hist_len, hist_head;
     double created;
+    char *occ_key; /* owned: its occupants' key in Redis, made on first use */
 } muc_room;
 
 struct muc_store;
