@@ -307,7 +307,7 @@ static void join(muc *m, muc_room *r, const xml_node *st, const char *full, cons
         codes[n++] = 100;
     if (created)
         codes[n++] = 201;
-    /* Another session of someone already present: only it learns. */
+    /* (Another session of someone already present: only it learns.) */
     welcome(m, r, s, st, codes, n, new_occupant, !created);
 }
 

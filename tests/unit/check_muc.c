@@ -1374,6 +1374,30 @@ START_TEST(recheck_removes_the_gone)
 }
 END_TEST
 
+/* After a lost link everyone is checked, and checks in flight when the
+ * link drops again are asked again once it is back. */
+START_TEST(lost_link_checks_everyone)
+{
+    make_room("room1");
+    join(BOB, "room1", "Bob");
+    muc *m = service_muc(svc);
+    ck_assert_str_eq(tick(NULL), "");
+    muc_recheck_all(m);
+    muc_recheck_all(m); /* nobody is asked twice */
+    ck_assert_str_eq(tick(NULL), PING(ALICE, "1") PING(BOB, "2"));
+    muc_recheck_pause(m);
+    ck_assert_str_eq(tick(NULL), PING(ALICE, "3") PING(BOB, "4"));
+    /* An answer to a question asked before the loss settles nothing. */
+    expect_silence(ANSWER("result", ALICE, "1", ""));
+    expect_silence(ANSWER("result", ALICE, "3", ""));
+    expect_silence(ANSWER("result", BOB, "4", ""));
+    bool busy;
+    tick(&busy);
+    ck_assert(!busy);
+    ck_assert_uint_eq(muc_occupant_count(m), 2);
+}
+END_TEST
+
 /* Thousands seated again must not flood the host: the checks go out at
  * the configured rate (100 a second here), in slices. */
 START_TEST(recheck_is_paced)
@@ -1488,6 +1512,7 @@ int main(void)
     tcase_add_test(tc, restart_keeps_occupants_silently);
     tcase_add_test(tc, recheck_removes_the_gone);
     tcase_add_test(tc, recheck_is_paced);
+    tcase_add_test(tc, lost_link_checks_everyone);
     tcase_add_test(tc, rejoin_gets_the_whole_join);
     tcase_add_test(tc, shutdown_announces_or_keeps);
     suite_add_tcase(s, tc);
