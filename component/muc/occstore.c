@@ -83,13 +83,16 @@ static muc_occupant *seat(muc_room *r, const char *nick, const char *bare, const
     if (joined)
         o->joined = strtod(joined, NULL) / 1000.0;
     /* The id is derived again, never taken from the record; a difference
-     * means the occupant-id key changed (muc:secret was lost) and everyone
-     * now shows under a new id. */
+     * means the occupant-id key (muc:secret) or the derivation changed, and
+     * everyone now shows under a new id. Said once: it is true of all. */
+    static bool told;
     const char *oid = xml_attr(rec, "oid");
-    if (oid && strcmp(oid, o->occupant_id) != 0)
-        log_warn("muc: %s: %s's occupant id changed across the restart (was the occupant-id key "
-                 "in Redis lost?)",
-                 r->jid, nick);
+    if (oid && strcmp(oid, o->occupant_id) != 0 && !told) {
+        told = true;
+        log_warn("muc: occupant ids changed across the restart (%s in %s, and likely everyone): "
+                 "was the occupant-id key in Redis lost?",
+                 nick, r->jid);
+    }
     return o;
 }
 
