@@ -195,6 +195,7 @@ typedef struct occ_load {
     void *ud;
     int waiting;
     int seated, refused;
+    bool failed;  /* a reply was lost: nothing is tidied on partial knowledge */
     char **rooms; /* the rooms listed, to tidy once all is read */
     size_t nrooms;
 } occ_load;
@@ -242,7 +243,15 @@ static void step_done(occ_load *c)
 {
     if (--c->waiting > 0)
         return;
-    tidy(c);
+    if (!c->failed) {
+        tidy(c);
+    } else {
+        log_warn("muc: Redis went away while occupants were read back; those read are seated, "
+                 "the rest stay recorded for the next start");
+        for (size_t i = 0; i < c->nrooms; i++)
+            free(c->rooms[i]);
+        free(c->rooms);
+    }
     if (c->refused)
         log_warn("muc: %d recorded occupant session%s could not be seated again", c->refused,
                  c->refused == 1 ? "" : "s");
@@ -261,7 +270,9 @@ static void step_free(room_step *rs)
 static void on_room_doc(void *ud, redisReply *rep)
 {
     room_step *rs = ud;
-    if (rep && rep->type == REDIS_REPLY_STRING && !muc_room_restore(rs->c->m, rep->str, rep->len))
+    if (!rep || rep->type == REDIS_REPLY_ERROR)
+        rs->c->failed = true;
+    else if (rep->type == REDIS_REPLY_STRING && !muc_room_restore(rs->c->m, rep->str, rep->len))
         log_warn("muc: the state of %s could not be read back", rs->jid);
     step_free(rs);
 }
@@ -271,6 +282,8 @@ static void on_sessions(void *ud, redisReply *rep)
     room_step *rs = ud;
     occ_load *c = rs->c;
     muc_room *r = muc_room_by_jid(c->m, rs->jid);
+    if (!rep || rep->type != REDIS_REPLY_ARRAY)
+        c->failed = true;
     for (size_t i = 0; r && rep && rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements;
          i += 2) {
         const redisReply *f = rep->element[i], *v = rep->element[i + 1];
