@@ -95,8 +95,8 @@ START_TEST(condition_of_a_received_error)
     /* No condition, a condition in another namespace, an unknown one. */
     const char *odd[] = {"<iq type='error' id='1'/>",
                          "<iq type='error' id='1'><error><item-not-found/></error></iq>",
-                         "<iq type='error' id='1'><error><nope xmlns='urn:ietf:params:xml:ns:"
-                         "xmpp-stanzas'/></error></iq>"};
+                         ("<iq type='error' id='1'><error><nope xmlns='urn:ietf:params:xml:ns:"
+                          "xmpp-stanzas'/></error></iq>")};
     for (size_t i = 0; i < sizeof odd / sizeof *odd; i++) {
         e = tu_stanza(odd[i]);
         ck_assert_int_eq(stanza_error_of(e), STANZA_ERR_UNDEFINED_CONDITION);
