@@ -402,6 +402,14 @@ static xmlframe_event end_tag_end(xmlframe *f)
 /* One byte through the state machine. OVER and ERROR leave it unconsumed. */
 static xmlframe_event step(xmlframe *f, char c)
 {
+    /* Before the header ends expat still guesses the encoding, and takes a
+     * 0 byte or an FE/FF byte order mark among the first two for UTF-16:
+     * then it would read what the framer does not. None of these bytes
+     * occurs in UTF-8 XML (RFC 6120 section 11.6: streams are UTF-8). Once
+     * a parser has read the header, its encoding is settled; each fresh one
+     * reads the same header first. */
+    if (f->depth == 0 && (c == '\0' || (unsigned char)c >= 0xfe))
+        return fail(f, XMLPARSE_ERR_SYNTAX, "the stream is not UTF-8");
     switch (f->st) {
     case S_TEXT:
         if (c == '<') {
@@ -463,6 +471,8 @@ static xmlframe_event step(xmlframe *f, char c)
 static size_t run_length(xmlframe *f, const char *p, size_t avail)
 {
     const char *stop;
+    if (f->depth == 0)
+        return 0; /* the header: every byte is checked (step) */
     if (f->st == S_TEXT)
         stop = memchr(p, '<', avail);
     else if (f->st == S_VALUE)

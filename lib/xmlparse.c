@@ -283,7 +283,10 @@ static void XMLCALL on_entity(void *ud, const XML_Char *name, int is_param, cons
 /* A new expat parser with our handlers, in place of the current one. */
 static int new_expat(xmlparse *p)
 {
-    XML_Parser xp = XML_ParserCreateNS(NULL, NS_SEP);
+    /* UTF-8 whatever the XML declaration says (RFC 6120 section 11.6).
+     * Expat still guesses UTF-16 from a 0 byte or a byte order mark among
+     * the first two; the framer refuses those bytes before the header. */
+    XML_Parser xp = XML_ParserCreateNS("UTF-8", NS_SEP);
     if (!xp)
         return -1;
     if (p->xp)
@@ -503,7 +506,8 @@ static bool after_event(xmlparse *p, xmlframe_event ev)
 
 xmlparse_err xmlparse_feed(xmlparse *p, const char *data, size_t n)
 {
-    if (p->err)
+    /* Nothing fed is nothing after the end either (fuzz_stream). */
+    if (p->err || n == 0)
         return p->err;
     if (p->closed || p->stopped)
         return XMLPARSE_ERR_CLOSED;

@@ -134,7 +134,8 @@ START_TEST(header_stanzas_close)
     ck_assert_str_eq(r.last, "<iq type=\"get\" id=\"1\"><ping xmlns=\"urn:xmpp:ping\"/></iq>");
     ck_assert_int_eq(feed(p, "</stream:stream>"), XMLPARSE_OK);
     ck_assert_int_eq(r.closes, 1);
-    /* Nothing may follow the end of the stream. */
+    /* Nothing may follow the end of the stream; nothing at all is fine. */
+    ck_assert_int_eq(xmlparse_feed(p, "", 0), XMLPARSE_OK);
     ck_assert_int_eq(feed(p, "<presence/>"), XMLPARSE_ERR_CLOSED);
     xmlparse_free(p);
 }
@@ -547,8 +548,7 @@ START_TEST(restricted_xml)
         "<?pi data?>",
         "<message><?pi data?></message>",
         /* Inside a stanza already being skipped, too. */
-        "<message><a><a><a><a><a><a><a><a><a><a><!-- x --></a></a></a></a></a></a></a></a></a></a>"
-        "</message>",
+        "<message><a><a><a><a><a><a><a><a><a><a><!-- x --></a></a></a></a></a></a></a></a></a></a>",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         rec r;
@@ -599,6 +599,36 @@ START_TEST(malformed)
         ck_assert_ptr_nonnull(strstr(xmlparse_error_text(p), "byte "));
         xmlparse_free(p);
     }
+}
+END_TEST
+
+START_TEST(utf16_is_not_read)
+{
+    /* XMPP is UTF-8 (RFC 6120 section 11.6). Expat guesses the encoding
+     * from the first two bytes, even when told it is UTF-8: it took these
+     * for UTF-16 when they came in one read and for UTF-8 when they did not
+     * (found by fuzz_stream), and the framer reads bytes. */
+    static const char utf16[] = "<\0s\0:\0s\0t\0r\0e\0a\0m\0>\0";
+    static const char odd[] = "h\0\x06t";
+    for (size_t cut = 0; cut < 4; cut++) {
+        rec r = {0};
+        xmlparse *p = xmlparse_new(&lim, &cbs, &r);
+        xmlparse_err e = xmlparse_feed(p, odd, cut);
+        if (e == XMLPARSE_OK)
+            e = xmlparse_feed(p, odd + cut, sizeof odd - 1 - cut);
+        ck_assert_msg(e == XMLPARSE_ERR_SYNTAX, "cut at %zu gave %d", cut, e);
+        xmlparse_free(p);
+    }
+    rec r = {0};
+    xmlparse *p = xmlparse_new(&lim, &cbs, &r);
+    ck_assert_int_eq(xmlparse_feed(p, utf16, sizeof utf16 - 1), XMLPARSE_ERR_SYNTAX);
+    ck_assert_int_eq(r.opens, 0);
+    xmlparse_free(p);
+    /* A UTF-8 byte order mark is fine. */
+    p = xmlparse_new(&lim, &cbs, &r);
+    ck_assert_int_eq(feed(p, "\xef\xbb\xbf" HDR "<presence/>"), XMLPARSE_OK);
+    ck_assert_int_eq(r.stanzas, 1);
+    xmlparse_free(p);
 }
 END_TEST
 
@@ -758,6 +788,7 @@ int main(void)
     tcase_add_test(tc, restricted_xml);
     tcase_add_test(tc, doctype_and_entities_refused);
     tcase_add_test(tc, malformed);
+    tcase_add_test(tc, utf16_is_not_read);
     tcase_add_test(tc, wrong_root);
     tcase_add_test(tc, reset_starts_a_new_stream);
     tcase_add_test(tc, split_utf8_sequence);
