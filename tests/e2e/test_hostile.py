@@ -36,6 +36,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 import pytest
 
 from fakeserver import NS_COMPONENT, NS_STANZAS, FakeServer
+from test_component_link import DOMAIN, SECRET
+from test_component_link import settings as link_settings
 from xmpp import NS_CLIENT, Client, dump, error_condition
 
 NS_STREAMS = "http://etherx.jabber.org/streams"
@@ -349,21 +351,6 @@ def test_sustained_attack(stack, arena):
 
 # ---- beyond what a real server relays: the fake server -----------------------------
 
-DOMAIN = "rooms.localhost"
-SECRET = "fake-hostile-secret"
-
-
-def fake_settings(fake: FakeServer, **component) -> Dict[str, Dict[str, str]]:
-    s = {
-        "component": {"domain": DOMAIN, "secret": SECRET, "server_port": fake.port,
-                      "keepalive": "60s", "reconnect_min": "200ms", "reconnect_max": "30s"},
-        "redis": {"enabled": "false"},
-        "log": {"level": "debug"},
-    }
-    s["component"].update({k: str(v) for k, v in component.items()})
-    return s
-
-
 @pytest.fixture
 def fake():
     f = FakeServer(domain=DOMAIN, secret=SECRET)
@@ -382,7 +369,7 @@ def test_huge_stanzas_skipped_at_constant_memory(fake, component_factory):
     """Stanzas of 16 MB, millions of elements deep or wide, cost the
     component no memory: skipped unbuilt, each bounced, the link up."""
     comp = component_factory(
-        fake_settings(fake),
+        link_settings(fake),
         extra_env={"ASAN_OPTIONS": "quarantine_size_mb=4:detect_leaks=1:exitcode=23"})
     link = fake.accept(timeout=15)
     link.handshake()
@@ -434,7 +421,7 @@ def test_link_cut_by_bad_input_comes_back_at_once(fake, component_factory):
     """A working link that our side closed for bad input reconnects at the
     shortest delay each time; it used to back off further at every cut of a
     session shorter than 10 s (23 s under the issue's attack)."""
-    comp = component_factory(fake_settings(fake))
+    comp = component_factory(link_settings(fake, reconnect_min="200ms", reconnect_max="30s"))
     delays = []
     for i in range(6):
         link = fake.accept(timeout=40)

@@ -73,10 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    service *svc = fz_service_new();
-    fz_feed(svc, "<presence from='" FZ_OWNER "' to='" ROOM "/Owner'>"
-                 "<x xmlns='http://jabber.org/protocol/muc'/></presence>");
-    fz_check_output();
+    service *svc = fz_service_with_room(ROOM, false);
     const char *fields = (const char *)data + 1;
     size_t n = size - 1;
     if (data[0] == 0)

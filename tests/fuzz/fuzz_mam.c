@@ -14,12 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    service *svc = fz_service_new();
-    fz_feed(svc, "<presence from='" FZ_OWNER "' to='" ROOM "/Owner'>"
-                 "<x xmlns='http://jabber.org/protocol/muc'/></presence>");
-    fz_feed(svc, "<iq type='set' id='cfg' from='" FZ_OWNER "' to='" ROOM "'>"
-                 "<query xmlns='http://jabber.org/protocol/muc#owner'>"
-                 "<x xmlns='jabber:x:data' type='submit'/></query></iq>");
+    service *svc = fz_service_with_room(ROOM, true);
     for (int i = 0; i < 8; i++) {
         char msg[200];
         snprintf(msg, sizeof msg,

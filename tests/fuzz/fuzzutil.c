@@ -130,3 +130,26 @@ void fz_feed(service *svc, const char *xml)
     if (st)
         service_handle(svc, st);
 }
+
+service *fz_service_with_room(const char *room_jid, bool configure)
+{
+    service *svc = fz_service_new();
+    buf b = BUF_INIT;
+    buf_printf(&b,
+               "<presence from='" FZ_OWNER "' to='%s/Owner'>"
+               "<x xmlns='http://jabber.org/protocol/muc'/></presence>",
+               room_jid);
+    fz_feed(svc, buf_unread(&b));
+    if (configure) {
+        buf_reset(&b);
+        buf_printf(&b,
+                   "<iq type='set' id='cfg' from='" FZ_OWNER "' to='%s'>"
+                   "<query xmlns='http://jabber.org/protocol/muc#owner'>"
+                   "<x xmlns='jabber:x:data' type='submit'/></query></iq>",
+                   room_jid);
+        fz_feed(svc, buf_unread(&b));
+    }
+    buf_free(&b);
+    fz_check_output();
+    return svc;
+}

@@ -6,6 +6,7 @@
 #ifndef STOA_FUZZUTIL_H
 #define STOA_FUZZUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,9 @@ void fz_check_output(void);
 /* The service of the unit tests: rooms with history, the desk with
  * FZ_MODERATOR, no Redis. Aborts on OOM. */
 service *fz_service_new(void);
+/* fz_service_new with FZ_OWNER in the room `room_jid` (nick Owner), which
+ * is left locked as a new room is (configure false) or made an instant room. */
+service *fz_service_with_room(const char *room_jid, bool configure);
 /* Feeds one literal stanza to the service (nothing when it does not parse). */
 void fz_feed(service *svc, const char *xml);
 /* A fixed clock that moves on a little at each call. */
