@@ -40,6 +40,7 @@ struct xmlframe {
     uint64_t pos;       /* absolute offset of the next byte */
     uint64_t top_start; /* offset of the current stanza's '<' */
     uint64_t depth;     /* open elements, the stream's included */
+    uint64_t mark;      /* stanzas ending before this offset are not reported */
     bool in_top;        /* between a stanza's '<' and its end */
     bool skipping;
     unsigned long elements, attrs, nsdecls;
@@ -88,6 +89,11 @@ void xmlframe_reset(xmlframe *f)
     f->st = S_TEXT;
     f->slot = -1;
     f->why = XMLPARSE_OK;
+}
+
+void xmlframe_mark_stanza_end(xmlframe *f, uint64_t offset)
+{
+    f->mark = offset;
 }
 
 bool xmlframe_skipping(const xmlframe *f)
@@ -281,7 +287,7 @@ static xmlframe_event end_top(xmlframe *f)
         f->skipping = false;
         return XMLFRAME_SKIPPED;
     }
-    return XMLFRAME_STANZA;
+    return f->pos >= f->mark ? XMLFRAME_STANZA : XMLFRAME_MORE;
 }
 
 static xmlframe_event start_tag_end(xmlframe *f, bool empty)
@@ -466,55 +472,78 @@ static xmlframe_event step(xmlframe *f, char c)
     return XMLFRAME_ERROR;
 }
 
-/* Bytes that cannot change the state (text, the inside of a value), up to
- * `avail`: skipped with memchr instead of one step each. */
+/* Bytes that end a name in a tag: whitespace, '/', '>', '=' and quotes. */
+static const unsigned char name_end[256] = {
+    [' '] = 1, ['\t'] = 1, ['\r'] = 1, ['\n'] = 1, ['/'] = 1,
+    ['>'] = 1, ['='] = 1,  ['\''] = 1, ['"'] = 1,
+};
+
+/* Bytes that cannot change the state (text, the inside of a value, most of
+ * a name), up to `avail`: taken in one go instead of one step each. */
 static size_t run_length(xmlframe *f, const char *p, size_t avail)
 {
-    const char *stop;
     if (f->depth == 0)
         return 0; /* the header: every byte is checked (step) */
-    if (f->st == S_TEXT)
+    const char *stop;
+    size_t k = 0;
+    switch (f->st) {
+    case S_TEXT:
         stop = memchr(p, '<', avail);
-    else if (f->st == S_VALUE)
+        return stop ? (size_t)(stop - p) : avail;
+    case S_VALUE:
         stop = memchr(p, f->quote, avail);
-    else
-        return 0;
-    size_t k = stop ? (size_t)(stop - p) : avail;
-    if (f->st == S_VALUE)
+        k = stop ? (size_t)(stop - p) : avail;
         keep_value_bytes(f, p, k);
-    return k;
+        return k;
+    case S_NAME:
+    case S_ANAME:
+        /* The first byte of a name went through step. */
+        while (k < avail && !name_end[(unsigned char)p[k]])
+            k++;
+        if (f->st == S_ANAME) {
+            if (f->alen < ANAME_MAX)
+                memcpy(f->aname + f->alen, p, k < ANAME_MAX - f->alen ? k : ANAME_MAX - f->alen);
+            f->alen += k;
+        } else {
+            for (size_t j = 0; j < k && f->capturing; j++)
+                keep_name_char(f, p[j]);
+        }
+        return k;
+    default:
+        return 0;
+    }
 }
 
 xmlframe_event xmlframe_scan(xmlframe *f, const char *data, size_t n, size_t *used)
 {
     size_t i = 0;
-    while (i < n) {
-        if (f->st == S_FAILED)
-            break;
+    while (i < n && f->st != S_FAILED) {
         uint64_t end = budget_end(f);
         if (f->pos >= end) {
             *used = i;
             return budget_spent(f);
         }
-        size_t avail = n - i;
-        if (end - f->pos < avail)
-            avail = (size_t)(end - f->pos);
-        size_t k = run_length(f, data + i, avail);
-        if (k > 0) {
-            i += k;
-            f->pos += k;
-            continue;
-        }
-        xmlframe_event ev = step(f, data[i]);
-        if (ev == XMLFRAME_OVER || ev == XMLFRAME_ERROR) {
-            *used = i;
-            return ev;
-        }
-        i++;
-        f->pos++;
-        if (ev != XMLFRAME_MORE) {
-            *used = i;
-            return ev;
+        size_t stop = end - f->pos < n - i ? i + (size_t)(end - f->pos) : n;
+        bool top = f->in_top;
+        /* The budget holds until a stanza begins (or an event returns). */
+        while (i < stop && f->in_top == top) {
+            size_t k = run_length(f, data + i, stop - i);
+            if (k > 0) {
+                i += k;
+                f->pos += k;
+                continue;
+            }
+            xmlframe_event ev = step(f, data[i]);
+            if (ev == XMLFRAME_OVER || ev == XMLFRAME_ERROR) {
+                *used = i;
+                return ev;
+            }
+            i++;
+            f->pos++;
+            if (ev != XMLFRAME_MORE) {
+                *used = i;
+                return ev;
+            }
         }
     }
     *used = i;

@@ -37,7 +37,8 @@ typedef struct xmlframe xmlframe;
 typedef enum {
     XMLFRAME_MORE,    /* every byte was consumed; nothing happened */
     XMLFRAME_HEADER,  /* the stream header's start tag ended at the last byte consumed */
-    XMLFRAME_STANZA,  /* a stanza within the limits ended at the last byte consumed */
+    XMLFRAME_STANZA,  /* a stanza within the limits ended at the last byte consumed,
+                       * at or past the mark of xmlframe_mark_stanza_end */
     XMLFRAME_OVER,    /* the last byte consumed broke a limit: skipping starts */
     XMLFRAME_SKIPPED, /* the skipped stanza ended at the last byte consumed */
     XMLFRAME_END,     /* </stream:stream> ended at the last byte consumed */
@@ -71,6 +72,10 @@ void xmlframe_reset(xmlframe *f);
  * many (at least 1 when n > 0). After XMLFRAME_ERROR the framer consumes
  * nothing more until reset. */
 xmlframe_event xmlframe_scan(xmlframe *f, const char *data, size_t n, size_t *used);
+/* Only a stanza ending at or after this offset is reported (XMLFRAME_STANZA;
+ * 0 after a reset: every one). The others pass without an event, so the bytes
+ * of many stanzas reach expat in one call. */
+void xmlframe_mark_stanza_end(xmlframe *f, uint64_t offset);
 /* True while a stanza that broke a limit is being skipped: the bytes it
  * consumes are not for expat. */
 bool xmlframe_skipping(const xmlframe *f);

@@ -38,7 +38,6 @@ struct xmlparse {
     buf header; /* the stream's bytes up to the end of its header */
     bool header_done;
     bool replaying;        /* feeding the header to a fresh parser */
-    size_t since_fresh;    /* bytes given to the current parser after the header */
     uint64_t expat_base;   /* stream offset of the current parser's first own byte */
     size_t replayed;       /* header bytes the current parser was given first */
     char *header_ns;       /* the header's default namespace as written, for shells */
@@ -308,7 +307,6 @@ static int new_expat(xmlparse *p)
     XML_SetStartDoctypeDeclHandler(xp, on_doctype);
     XML_SetEntityDeclHandler(xp, on_entity);
     p->depth = 0;
-    p->since_fresh = 0;
     p->replayed = 0;
     return 0;
 }
@@ -345,7 +343,6 @@ static int give_expat(xmlparse *p, const char *data, size_t n)
     while (n > 0) {
         size_t k = n < EXPAT_CHUNK ? n : EXPAT_CHUNK;
         enum XML_Status st = XML_Parse(p->xp, data, (int)k, XML_FALSE);
-        p->since_fresh += k;
         if (p->err || p->stopped)
             return -1;
         if (st != XML_STATUS_OK) {
@@ -377,8 +374,8 @@ static int fresh_parser(xmlparse *p)
         return -1;
     }
     p->replayed = buf_unread_len(&p->header);
-    p->since_fresh = 0;
     p->expat_base = xmlframe_offset(p->fr);
+    xmlframe_mark_stanza_end(p->fr, p->expat_base + FRESH_AFTER);
     return 0;
 }
 
@@ -474,9 +471,8 @@ static bool after_event(xmlparse *p, xmlframe_event ev)
     case XMLFRAME_HEADER:
         return keep_header(p) == 0;
     case XMLFRAME_STANZA:
-        if (p->since_fresh >= FRESH_AFTER)
-            return fresh_parser(p) == 0;
-        break;
+        /* Reported once FRESH_AFTER bytes have gone to this parser. */
+        return fresh_parser(p) == 0;
     case XMLFRAME_OVER:
         /* Expat holds part of the stanza: it is dropped with its parser
          * once the framer has skipped the rest. */
@@ -560,6 +556,7 @@ xmlparse *xmlparse_new(const xmlparse_limits *limits, const xmlparse_callbacks *
         free(p);
         return NULL;
     }
+    xmlframe_mark_stanza_end(p->fr, FRESH_AFTER);
     return p;
 }
 
@@ -579,6 +576,7 @@ int xmlparse_reset(xmlparse *p)
 {
     clear_state(p);
     xmlframe_reset(p->fr);
+    xmlframe_mark_stanza_end(p->fr, FRESH_AFTER);
     return new_expat(p);
 }
 
