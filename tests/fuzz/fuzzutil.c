@@ -124,11 +124,46 @@ service *fz_service_new(void)
     return svc;
 }
 
+/* fz_feed's parser lives across calls (a new one per stanza was much of a
+ * target's time). Each call feeds one stanza and then <fz-sync/>: unless
+ * exactly those two come out, the parser starts over, so nothing a broken
+ * input left open carries into the next call. */
+static xmlparse *feeder;
+static service *feeding;
+static int fed;
+static bool synced;
+
+static void feed_stanza(void *ud, xml_node *st)
+{
+    (void)ud;
+    fed++;
+    if (fed == 2 && strcmp(xml_name(st), "fz-sync") == 0)
+        synced = true;
+    if (fed == 1)
+        service_handle(feeding, st);
+    else
+        xml_free(st);
+}
+
 void fz_feed(service *svc, const char *xml)
 {
-    xml_node *st = fz_stanza(xml, strlen(xml));
-    if (st)
-        service_handle(svc, st);
+    static const xmlparse_limits lim = {1 << 20, 64, 64, 10000};
+    static const xmlparse_callbacks cb = {drop_header, feed_stanza, NULL, NULL};
+    if (!feeder) {
+        feeder = xmlparse_new(&lim, &cb, NULL);
+        if (!feeder || xmlparse_feed(feeder, header, sizeof header - 1) != XMLPARSE_OK)
+            abort();
+    }
+    static const char sync[] = "<fz-sync/>";
+    feeding = svc;
+    fed = 0;
+    synced = false;
+    if (xmlparse_feed(feeder, xml, strlen(xml)) != XMLPARSE_OK ||
+        xmlparse_feed(feeder, sync, sizeof sync - 1) != XMLPARSE_OK || fed != 2 || !synced) {
+        if (xmlparse_reset(feeder) < 0 ||
+            xmlparse_feed(feeder, header, sizeof header - 1) != XMLPARSE_OK)
+            abort();
+    }
 }
 
 service *fz_service_with_room(const char *room_jid, bool configure)
