@@ -224,8 +224,9 @@ void service_handle(service *svc, xml_node *st)
         return;
     }
     /* Errors and results are never answered. The one kind the service acts
-     * on is an answer to an IQ a room forwarded to an occupant, which comes
-     * back addressed to room/nick. */
+     * on is an answer to an IQ a room sent: one it forwarded to an
+     * occupant, which comes back addressed to room/nick, or its own check
+     * of an occupant (muc/recheck.c), addressed to the room. */
     bool answer = stanza_is_unanswerable(st);
     if (answer && !is_iq) {
         xml_free(st);
@@ -254,7 +255,7 @@ void service_handle(service *svc, xml_node *st)
         return;
     }
     if (answer) {
-        if (jto.local && jto.resource && strcmp(jto.domain, svc->domain) == 0)
+        if (jto.local && strcmp(jto.domain, svc->domain) == 0)
             muc_handle(svc->rooms, st, &jfrom, &jto);
     } else if (strcmp(jto.domain, svc->domain) != 0) {
         emit(svc, stanza_error_reply(st, STANZA_ERR_ITEM_NOT_FOUND, "not a domain of this service",
