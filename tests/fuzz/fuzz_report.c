@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "fuzzutil.h"
-#include "report.h"
+#include "desk/report.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
