@@ -1,6 +1,6 @@
 /* Data forms as a client submits them, through the service: the room
  * configuration form (component/muc/owner.c) and the desk's command forms
- * (component/desk.c). Input: one byte choosing the form (0: the room's
+ * (component/desk/). Input: one byte choosing the form (0: the room's
  * configuration, else a desk command), then the fields, which go inside
  * <x xmlns='jabber:x:data' type='submit'>. Whatever the fields hold, every
  * answer must be stanzas a server accepts. */

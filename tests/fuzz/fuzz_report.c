@@ -1,4 +1,4 @@
-/* Reports (component/report.c): any stanza with a report's shape either
+/* Reports (component/desk/report.c): any stanza with a report's shape either
  * parses into a report batch or is refused with a stanza error and a
  * reason. */
 #include <stdint.h>
