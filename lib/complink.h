@@ -37,7 +37,7 @@ typedef struct complink_config {
 
 typedef enum {
     COMPLINK_IDLE = 0,
-    COMPLINK_RESOLVING,
+    COMPLINK_RESOLVING, /* not entered since the dialer resolves and connects in one step */
     COMPLINK_CONNECTING,
     COMPLINK_HANDSHAKE,
     COMPLINK_READY,
