@@ -16,5 +16,10 @@
 #define NS_DATA "jabber:x:data"
 #define NS_MUC "http://jabber.org/protocol/muc"
 #define NS_COMMANDS "http://jabber.org/protocol/commands"
+/* Server-to-server streams (lib/s2s.c). */
+#define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
+#define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
+#define NS_DIALBACK "jabber:server:dialback"
+#define NS_DIALBACK_FEATURE "urn:xmpp:features:dialback"
 
 #endif
