@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include "complink.h"
+#include "gateways.h"
+#include "jid.h"
 #include "log.h"
 #include "ns.h"
 #include "rdb.h"
@@ -44,6 +46,8 @@ typedef struct daemon_state {
     muc_store *store;
     gate *gate;
     ublock *ublock;
+    gateways *gws;                /* NULL: no gateway listener */
+    char **host_domains;          /* [gateways] host_domains, parsed */
     bool rooms_loaded;            /* persistent rooms read from Redis (or given up on) */
     size_t high_water, low_water; /* the link's, from its stream options */
     bool congested;
@@ -299,6 +303,7 @@ static void on_terminate(struct ev_loop *loop, ev_signal *w, int revents)
     ev_timer_start(loop, &d->shutdown_deadline);
     ev_timer_stop(loop, &d->recheck);
     muc_shutdown(service_muc(d->svc), announce);
+    gateways_stop(d->gws);
     complink_stop(d->link);
 }
 
@@ -342,6 +347,35 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
     settings_free(&fresh);
     load_spam_domains(d);
     log_info("configuration reloaded from %s", d->config_path);
+}
+
+/* Gateways (docs/gateway.md) attach beside the host link: what they send
+ * enters where the host's stanzas do; the sink handlers write into becomes
+ * the one that splits remote domains' stanzas off to a gateway. */
+static int start_gateways(daemon_state *d, out *sink)
+{
+    static const gateways_callbacks gcb = {on_stanza, on_dropped};
+    char err[512], bad[256];
+    if (d->cfg.gateways_port == 0)
+        return 0;
+    d->host_domains =
+        jid_list_parse(d->cfg.gateways_host_domains, JID_LIST_DOMAINS, bad, sizeof bad);
+    gateways_config gc = {
+        .listen = d->cfg.gateways_listen,
+        .port = (int)d->cfg.gateways_port,
+        .secret = d->cfg.gateways_secret,
+        .domain = d->cfg.domain,
+        .host_domains = d->host_domains,
+        .handshake_timeout = d->cfg.connect_timeout,
+    };
+    stream_options_from(&d->cfg, &gc.stream);
+    d->gws = d->host_domains ? gateways_new(d->loop, &gc, sink, &gcb, d, err, sizeof err) : NULL;
+    if (!d->gws) {
+        fprintf(stderr, "stoa-component: %s\n", d->host_domains ? err : "out of memory");
+        return -1;
+    }
+    *sink = *gateways_sink(d->gws);
+    return 0;
 }
 
 static void usage(FILE *f)
@@ -447,6 +481,8 @@ int main(int argc, char **argv)
             },
     };
     out sink = {link_begin, link_commit, &d, NS_COMPONENT};
+    if (start_gateways(&d, &sink) < 0)
+        return EXIT_CONFIG;
     d.svc = service_new(&sc, &sink);
     complink_config lc = {
         .host = d.cfg.server_host,
@@ -567,6 +603,8 @@ int main(int argc, char **argv)
     gate_close(d.gate);
     ublock_close(d.ublock);
     rdb_free(d.redis);
+    gateways_free(d.gws);
+    config_list_free(d.host_domains);
     complink_free(d.link);
     service_free(d.svc);
     muc_store_free(d.store);

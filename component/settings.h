@@ -57,6 +57,11 @@ typedef struct settings {
     char *desk_report_servers; /* comma-separated trusted server domains */
     double desk_report_retention, desk_escalate_window;
     long desk_escalate_reporters, desk_reports_per_minute, desk_audit_max;
+    /* [gateways] (stoa-gateway links, docs/gateway.md) */
+    char *gateways_listen;
+    long gateways_port; /* 0: no gateway listener */
+    char *gateways_secret;
+    char *gateways_host_domains; /* comma separated: traffic that stays on the host link */
     /* [log] */
     int log_level; /* log_level value */
     bool log_syslog;

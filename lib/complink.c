@@ -102,29 +102,34 @@ static void schedule_retry(complink *cl, log_level lvl, const char *what)
 
 /* ---- the stream ---- */
 
-static void send_handshake(complink *cl, const char *id)
+int complink_handshake_digest(const char *id, const char *secret, char hex[41])
 {
     /* XEP-0114: hex SHA-1 of the stream id followed by the secret. */
-    size_t idlen = strlen(id), slen = strlen(cl->secret);
-    char *in = malloc(idlen + slen);
+    size_t idlen = strlen(id), slen = strlen(secret);
+    char *in = malloc(idlen + slen + 1);
     unsigned char digest[20];
-    char hex[41];
-    if (!in) {
-        xstream_close(cl->xs, "internal-server-error", NULL);
-        return;
-    }
+    if (!in)
+        return -1;
     memcpy(in, id, idlen);
-    memcpy(in + idlen, cl->secret, slen);
+    memcpy(in + idlen, secret, slen);
     int rc = gnutls_hash_fast(GNUTLS_DIG_SHA1, in, idlen + slen, digest);
     /* The secret must not linger in freed memory. */
     memset(in, 0, idlen + slen);
     free(in);
-    if (rc < 0) {
+    if (rc < 0)
+        return -1;
+    for (int i = 0; i < 20; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    return 0;
+}
+
+static void send_handshake(complink *cl, const char *id)
+{
+    char hex[41];
+    if (complink_handshake_digest(id, cl->secret, hex) < 0) {
         xstream_close(cl->xs, "internal-server-error", NULL);
         return;
     }
-    for (int i = 0; i < 20; i++)
-        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
     char msg[80];
     int n = snprintf(msg, sizeof msg, "<handshake>%s</handshake>", hex);
     xstream_send_raw(cl->xs, msg, (size_t)n);

@@ -146,6 +146,9 @@ static void finish(xstream *xs, xstream_close_reason why, const char *detail)
 {
     if (xs->state == XS_DEAD)
         return;
+    /* detail may point into close_detail or the transport's error text;
+     * copy before either is freed. */
+    char *d = detail ? strdup(detail) : NULL;
     xs->state = XS_DEAD;
     ev_io_stop(xs->loop, &xs->rw);
     ev_io_stop(xs->loop, &xs->ww);
@@ -156,8 +159,6 @@ static void finish(xstream *xs, xstream_close_reason why, const char *detail)
     xs->tls_wrap = NULL;
     transport_free(xs->tr);
     xs->tr = NULL;
-    /* detail may point into close_detail; copy before anyone frees it. */
-    char *d = detail ? strdup(detail) : NULL;
     if (xs->cb.on_closed && !xs->free_pending)
         xs->cb.on_closed(xs->ud, why, d);
     free(d);
