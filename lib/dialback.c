@@ -19,15 +19,18 @@ static void hex(const unsigned char *in, size_t n, char *out)
 int dialback_key(const char *secret, const char *receiving, const char *originating, const char *id,
                  char out[DIALBACK_KEY_LEN + 1])
 {
-    unsigned char k[32], mac[32];
-    if (gnutls_hash_fast(GNUTLS_DIG_SHA256, secret, strlen(secret), k) < 0)
+    unsigned char digest[32], mac[32];
+    char k[65]; /* XEP-0185: the HMAC key is SHA-256 of the secret, in hex */
+    if (gnutls_hash_fast(GNUTLS_DIG_SHA256, secret, strlen(secret), digest) < 0)
         return -1;
+    hex(digest, sizeof digest, k);
+    memset(digest, 0, sizeof digest);
     size_t n = strlen(receiving) + strlen(originating) + strlen(id) + 3;
     char *text = malloc(n);
     if (!text)
         return -1;
     snprintf(text, n, "%s %s %s", receiving, originating, id);
-    int rc = gnutls_hmac_fast(GNUTLS_MAC_SHA256, k, sizeof k, text, strlen(text), mac);
+    int rc = gnutls_hmac_fast(GNUTLS_MAC_SHA256, k, 64, text, strlen(text), mac);
     free(text);
     memset(k, 0, sizeof k);
     if (rc < 0)

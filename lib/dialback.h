@@ -1,6 +1,6 @@
 /* dialback: XEP-0220 keys, generated as XEP-0185 recommends.
  *
- *   key = HEX( HMAC-SHA256( SHA256(secret), receiving ' ' originating ' ' id ) )
+ *   key = HEX( HMAC-SHA256( HEX(SHA256(secret)), receiving ' ' originating ' ' id ) )
  *
  * so the authoritative side verifies a key without remembering it, and a
  * key is good for one stream id and one pair of domains only.
