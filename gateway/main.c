@@ -30,7 +30,7 @@
 #include "out.h"
 #include "peers.h"
 #include "s2s.h"
-#include "settings.h"
+#include "gwset.h"
 #include "tls.h"
 
 #define EXIT_CONFIG 78

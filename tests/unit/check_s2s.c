@@ -15,6 +15,7 @@
 #include "dialback.h"
 #include "dns.h"
 #include "s2s.h"
+#include "gwset.h"
 #include "testutil.h"
 
 #define LOCAL "rooms.example"
@@ -401,6 +402,21 @@ START_TEST(srv_order)
 }
 END_TEST
 
+START_TEST(gateway_example_loads)
+{
+    const char *dir = getenv("STOA_SRCDIR");
+    char path[1024], err[512];
+    snprintf(path, sizeof path, "%s/gateway/stoa-gateway.conf.example", dir ? dir : ".");
+    gwset s;
+    ck_assert_msg(gwset_load(path, &s, err, sizeof err) == 0, "%s", err);
+    ck_assert_str_eq(s.domain_list[0], "rooms.example.org");
+    ck_assert_int_eq(s.port, 5269);
+    gwset_free(&s);
+    ck_assert_int_eq(gwset_load_string("g.conf", "[gateway]\ndomains = a@b\n", &s, err, sizeof err),
+                     -1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("s2s");
@@ -417,6 +433,7 @@ int main(void)
     tcase_add_test(tc, outgoing_refused);
     tcase_add_test(tc, dialback_key_vector);
     tcase_add_test(tc, srv_order);
+    tcase_add_test(tc, gateway_example_loads);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -1,4 +1,4 @@
-/* settings: stoa-gateway's configuration file, its schema and defaults.
+/* gwset: stoa-gateway's configuration file, its schema and defaults.
  *
  * Ownership: gwset_load fills a gwset struct whose strings it owns;
  * gwset_free releases them. */

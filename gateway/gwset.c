@@ -1,4 +1,4 @@
-#include "settings.h"
+#include "gwset.h"
 
 #include <stdio.h>
 #include <stdlib.h>
