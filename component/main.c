@@ -16,6 +16,7 @@
 
 #include "complink.h"
 #include "log.h"
+#include "notify.h"
 #include "ns.h"
 #include "rdb.h"
 #include "service.h"
@@ -154,6 +155,22 @@ static void on_redis_state(void *ud, rdb_state state)
         muc_store_load(d->store, service_muc(d->svc), on_rooms_loaded, d);
 }
 
+/* systemd (Type=notify): ready once the host server accepted the link. */
+static void on_link_ready(void *ud)
+{
+    daemon_state *d = ud;
+    char status[300];
+    snprintf(status, sizeof status, "serving %s via %s:%ld", d->cfg.domain, d->cfg.server_host,
+             d->cfg.server_port);
+    notify_ready(status);
+}
+
+static void on_link_down(void *ud)
+{
+    (void)ud;
+    notify_status("component link down, reconnecting");
+}
+
 static void on_dropped(void *ud, xml_node *shell, const char *why)
 {
     daemon_state *d = ud;
@@ -184,6 +201,7 @@ static void on_terminate(struct ev_loop *loop, ev_signal *w, int revents)
         return;
     }
     d->stopping = true;
+    notify_stopping();
     log_info("signal %d: closing the component link", w->signum);
     ev_timer_init(&d->shutdown_deadline, on_deadline, SHUTDOWN_GRACE, 0);
     ev_timer_start(loop, &d->shutdown_deadline);
@@ -340,7 +358,8 @@ int main(int argc, char **argv)
         .backoff_max = d.cfg.reconnect_max,
     };
     stream_options_from(&d.cfg, &lc.stream);
-    static const complink_callbacks lcb = {NULL, on_stanza, NULL, on_stopped, on_dropped};
+    static const complink_callbacks lcb = {on_link_ready, on_stanza, on_link_down, on_stopped,
+                                           on_dropped};
     d.link = complink_new(d.loop, &lc, &lcb, &d);
     settings_free_topics(topics);
     if (!d.svc || !d.link) {
@@ -414,6 +433,7 @@ int main(int argc, char **argv)
 
     log_info("stoa-component %s starting: %s via %s:%ld", PACKAGE_VERSION, d.cfg.domain,
              d.cfg.server_host, d.cfg.server_port);
+    notify_start(d.loop);
     ev_timer_init(&d.load_deadline, on_load_deadline, 3.0, 0);
     d.load_deadline.data = &d;
     if (d.redis) {
@@ -426,6 +446,7 @@ int main(int argc, char **argv)
 
     ev_timer_stop(d.loop, &d.shutdown_deadline);
     ev_timer_stop(d.loop, &d.load_deadline);
+    notify_stop(d.loop);
     ev_signal_stop(d.loop, &d.sigterm);
     ev_signal_stop(d.loop, &d.sigint);
     ev_signal_stop(d.loop, &d.sighup);

@@ -15,7 +15,8 @@
 typedef struct settings {
     /* [component] */
     char *domain;
-    char *secret;
+    char *secret; /* from secret, secret_file or STOA_COMPONENT_SECRET */
+    char *secret_file;
     char *server_host;
     long server_port;
     char *name;
@@ -31,7 +32,8 @@ typedef struct settings {
     bool redis_enabled;
     char *redis_host;
     long redis_port;
-    char *redis_password;
+    char *redis_password; /* from password, password_file or STOA_REDIS_PASSWORD */
+    char *redis_password_file;
     long redis_db;
     char *redis_prefix;
     /* [ratelimit]: per class in safety/gate.h order (room_message,
