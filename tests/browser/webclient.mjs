@@ -5,8 +5,12 @@
 // say something, see it in the room, keep a screenshot.
 //
 //   node tests/browser/webclient.mjs --url http://127.0.0.1:15280/ \
-//       --user alice --password PW --say 'hello' --screenshot out.png
+//       --user alice --password PW --say 'hello' --screenshot out.png \
+//       [--commands rooms.localhost]
 //
+// --commands: then, as docs/moderators.md tells a moderator, open the
+// settings (the cog), the Commands tab, list the commands of that service,
+// and open "List open reports" (screenshots OUT-commands.png, OUT-reports.png).
 // Exit status 0 when the message shows in the room; 1 with
 // "webclient.mjs: FAILED: ..." (and a screenshot) otherwise.
 import fs from 'node:fs';
@@ -17,7 +21,7 @@ import { chromium } from 'playwright-core';
 const { values: o } = parseArgs({
     options: {
         url: { type: 'string' }, user: { type: 'string' }, password: { type: 'string' },
-        say: { type: 'string' }, screenshot: { type: 'string' },
+        say: { type: 'string' }, screenshot: { type: 'string' }, commands: { type: 'string' },
     },
 });
 for (const k of ['url', 'user', 'password', 'say', 'screenshot']) {
@@ -53,6 +57,21 @@ try {
         .waitFor({ timeout: 20000 });
     step('message shown in the room');
     await page.screenshot({ path: o.screenshot });
+    if (o.commands) {
+        await page.locator('a.show-client-info').first().click();
+        await page.locator('.modal .nav-link', { hasText: 'Commands' }).click();
+        await page.locator('.modal input[name=jid]').fill(o.commands);
+        await page.locator('.modal input[type=submit]').first().click();
+        const list = page.locator('.modal a', { hasText: 'List open reports' });
+        await list.waitFor({ timeout: 20000 });
+        step(`the commands of ${o.commands} listed`);
+        await page.screenshot({ path: o.screenshot.replace(/\.png$/, '-commands.png') });
+        await list.click();
+        await page.locator('.modal', { hasText: 'Open reports' }).first().waitFor({ timeout: 20000 });
+        await page.waitForTimeout(500);
+        step('"List open reports" answered');
+        await page.screenshot({ path: o.screenshot.replace(/\.png$/, '-reports.png') });
+    }
     await browser.close();
 } catch (e) {
     await page.screenshot({ path: o.screenshot }).catch(() => {});
