@@ -10,7 +10,9 @@
 //
 // --commands: then, as docs/moderators.md tells a moderator, open the
 // settings (the cog), the Commands tab, list the commands of that service,
-// and open "List open reports" (screenshots OUT-commands.png, OUT-reports.png).
+// open "List open reports", then "View a report" on the first open report
+// and complete it with "Nothing for now" (screenshots OUT-commands.png,
+// OUT-reports.png, OUT-view.png).
 // Exit status 0 when the message shows in the room; 1 with
 // "webclient.mjs: FAILED: ..." (and a screenshot) otherwise.
 import fs from 'node:fs';
@@ -71,6 +73,18 @@ try {
         await page.waitForTimeout(500);
         step('"List open reports" answered');
         await page.screenshot({ path: o.screenshot.replace(/\.png$/, '-reports.png') });
+        // View a report: pick the first open one, see it, act ("Nothing for now").
+        await page.locator('.modal a', { hasText: 'View a report' }).click();
+        await page.locator('.modal input[data-action=next]').click();
+        const form = page.locator('.modal form', { hasText: "Reporter's words" }).last();
+        await form.waitFor({ timeout: 20000 });
+        step('"View a report" shows a report and its actions');
+        await form.locator('select[name=action]').scrollIntoViewIfNeeded();
+        await page.screenshot({ path: o.screenshot.replace(/\.png$/, '-view.png') });
+        await form.locator('select[name=action]').selectOption('none');
+        await form.locator('input[data-action=complete]').click();
+        await page.locator('.modal input[data-action=complete]').waitFor({ state: 'detached', timeout: 20000 });
+        step('the action was sent (Complete)');
     }
     await browser.close();
 } catch (e) {
