@@ -1,8 +1,9 @@
 """A real terminal client: Debian's Profanity, driven in tmux as a person
 types, joins a Stoa room, chats with a slixmpp user, files an abuse report
 the way docs/moderators.md tells (`/blocked report-abuse JID text`) that
-reaches the desk's moderator, and lists the desk's commands as that
-moderator (`/cmd list`); on Prosody and on ejabberd. The screens are kept
+reaches the desk's moderator, and, as that moderator, lists the desk's
+commands (`/cmd list`) and dismisses a report through "View a report"
+(`/cmd exec`, `/fieldN`, `/form submit`); on Prosody and on ejabberd. The screens are kept
 in the test logs (profanity-*.txt): docs/moderators.md quotes them."""
 
 from __future__ import annotations
@@ -127,8 +128,23 @@ def test_profanity_room_chat_and_report(stack, connect, redis, clean, term_dir):
         t.close()
 
 
-def test_profanity_lists_the_desk_commands(stack, term_dir):
-    """The moderator's way into the desk from a terminal: /cmd list."""
+def test_profanity_runs_the_desk(stack, connect, redis, clean, term_dir):
+    """The moderator's way through the desk from a terminal, as
+    docs/moderators.md writes it: /cmd list, then /cmd exec view, the
+    report picked with /field1 and dismissed with /field7, /form submit."""
+    alice = connect("alice")
+    target = f"troll-{uuid.uuid4().hex[:4]}@elsewhere.example"
+    r = alice.iq(stack.jid("alice"), "<block xmlns='urn:xmpp:blocking'>"
+                 f"<item jid='{target}'><report xmlns='urn:xmpp:reporting:1' "
+                 "reason='urn:xmpp:reporting:abuse'><text>insults</text></report></item>"
+                 "</block>", "set")
+    assert r.get("type") == "result", dump(r)
+    deadline = time.monotonic() + 10
+    while not report_keys(redis, clean):
+        assert time.monotonic() < deadline, "the report never reached the desk"
+        time.sleep(0.1)
+    rid = report_keys(redis, clean)[0].rsplit(":", 1)[1]
+
     t = profanity(stack, term_dir, "dave")
     try:
         t.type(f"/cmd list {DOMAIN}")
@@ -137,5 +153,25 @@ def test_profanity_lists_the_desk_commands(stack, term_dir):
         for node in ("report", "list", "view", "dismiss", "mute", "kick", "erase"):
             assert re.search(rf"!\s+{node}\s*$", screen, re.M), f"{node} missing:\n{screen}"
         t.save(logs_dir(stack) / f"profanity-cmd-list-{stack.kind}.txt")
+
+        t.type(f"/cmd exec view {DOMAIN}")
+        t.wait(r"\[field1\] Report \(required\)", 20)
+        t.type("/form help field1")
+        t.wait(rf"(?m)^\S+ -\s+{rid}\s*$", 10)  # the open report's id is a choice
+        t.type(f"/field1 {rid}")
+        t.type("/form submit")
+        t.wait(r"\[field5\] Reporter's words", 20)
+        t.wait(r"\[dismiss\] Dismiss the report", 5)
+        t.type("/field7 dismiss")
+        t.type("/field8 handled")
+        t.type("/form submit")
+        t.type("/win 2")
+        t.wait(r"view completed", 20)
+        t.save(logs_dir(stack) / f"profanity-view-{stack.kind}.txt")
+        # The audit log says dave dismissed it.
+        audit = subprocess.run(["redis-cli", "-p", str(redis.port), "--raw", "XREVRANGE",
+                                f"{clean}desk:audit", "+", "-", "COUNT", "5"],
+                               capture_output=True, text=True, timeout=10).stdout.split("\n")
+        assert "dismiss" in audit and stack.jid("dave") in audit, audit
     finally:
         t.close()
