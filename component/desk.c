@@ -77,7 +77,14 @@ struct desk {
     void *blocklist_ud;
 };
 
-/* What a Redis reply needs to finish a request. */
+/* What a Redis reply needs to finish a request.
+ *
+ * Ownership, the one rule for every pend: pend_new links it to the desk and
+ * the caller fills it; send_argv (and eval, fire) consumes it whatever
+ * happens. On success on_reply frees it after the reply; on failure it is
+ * freed before send_argv returns -1. So a caller prepares everything first,
+ * sends last, and never reads p after the send: a refused send (Redis away)
+ * has already freed it. A pend that is never sent is freed with pend_free. */
 struct pend {
     desk *d; /* NULL once the desk is gone */
     pend *next, **pprev;
@@ -224,7 +231,8 @@ static void on_reply(void *ud, redisReply *r)
     pend_free(p);
 }
 
-/* Sends argv to Redis; on failure the pend is freed and -1 returned. */
+/* Sends argv to Redis and consumes p (see struct pend): -1 when Redis
+ * refused it, p already freed. */
 static int send_argv(desk *d, pend *p, int argc, const char **argv)
 {
     size_t lens[MAXARGS];
@@ -370,9 +378,11 @@ static const char lua_dismiss[] =
     "redis.call('DEL',mk,p..'desk:reporters:'..t) "
     "un=1 end return {t,room or '',un}";
 
-/* ARGV: prefix bare pseudonym dokeys, then (logkey oid) per room. The
- * reports and keys go in the first call (dokeys 1); rooms come in chunks,
- * so no single script holds Redis for the whole service. */
+/* ARGV: prefix bare pseudonym dokeys, then (logkey oids) per room, oids
+ * the person's occupant ids there separated by spaces (the current one and
+ * the one messages archived by 0.1.0 and earlier carry). The reports and
+ * keys go in the first call (dokeys 1); rooms come in chunks, so no single
+ * script holds Redis for the whole service. */
 static const char lua_erase[] =
     "local p,bare,ps=ARGV[1],ARGV[2],ARGV[3] local reports,keys=0,0 "
     "if ARGV[4]=='1' then "
@@ -384,11 +394,12 @@ static const char lua_erase[] =
     "p..'safety:ban:jid:'..bare,p..'safety:mute:'..bare) "
     "end "
     "local msgs=0 "
-    "for i=5,#ARGV,2 do local lk,oid,cur=ARGV[i],ARGV[i+1],'-' "
+    "for i=5,#ARGV,2 do local lk,cur,oid=ARGV[i],'-',{} "
+    " for o in string.gmatch(ARGV[i+1],'%S+') do oid[o]=true end "
     " while true do local b=redis.call('XRANGE',lk,cur,'+','COUNT',500) "
     "  if #b==0 then break end "
     "  for _,e in ipairs(b) do local f=e[2] for j=1,#f,2 do "
-    "   if f[j]=='oid' and f[j+1]==oid then msgs=msgs+redis.call('XDEL',lk,e[1]) end end end "
+    "   if f[j]=='oid' and oid[f[j+1]] then msgs=msgs+redis.call('XDEL',lk,e[1]) end end end "
     "  if #b<500 then break end cur='('..b[#b][1] end end "
     "return {reports,keys,msgs}";
 
@@ -555,7 +566,9 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Stores one report item; the last item's pend carries the IQ to answer. */
+/* Stores one report item. Every item's pend carries the IQ: the replies
+ * may come in any order, or some sends fail, and whichever is the last to
+ * finish answers it. */
 static int file_item(desk *d, const report_batch *b, const report_item *it, const char *target,
                      const char *room, bool resolved, const xml_node *iq, int *shared)
 {
@@ -720,12 +733,12 @@ static void take_report(desk *d, const xml_node *st, const jid *from, const jid 
         if (shared) {
             shared[0] = 1;
             for (size_t i = 0; i < b.n; i++)
-                file_item(d, &b, &b.items[i], targets[i], rooms[i], resolved[i],
-                          is_iq && i + 1 == b.n ? st : NULL, shared);
-            /* Release the hold: answers at once when nothing was sent. */
+                file_item(d, &b, &b.items[i], targets[i], rooms[i], resolved[i], is_iq ? st : NULL,
+                          shared);
+            /* Release the hold: answers at once when nothing is outstanding. */
             pend tmp = {0};
             tmp.shared = shared;
-            tmp.iq = is_iq && shared[0] == 1 ? (xml_node *)st : NULL;
+            tmp.iq = is_iq ? (xml_node *)st : NULL;
             answer_filed(d, &tmp);
         } else if (is_iq) {
             reply_error(d, st, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
@@ -1321,9 +1334,11 @@ static void start_list(req *q)
     char max[16];
     snprintf(max, sizeof max, "%d", LIST_MAX * 20);
     const char *args[] = {q->d->prefix, max};
-    if (!p || !(p->a = strdup(q->c->node)) || eval(q->d, p, lua_list, 2, args) < 0) {
-        if (p && !p->a)
-            pend_free(p);
+    if (p && !(p->a = strdup(q->c->node))) {
+        pend_free(p);
+        p = NULL;
+    }
+    if (!p || eval(q->d, p, lua_list, 2, args) < 0) {
         session_drop(q->d, q->s);
         redis_away(q->d, q->iq);
     }
@@ -1446,11 +1461,12 @@ static void start_view(req *q, const char *id)
     pend *p = req_pend(q, view_done);
     char *k = key(q->d, "desk:report:%s", id);
     const char *argv[] = {"HGETALL", k};
-    if (!p || !k || !(p->a = strdup(id)) || send_argv(q->d, p, 2, argv) < 0) {
-        if (p && !p->a)
-            pend_free(p);
-        redis_away(q->d, q->iq);
+    if (p && (!k || !(p->a = strdup(id)))) {
+        pend_free(p);
+        p = NULL;
     }
+    if (!p || send_argv(q->d, p, 2, argv) < 0)
+        redis_away(q->d, q->iq);
     free(k);
 }
 
@@ -1494,16 +1510,18 @@ static void start_dismiss(req *q, const char *id, const char *reason)
         args[n++] = q->rooms[i];
     if (!q->mod && n == 2)
         args[n++] = "\n"; /* no room matches: nothing may be dismissed */
-    if (!p || !(p->a = strdup(q->c->node)) || !(p->b = strdup(reason ? reason : "")) ||
-        !(p->c = strdup(id)) || eval(q->d, p, lua_dismiss, n, args) < 0) {
-        if (p && !p->c)
-            pend_free(p);
-        redis_away(q->d, q->iq);
+    if (p && (!(p->a = strdup(q->c->node)) || !(p->b = strdup(reason ? reason : "")) ||
+              !(p->c = strdup(id)))) {
+        pend_free(p);
+        p = NULL;
     }
+    if (!p || eval(q->d, p, lua_dismiss, n, args) < 0)
+        redis_away(q->d, q->iq);
 }
 
 /* p->b: the erased JID; p->c: "aff history kept" from the rooms; p->acc:
- * the shared counts. The last chunk carries the IQ and answers. */
+ * the shared counts. Every chunk carries the IQ: whichever finishes last
+ * answers, even when a later chunk could not be sent. */
 static void erase_done(pend *p, redisReply *r)
 {
     desk *d = p->d;
@@ -1515,7 +1533,7 @@ static void erase_done(pend *p, redisReply *r)
         acc[ER_KEYS] += int_at(r, 1);
         acc[ER_MSGS] += int_at(r, 2);
     }
-    if (--acc[ER_LEFT] > 0 || !p->iq)
+    if (--acc[ER_LEFT] > 0)
         return;
     session_drop(d, session_find(d, p->sid));
     if (acc[ER_FAILED]) {
@@ -1565,10 +1583,12 @@ static void erase_room(void *ud, const char *room_jid)
         er->pairs = a;
         er->cap = cap;
     }
-    char oid[33];
+    char oid[33], old[33], both[68];
     muc_occupant_id_of(er->d->rooms, room_jid, er->bare, oid);
+    muc_occupant_id_legacy(er->d->rooms, room_jid, er->bare, old);
+    snprintf(both, sizeof both, "%s %s", oid, old);
     char *lk = key(er->d, "muc:log:%s", room_jid);
-    char *o = strdup(oid);
+    char *o = strdup(both);
     if (!lk || !o) {
         free(lk);
         free(o);
@@ -1609,8 +1629,7 @@ static void start_erase(req *q, const char *who, const char *confirm)
     size_t calls = rooms ? (rooms + ERASE_ROOMS_PER_CALL - 1) / ERASE_ROOMS_PER_CALL : 1;
     acc[ER_LEFT] = 1; /* held until every call is sent */
     for (size_t c = 0; c < calls; c++) {
-        bool last = c + 1 == calls;
-        pend *p = pend_new(d, last ? q->iq : NULL, erase_done);
+        pend *p = pend_new(d, q->iq, erase_done);
         if (p) {
             p->actor = strdup(q->bare);
             p->sid = strdup(q->s->id);
@@ -1701,7 +1720,11 @@ static void start_audit(req *q)
     char count[16];
     snprintf(count, sizeof count, "%d", q->mod ? AUDIT_SHOW : AUDIT_SHOW * 10);
     const char *argv[] = {"XREVRANGE", k, "+", "-", "COUNT", count};
-    if (!p || !k || send_argv(q->d, p, 6, argv) < 0) {
+    if (p && !k) {
+        pend_free(p);
+        p = NULL;
+    }
+    if (!p || send_argv(q->d, p, 6, argv) < 0) {
         session_drop(q->d, q->s);
         redis_away(q->d, q->iq);
     }

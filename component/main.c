@@ -40,7 +40,10 @@ typedef struct daemon_state {
     muc_store *store;
     gate *gate;
     ublock *ublock;
-    bool rooms_loaded; /* persistent rooms read from Redis (or given up on) */
+    bool rooms_loaded;            /* persistent rooms read from Redis (or given up on) */
+    size_t high_water, low_water; /* the link's, from its stream options */
+    bool congested;
+    ev_prepare drained; /* lets the gate go on once the link has drained */
     ev_timer load_deadline;
     ev_signal sigterm, sigint, sighup;
     ev_timer shutdown_deadline;
@@ -65,6 +68,31 @@ static buf *link_begin(void *ud)
 static void link_commit(void *ud)
 {
     complink_out_commit(((daemon_state *)ud)->link);
+}
+
+/* Backed up from over the high-water mark until back under the low one:
+ * the marks at which the stream itself stops and resumes reading. */
+static bool link_congested(void *ud)
+{
+    daemon_state *d = ud;
+    size_t q = complink_out_queued(d->link);
+    if (q > d->high_water)
+        d->congested = true;
+    else if (q <= d->low_water)
+        d->congested = false;
+    return d->congested;
+}
+
+/* Before the loop blocks, after every callback of the iteration (an ev_check
+ * would run before the writes that drained the link, and the next event may
+ * be seconds away). */
+static void on_drained(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    daemon_state *d = w->data;
+    if (gate_pending(d->gate) && !link_congested(d))
+        gate_resume(d->gate);
 }
 
 static void on_stanza(void *ud, xml_node *stanza)
@@ -216,8 +244,10 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
     daemon_state *d = w->data;
     settings fresh;
     char err[512];
-    if (settings_load(d->config_path, &fresh, err, sizeof err) < 0) {
+    if (settings_load(d->config_path, &fresh, err, sizeof err) < 0 ||
+        settings_check_private(d->config_path, &fresh, err, sizeof err) < 0) {
         log_error("reload failed, keeping the running configuration: %s", err);
+        settings_free(&fresh);
         return;
     }
     char changed[512];
@@ -307,8 +337,10 @@ int main(int argc, char **argv)
     }
 
     char err[512];
-    if (settings_load(d.config_path, &d.cfg, err, sizeof err) < 0) {
+    if (settings_load(d.config_path, &d.cfg, err, sizeof err) < 0 ||
+        settings_check_private(d.config_path, &d.cfg, err, sizeof err) < 0) {
         fprintf(stderr, "stoa-component: %s\n", err);
+        settings_free(&d.cfg);
         return EXIT_CONFIG;
     }
     if (test_only) {
@@ -358,6 +390,8 @@ int main(int argc, char **argv)
         .backoff_max = d.cfg.reconnect_max,
     };
     stream_options_from(&d.cfg, &lc.stream);
+    d.high_water = lc.stream.high_water;
+    d.low_water = lc.stream.low_water;
     static const complink_callbacks lcb = {on_link_ready, on_stanza, on_link_down, on_stopped,
                                            on_dropped};
     d.link = complink_new(d.loop, &lc, &lcb, &d);
@@ -412,6 +446,7 @@ int main(int argc, char **argv)
         return EXIT_CONFIG;
     }
     gate_set_room_rate(d.gate, room_rate);
+    gate_set_congested(d.gate, link_congested);
     if (d.cfg.blocking_enabled) {
         d.ublock = ublock_new(d.redis, d.cfg.redis_prefix, d.cfg.domain, &sink);
         if (!d.ublock) {
@@ -430,6 +465,9 @@ int main(int argc, char **argv)
     ev_signal_start(d.loop, &d.sigterm);
     ev_signal_start(d.loop, &d.sigint);
     ev_signal_start(d.loop, &d.sighup);
+    ev_prepare_init(&d.drained, on_drained);
+    d.drained.data = &d;
+    ev_prepare_start(d.loop, &d.drained);
 
     log_info("stoa-component %s starting: %s via %s:%ld", PACKAGE_VERSION, d.cfg.domain,
              d.cfg.server_host, d.cfg.server_port);
@@ -450,14 +488,17 @@ int main(int argc, char **argv)
     ev_signal_stop(d.loop, &d.sigterm);
     ev_signal_stop(d.loop, &d.sigint);
     ev_signal_stop(d.loop, &d.sighup);
-    /* The gate and ublock stop sending before the link goes; they are
-     * freed after rdb, whose last callbacks still name their entries. */
+    ev_prepare_stop(d.loop, &d.drained);
+    /* The gate and ublock stop sending before the link goes. rdb goes
+     * first of all: freeing it runs every callback still due (reply NULL),
+     * and those name the gate's and ublock's entries, the desk, archive
+     * queries (the rooms) and the room load (the link). */
     gate_close(d.gate);
     ublock_close(d.ublock);
+    rdb_free(d.redis);
     complink_free(d.link);
     service_free(d.svc);
     muc_store_free(d.store);
-    rdb_free(d.redis);
     gate_free(d.gate);
     ublock_free(d.ublock);
     settings_free(&d.cfg);

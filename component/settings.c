@@ -180,6 +180,8 @@ static int take_secret(const char *name, const char *section, const char *key, c
 /* Checks that go beyond one key's type: they need jid.c or two keys. */
 static int validate(const char *name, settings *s, char *err, size_t errlen)
 {
+    s->secret_in_file = s->secret && s->secret[0];
+    s->password_in_file = s->redis_password && s->redis_password[0];
     if (take_secret(name, "component", "secret", &s->secret, s->secret_file,
                     "STOA_COMPONENT_SECRET", true, err, errlen) < 0 ||
         take_secret(name, "redis", "password", &s->redis_password, s->redis_password_file,
@@ -259,6 +261,33 @@ int settings_load_string(const char *name, const char *text, settings *s, char *
         validate(name, s, err, errlen) < 0) {
         settings_free(s);
         return -1;
+    }
+    return 0;
+}
+
+int settings_check_private(const char *path, const settings *s, char *err, size_t errlen)
+{
+    /* A view holding only the secrets the checked file itself holds. */
+    settings view = *s;
+    view.secret = s->secret_in_file ? s->secret : NULL;
+    view.redis_password = s->password_in_file ? s->redis_password : NULL;
+    if (config_check_private(path, settings_schema, &view, err, errlen) < 0)
+        return -1;
+    const struct {
+        const char *file;
+        char **slot;
+        char *value;
+    } files[] = {
+        {s->secret_file, &view.secret, s->secret},
+        {s->redis_password_file, &view.redis_password, s->redis_password},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        if (!files[i].file[0])
+            continue;
+        view.secret = view.redis_password = NULL;
+        *files[i].slot = files[i].value;
+        if (config_check_private(files[i].file, settings_schema, &view, err, errlen) < 0)
+            return -1;
     }
     return 0;
 }

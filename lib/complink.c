@@ -496,6 +496,11 @@ void complink_out_commit(complink *cl)
         xstream_out_commit(cl->xs);
 }
 
+size_t complink_out_queued(const complink *cl)
+{
+    return cl->xs ? xstream_queued(cl->xs) : 0;
+}
+
 complink_state complink_get_state(const complink *cl)
 {
     return cl->state;

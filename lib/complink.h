@@ -62,6 +62,8 @@ void complink_stop(complink *cl);
 /* The link's output queue (see out.h); begin returns NULL when not ready. */
 buf *complink_out_begin(complink *cl);
 void complink_out_commit(complink *cl);
+/* Bytes waiting in the link's write queue (0 when the link is down). */
+size_t complink_out_queued(const complink *cl);
 complink_state complink_get_state(const complink *cl);
 const char *complink_state_name(complink_state s);
 /* Applies new stream options (keepalive, limits) to the live link. */

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -8,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define LINE_MAX_BYTES 4096
 /* A configuration file is a few kilobytes; refusing more keeps a wrong path
@@ -572,6 +575,47 @@ int config_load(const char *path, const config_key *schema, void *out, char *err
     int rc = load_text(path, text ? text : "", len, schema, out, err, errlen);
     free(text);
     return rc;
+}
+
+int config_check_private(const char *path, const config_key *schema, const void *values, char *err,
+                         size_t errlen)
+{
+    const config_key *held = NULL;
+    for (const config_key *k = schema; k->name && !held; k++) {
+        const char *const *v = cfield(k, values);
+        if (k->secret && k->type == CFG_STRING && *v && **v)
+            held = k;
+    }
+    if (!held)
+        return 0;
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        snprintf(err, errlen, "%s: cannot check who may read it: %s", path, strerror(errno));
+        return -1;
+    }
+    unsigned mode = (unsigned)st.st_mode & 07777;
+    const char *who = NULL;
+    char grp[128];
+    bool reads = false;
+    if (mode & (S_IROTH | S_IWOTH)) {
+        who = "every user of this machine";
+        reads = mode & S_IROTH;
+    } else if ((mode & (S_IRGRP | S_IWGRP)) && st.st_gid != getegid()) {
+        reads = mode & S_IRGRP;
+        const struct group *g = getgrgid(st.st_gid);
+        if (g)
+            snprintf(grp, sizeof grp, "the members of group %s", g->gr_name);
+        else
+            snprintf(grp, sizeof grp, "the members of group %u", (unsigned)st.st_gid);
+        who = grp;
+    }
+    if (!who)
+        return 0;
+    snprintf(err, errlen,
+             "%s holds [%s] %s, but %s may %s it (mode %04o): chmod 0600, or 0640 with the "
+             "group the daemon runs as (chown root:<its group>)",
+             path, held->section, held->name, who, reads ? "read" : "change", mode);
+    return -1;
 }
 
 void config_free_values(const config_key *schema, void *values)

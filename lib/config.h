@@ -49,6 +49,13 @@ int config_load(const char *path, const config_key *schema, void *out, char *err
 /* Same, from a string (for tests); `name` stands in for the file name. */
 int config_load_string(const char *name, const char *text, const config_key *schema, void *out,
                        char *err, size_t errlen);
+/* Whether the file at path is fit to hold the secrets `values` took from
+ * it: when a `secret` key is set (not empty), nobody but its owner and the
+ * caller's own group (the effective gid: Debian ships such files root:<the
+ * daemon's group> 0640) may read or write it. Returns 0, or -1 with err
+ * naming the key, who may read it and the chmod that fixes it. */
+int config_check_private(const char *path, const config_key *schema, const void *values, char *err,
+                         size_t errlen);
 /* Frees every CFG_STRING value in `values`. */
 void config_free_values(const config_key *schema, void *values);
 /* Compares old and new values: for each changed key that is not reloadable,

@@ -45,31 +45,44 @@ uint64_t hmap_hash(const char *s, size_t len)
     return hmap_hash_keyed(key, s, len);
 }
 
+/* SipHash reads its input as little-endian words, whatever the host. */
+static uint64_t le64(const unsigned char *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = n; i-- > 0;)
+        v = v << 8 | p[i];
+    return v;
+}
+
+uint64_t hmap_siphash(const uint64_t key[2], unsigned crounds, unsigned drounds, const void *in,
+                      size_t len)
+{
+    const unsigned char *p = in;
+    uint64_t v0 = key[0] ^ 0x736f6d6570736575ULL, v1 = key[1] ^ 0x646f72616e646f6dULL;
+    uint64_t v2 = key[0] ^ 0x6c7967656e657261ULL, v3 = key[1] ^ 0x7465646279746573ULL;
+    size_t full = len & ~(size_t)7;
+    for (size_t i = 0; i < full; i += 8) {
+        uint64_t m = le64(p + i, 8);
+        v3 ^= m;
+        for (unsigned r = 0; r < crounds; r++)
+            SIPROUND;
+        v0 ^= m;
+    }
+    uint64_t b = (uint64_t)len << 56 | le64(p + full, len & 7);
+    v3 ^= b;
+    for (unsigned r = 0; r < crounds; r++)
+        SIPROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    for (unsigned r = 0; r < drounds; r++)
+        SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
 /* SipHash-1-3: the variant Rust and Python use for their hash tables. */
 uint64_t hmap_hash_keyed(const uint64_t key[2], const char *s, size_t len)
 {
-    const unsigned char *in = (const unsigned char *)s;
-    uint64_t v0 = key[0] ^ 0x736f6d6570736575ULL, v1 = key[1] ^ 0x646f72616e646f6dULL;
-    uint64_t v2 = key[0] ^ 0x6c7967656e657261ULL, v3 = key[1] ^ 0x7465646279746573ULL;
-    uint64_t b = (uint64_t)len << 56;
-    size_t full = len & ~(size_t)7;
-    for (size_t i = 0; i < full; i += 8) {
-        uint64_t m;
-        memcpy(&m, in + i, 8);
-        v3 ^= m;
-        SIPROUND;
-        v0 ^= m;
-    }
-    for (size_t i = 0; i < (len & 7); i++)
-        b |= (uint64_t)in[full + i] << (8 * i);
-    v3 ^= b;
-    SIPROUND;
-    v0 ^= b;
-    v2 ^= 0xff;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    return v0 ^ v1 ^ v2 ^ v3;
+    return hmap_siphash(key, 1, 3, s, len);
 }
 
 static size_t find(const hmap *m, const char *key, uint64_t h)

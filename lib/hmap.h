@@ -41,8 +41,13 @@ void *hmap_del(hmap *m, const char *key);
 bool hmap_next(const hmap *m, size_t *iter, const char **key, void **value);
 void hmap_free(hmap *m);
 uint64_t hmap_hash(const char *s, size_t len);
-/* The same function under a caller's key (stable identifiers derived from a
- * secret, such as XEP-0421 occupant ids). */
+/* The same function (SipHash-1-3) under a caller's key. A hash for tables,
+ * not a MAC: identifiers derived from a secret use HMAC (muc_mac). */
 uint64_t hmap_hash_keyed(const uint64_t key[2], const char *s, size_t len);
+/* SipHash-c-d under key (k0, k1: the key's bytes 0-7 and 8-15 read as
+ * little-endian words), exposed so the tests can check the round function
+ * against the reference vectors, which are for SipHash-2-4. */
+uint64_t hmap_siphash(const uint64_t key[2], unsigned crounds, unsigned drounds, const void *in,
+                      size_t len);
 
 #endif

@@ -6,7 +6,15 @@
  * caller can take its documented local fallback instead of waiting.
  *
  * Ownership: replies passed to callbacks belong to hiredis and are valid only
- * during the callback. */
+ * during the callback. A request's ud moves with the request: when
+ * rdb_command returns 0, cb runs exactly once, later, from the loop (reply
+ * NULL when no answer will come: the connection was lost, or rdb_free), and
+ * whatever ud holds is the callback's to free. When it returns -1 nothing
+ * was sent, cb never runs and ud is still the caller's, to free at once.
+ * A module that wraps this in a send of its own says at its request
+ * struct's declaration who frees it (desk.c's pend: the send, always).
+ * rdb_free runs the callbacks still due: free rdb before whatever those
+ * callbacks use. */
 #ifndef STOA_RDB_H
 #define STOA_RDB_H
 

@@ -59,18 +59,11 @@ static char *get_hex(const char *s, size_t n)
     return out;
 }
 
-/* The seal binds the room, the asker and its id together. */
-static uint64_t seal(const muc *m, const muc_room *r, const char *asker, const char *id)
+/* The seal binds the room, the asker and its id together: 64 bits of an
+ * HMAC, "" when it could not be made (then no answer matches). */
+static void seal(const muc *m, const muc_room *r, const char *asker, const char *id, char out[17])
 {
-    buf b = BUF_INIT;
-    buf_puts(&b, r->jid);
-    buf_append(&b, "", 1);
-    buf_puts(&b, asker);
-    buf_append(&b, "", 1);
-    buf_puts(&b, id);
-    uint64_t h = hmap_hash_keyed(m->id_key, buf_unread(&b), buf_unread_len(&b));
-    buf_free(&b);
-    return h;
+    muc_mac(m, out, 16, "iq-forward", r->jid, asker, id, (const char *)NULL);
 }
 
 /* Writes the iq's children, as the asker sent them. */
@@ -122,7 +115,9 @@ static void forward_request(muc *m, muc_room *r, const xml_node *st, const jid *
         put_hex(b, asker_full);
         buf_puts(b, ".");
         put_hex(b, id);
-        buf_printf(b, ".%016llx\">", (unsigned long long)seal(m, r, asker_full, id));
+        char sl[17];
+        seal(m, r, asker_full, id, sl);
+        buf_printf(b, ".%s\">", sl);
         put_children(b, st);
         buf_puts(b, "</iq>");
         m->sink.commit(m->sink.ud);
@@ -145,9 +140,9 @@ static void route_answer(muc *m, muc_room *r, const xml_node *st, const jid *fro
         return;
     char *asker = get_hex(a, (size_t)(dot1 - a));
     char *id = dot2 == dot1 + 1 ? strdup("") : get_hex(dot1 + 1, (size_t)(dot2 - dot1 - 1));
-    char want[17];
+    char want[17] = "";
     if (asker && id)
-        snprintf(want, sizeof want, "%016llx", (unsigned long long)seal(m, r, asker, id));
+        seal(m, r, asker, id, want);
     /* The answer must come from someone in the room (an avatar answer
      * comes from the account's bare JID), and carry an intact seal. */
     char *full = jid_full(from);

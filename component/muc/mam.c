@@ -85,35 +85,68 @@ static void send_rows(mam_reply *q, const muc_history_entry *rows, size_t n, boo
     buf_free(&room);
 }
 
-static void on_store_rows(void *ud, muc_history_entry *rows, size_t n, bool complete)
+/* The query stanza is gone by the time the answer is known: the error
+ * answers the request it stood for. */
+static void reply_error(mam_reply *q, stanza_error e, const char *text)
+{
+    xml_node *iq = xml_new("iq", NS_COMPONENT);
+    if (iq) {
+        xml_set_attr(iq, "from", q->to);
+        xml_set_attr(iq, "to", q->room);
+        xml_set_attr(iq, "id", q->iq_id);
+        xml_set_attr(iq, "type", "set");
+        muc_error(q->m, iq, e, text);
+        xml_free(iq);
+    }
+}
+
+/* XEP-0313 4.3.2 (RSM after/before) and 4.1.3 (after-id/before-id): an id
+ * the archive does not hold is item-not-found, not an empty page. */
+#define NO_SUCH_ID "no message with that id in the archive"
+
+static void on_store_rows(void *ud, muc_store_result res, muc_history_entry *rows, size_t n,
+                          bool complete)
 {
     mam_reply *q = ud;
-    if (!rows) {
-        /* Redis failed mid-query: say so rather than pretend it is empty. */
-        xml_node *iq = xml_new("iq", NS_COMPONENT);
-        if (iq) {
-            xml_set_attr(iq, "from", q->to);
-            xml_set_attr(iq, "to", q->room);
-            xml_set_attr(iq, "id", q->iq_id);
-            xml_set_attr(iq, "type", "set");
-            muc_error(q->m, iq, STANZA_ERR_RESOURCE_CONSTRAINT, "the archive is unavailable");
-            xml_free(iq);
-        }
-    } else {
+    if (res == MUC_STORE_ROWS)
         send_rows(q, rows, n, complete);
-    }
+    else if (res == MUC_STORE_UNKNOWN)
+        reply_error(q, STANZA_ERR_ITEM_NOT_FOUND, NO_SUCH_ID);
+    else /* Redis failed mid-query: say so rather than pretend it is empty. */
+        reply_error(q, STANZA_ERR_RESOURCE_CONSTRAINT, "the archive is unavailable");
     reply_free(q);
 }
 
-/* The in-memory fallback: the same selection over the history ring. */
-static void query_ring(muc_room *r, const muc_store_query *sq, mam_reply *q)
+static bool ring_has(const muc_history_entry *all, size_t n, const char *sid)
+{
+    for (size_t i = 0; sid && i < n; i++)
+        if (strcmp(all[i].stanza_id, sid) == 0)
+            return true;
+    return !sid;
+}
+
+/* The in-memory fallback: the same selection over the history ring. With a
+ * store (Redis away for now) the ring is only the newest part of the
+ * archive: an id it lacks may still be archived, so that is "unavailable",
+ * not item-not-found. */
+static void query_ring(muc *m, muc_room *r, const muc_store_query *sq, mam_reply *q)
 {
     size_t n = r->hist_len, lo = 0, hi = n;
     muc_history_entry *all = calloc(n ? n : 1, sizeof *all);
-    if (!all)
+    if (!all) {
+        reply_error(q, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
         return;
+    }
     for (size_t i = 0; i < n; i++)
         all[i] = r->history[(r->hist_head + r->hist_cap - n + i) % r->hist_cap];
+    if (!ring_has(all, n, sq->after) || !ring_has(all, n, sq->before)) {
+        if (m->store)
+            reply_error(q, STANZA_ERR_RESOURCE_CONSTRAINT, "the archive is unavailable");
+        else
+            reply_error(q, STANZA_ERR_ITEM_NOT_FOUND, NO_SUCH_ID);
+        free(all);
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         if (sq->after && strcmp(all[i].stanza_id, sq->after) <= 0)
             lo = i + 1;
@@ -250,6 +283,6 @@ void muc_mam(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const j
     mr->m = m;
     if (muc_store_query_archive(m->store, r->jid, &sq, on_store_rows, mr) == 0)
         return;
-    query_ring(r, &sq, mr);
+    query_ring(m, r, &sq, mr);
     reply_free(mr);
 }

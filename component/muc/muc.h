@@ -85,6 +85,10 @@ char *muc_occupant_real(muc *m, const char *occupant_jid);
 char *muc_message_author(muc *m, const char *room_jid, const char *sid);
 /* XEP-0421 occupant id of bare in room_jid. */
 void muc_occupant_id_of(const muc *m, const char *room_jid, const char *bare, char out[33]);
+/* The id Stoa 0.1.0 and earlier gave (two SipHash-1-3 words, not a MAC), which
+ * messages archived then still carry: only for finding those (the desk's
+ * erase), never to hand out. */
+void muc_occupant_id_legacy(const muc *m, const char *room_jid, const char *bare, char out[33]);
 /* A stable keyed pseudonym of s (32 hex digits) that reveals nothing
  * without the service secret; `purpose` separates uses. */
 void muc_pseudonym(const muc *m, const char *purpose, const char *s, char out[33]);

@@ -3,6 +3,8 @@
 #include "room.h"
 #include "store.h"
 
+#include <gnutls/crypto.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -441,21 +443,37 @@ static char *occupant_from(const muc_room *r, const char *nick)
     return e;
 }
 
+int muc_mac(const muc *m, char *out, size_t hexlen, const char *label, ...)
+{
+    /* The key is the 16 bytes the secret's 32 hex digits spell, as Redis
+     * keeps it ({p}muc:secret). */
+    unsigned char key[16], mac[32];
+    for (int i = 0; i < 16; i++)
+        key[i] = (unsigned char)(m->id_key[i / 8] >> (56 - 8 * (i % 8)));
+    out[0] = '\0';
+    gnutls_hmac_hd_t h;
+    if (hexlen > 2 * sizeof mac || gnutls_hmac_init(&h, GNUTLS_MAC_SHA256, key, sizeof key) < 0)
+        return -1;
+    int rc = gnutls_hmac(h, label, strlen(label) + 1);
+    va_list ap;
+    va_start(ap, label);
+    for (const char *f; rc >= 0 && (f = va_arg(ap, const char *));)
+        rc = gnutls_hmac(h, f, strlen(f) + 1);
+    va_end(ap);
+    gnutls_hmac_deinit(h, mac);
+    if (rc < 0)
+        return -1;
+    for (size_t i = 0; i < hexlen; i++)
+        out[i] = "0123456789abcdef"[(mac[i / 2] >> (i % 2 ? 0 : 4)) & 15];
+    out[hexlen] = '\0';
+    return 0;
+}
+
 void muc_occupant_id_for(const muc *m, const char *room_jid, const char *bare, char out[33])
 {
     /* Keyed by the service secret, so the id is stable for one person in one
      * room yet reveals nothing about the real JID (XEP-0421 section 4). */
-    size_t n = strlen(room_jid) + strlen(bare) + 2;
-    char *s = malloc(n);
-    uint64_t h1 = 0, h2 = 0;
-    if (s) {
-        snprintf(s, n, "%s\n%s", room_jid, bare);
-        h1 = hmap_hash_keyed(m->id_key, s, n - 1);
-        uint64_t k2[2] = {m->id_key[1], m->id_key[0]};
-        h2 = hmap_hash_keyed(k2, s, n - 1);
-        free(s);
-    }
-    snprintf(out, 33, "%016llx%016llx", (unsigned long long)h1, (unsigned long long)h2);
+    muc_mac(m, out, 32, "occupant-id", room_jid, bare, (const char *)NULL);
 }
 
 muc_occupant *muc_occupant_add(muc_room *r, const char *nick, const char *bare)

@@ -152,8 +152,16 @@ muc_session *muc_session_add(muc_room *r, muc_occupant *o, const char *full);
 void muc_session_remove(muc_room *r, muc_session *s);
 void muc_occupant_remove(muc_room *r, muc_occupant *o);
 int muc_occupant_rename(muc_room *r, muc_occupant *o, const char *nick);
+/* Every identifier the service derives from its secret (m->id_key):
+ * HMAC-SHA-256 (RFC 2104, GnuTLS) of label and the fields that follow up to
+ * a NULL, each ended by a NUL byte (none can contain one, so two field
+ * lists never hash the same text), under the 16-byte key. Writes the first
+ * hexlen (at most 64) hex digits and a NUL to out; returns 0, or -1 with
+ * out "" when GnuTLS failed. Each use has a label of its own. */
+int muc_mac(const muc *m, char *out, size_t hexlen, const char *label, ...)
+    __attribute__((sentinel));
 /* The XEP-0421 occupant id of bare in room_jid (the desk needs it for
- * people who are not in the room now). */
+ * people who are not in the room now): muc_mac "occupant-id", 32 digits. */
 void muc_occupant_id_for(const muc *m, const char *room_jid, const char *bare, char out[33]);
 
 /* Whether s has the form of the stanza-ids this service hands out (16 lower

@@ -99,12 +99,25 @@ void muc_occupant_id_of(const muc *m, const char *room_jid, const char *bare, ch
     muc_occupant_id_for(m, room_jid, bare, out);
 }
 
+void muc_occupant_id_legacy(const muc *m, const char *room_jid, const char *bare, char out[33])
+{
+    size_t n = strlen(room_jid) + strlen(bare) + 2;
+    char *s = malloc(n);
+    uint64_t h1 = 0, h2 = 0;
+    if (s) {
+        snprintf(s, n, "%s\n%s", room_jid, bare);
+        h1 = hmap_hash_keyed(m->id_key, s, n - 1);
+        uint64_t k2[2] = {m->id_key[1], m->id_key[0]};
+        h2 = hmap_hash_keyed(k2, s, n - 1);
+        free(s);
+    }
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)h1, (unsigned long long)h2);
+}
+
 void muc_pseudonym(const muc *m, const char *purpose, const char *s, char out[33])
 {
-    /* Same keyed hash as occupant ids, under a purpose that no room JID can
-     * spell (rooms always contain '@'), so a pseudonym never equals an
-     * occupant id. */
-    muc_occupant_id_for(m, purpose, s, out);
+    /* Under a label of its own, so a pseudonym never equals an occupant id. */
+    muc_mac(m, out, 32, "pseudonym", purpose, s, (const char *)NULL);
 }
 
 static bool matches(const char *bare, const char *who, bool domain)

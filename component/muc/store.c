@@ -496,13 +496,34 @@ typedef struct query_ctx {
     bool reverse;
 } query_ctx;
 
-static void on_rows(void *ud, redisReply *rep)
+/* One round trip, and no range is ever asked around an id the archive does
+ * not hold (Redis refuses an exclusive end of 0-0, say): first whether
+ * ARGV[5] and ARGV[6] (entry ids, or '') are in the stream, then the page.
+ * KEYS[1] the log; ARGV: XRANGE or XREVRANGE, from, to, count.
+ * -> {0} an id is not there, or {1, rows}. */
+static const char lua_page[] =
+    "for i=5,6 do local id=ARGV[i] "
+    " if id~='' and #redis.call('XRANGE',KEYS[1],id,id)==0 then return {0} end end "
+    "return {1,redis.call(ARGV[1],KEYS[1],ARGV[2],ARGV[3],'COUNT',ARGV[4])}";
+
+static void on_rows(void *ud, redisReply *reply)
 {
     query_ctx *q = ud;
-    if (!rep || rep->type != REDIS_REPLY_ARRAY) {
-        if (rep && rep->type == REDIS_REPLY_ERROR)
-            log_error("store: archive query failed: %s", rep->str);
-        q->cb(q->ud, NULL, 0, false);
+    const redisReply *rep = NULL;
+    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
+        reply->element[0]->type == REDIS_REPLY_INTEGER) {
+        if (reply->element[0]->integer == 0) {
+            q->cb(q->ud, MUC_STORE_UNKNOWN, NULL, 0, false);
+            free(q);
+            return;
+        }
+        if (reply->elements == 2 && reply->element[1]->type == REDIS_REPLY_ARRAY)
+            rep = reply->element[1];
+    }
+    if (!rep) {
+        if (reply && reply->type == REDIS_REPLY_ERROR)
+            log_error("store: archive query failed: %s", reply->str);
+        q->cb(q->ud, MUC_STORE_FAILED, NULL, 0, false);
         free(q);
         return;
     }
@@ -517,7 +538,7 @@ static void on_rows(void *ud, redisReply *rep)
         trimmed.elements = have;
         n = rows_from_reply(&trimmed, rows, q->max, q->reverse);
     }
-    q->cb(q->ud, rows, n, rep->elements <= q->max);
+    q->cb(q->ud, rows ? MUC_STORE_ROWS : MUC_STORE_FAILED, rows, n, rep->elements <= q->max);
     for (size_t i = 0; i < n; i++) {
         free(rows[i].nick);
         free(rows[i].payload);
@@ -532,20 +553,20 @@ int muc_store_query_archive(muc_store *s, const char *room_jid, const muc_store_
 {
     if (!s || rdb_get_state(s->r) != RDB_UP)
         return -1;
-    char lo[64] = "-", hi[64] = "+", id[48];
+    char lo[64] = "-", hi[64] = "+", after[48] = "", before[48] = "";
     if (q->start >= 0)
         snprintf(lo, sizeof lo, "%llu-0", (unsigned long long)(q->start * 1000.0));
     if (q->end >= 0)
         snprintf(hi, sizeof hi, "%llu-4095", (unsigned long long)(q->end * 1000.0));
     if (q->after) {
-        if (sid_to_entry(q->after, id, sizeof id) < 0)
+        if (sid_to_entry(q->after, after, sizeof after) < 0)
             return -2;
-        snprintf(lo, sizeof lo, "(%s", id);
+        snprintf(lo, sizeof lo, "(%s", after);
     }
     if (q->before) {
-        if (sid_to_entry(q->before, id, sizeof id) < 0)
+        if (sid_to_entry(q->before, before, sizeof before) < 0)
             return -2;
-        snprintf(hi, sizeof hi, "(%s", id);
+        snprintf(hi, sizeof hi, "(%s", before);
     }
     bool reverse = (q->before || q->last_page) && !q->after;
     char count[24];
@@ -561,12 +582,20 @@ int muc_store_query_archive(muc_store *s, const char *room_jid, const muc_store_
     ctx->ud = ud;
     ctx->max = q->max;
     ctx->reverse = reverse;
-    const char *argv[] = {
-        reverse ? "XREVRANGE" : "XRANGE", lk, reverse ? hi : lo, reverse ? lo : hi, "COUNT", count};
-    size_t lens[6];
-    for (int i = 0; i < 6; i++)
+    const char *argv[] = {"EVAL",
+                          lua_page,
+                          "1",
+                          lk,
+                          reverse ? "XREVRANGE" : "XRANGE",
+                          reverse ? hi : lo,
+                          reverse ? lo : hi,
+                          count,
+                          after,
+                          before};
+    size_t lens[10];
+    for (int i = 0; i < 10; i++)
         lens[i] = strlen(argv[i]);
-    int rc = rdb_command_argv(s->r, on_rows, ctx, 6, argv, lens);
+    int rc = rdb_command_argv(s->r, on_rows, ctx, 10, argv, lens);
     free(lk);
     if (rc < 0) {
         free(ctx);

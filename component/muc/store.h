@@ -47,10 +47,19 @@ typedef struct muc_store_query {
     double start, end;  /* time bounds (seconds); <0: none */
     unsigned max;
 } muc_store_query;
-/* rows is NULL when Redis failed; complete says no more rows lie beyond the
- * page in the direction of the query. */
-typedef void (*muc_store_rows_cb)(void *ud, muc_history_entry *rows, size_t n, bool complete);
-/* Returns -1 when Redis is not up (the callback will not run). */
+typedef enum {
+    MUC_STORE_ROWS,    /* rows[0..n) is the page */
+    MUC_STORE_FAILED,  /* Redis failed or went away: no answer */
+    MUC_STORE_UNKNOWN, /* after or before names no message in the archive */
+} muc_store_result;
+/* rows (NULL unless MUC_STORE_ROWS) is borrowed for the call; complete says
+ * no more rows lie beyond the page in the direction of the query. */
+typedef void (*muc_store_rows_cb)(void *ud, muc_store_result res, muc_history_entry *rows, size_t n,
+                                  bool complete);
+/* after and before must have the form of a stanza-id (muc_valid_stanza_id);
+ * whether the archive holds them is checked in the same script as the page
+ * (XEP-0313 4.1.3, 4.3.2). Returns -1 when Redis is not up (the callback
+ * will not run). */
 int muc_store_query_archive(muc_store *s, const char *room_jid, const muc_store_query *q,
                             muc_store_rows_cb cb, void *ud);
 

@@ -123,6 +123,7 @@ struct gate {
     gate_pass_cb pass;
     gate_in_room_cb in_room;
     gate_room_rate_cb room_rate;
+    gate_congested_cb congested;
     void *ud;
     entry *head, *tail;
     size_t count;
@@ -137,7 +138,9 @@ struct gate {
     bool closed;
     bool have_spam_file; /* a list was loaded: Redis gets it on connect */
     bool lost_logged;    /* said once per outage that checks were lost */
+    bool holding;        /* drain stopped because the link is backed up */
     unsigned long refused;
+    unsigned long lost; /* unanswerable stanzas dropped with the FIFO full */
 };
 
 /* Small enough not to pull in libm. */
@@ -243,6 +246,16 @@ gate *gate_new(const gate_config *cfg, rdb *r, const out *sink, gate_pass_cb pas
 void gate_set_room_rate(gate *g, gate_room_rate_cb cb)
 {
     g->room_rate = cb;
+}
+
+void gate_set_congested(gate *g, gate_congested_cb cb)
+{
+    g->congested = cb;
+}
+
+static bool congested(gate *g)
+{
+    return g->congested && g->congested(g->ud);
 }
 
 static void entry_free(entry *e)
@@ -637,9 +650,19 @@ static void act(gate *g, entry *e)
     xml_free(st);
 }
 
+/* Passes what has its verdict, in order, until an entry still waits for
+ * Redis or the link is backed up: then the rest waits here (see gate.h). */
 static void drain(gate *g)
 {
     while (g->head && !g->head->waiting) {
+        if (congested(g)) {
+            if (!g->holding)
+                log_debug("gate: the link's output is backed up; holding %zu stanza%s", g->count,
+                          g->count == 1 ? "" : "s");
+            g->holding = true;
+            return;
+        }
+        g->holding = false;
         entry *e = g->head;
         g->head = e->next;
         if (!g->head)
@@ -807,7 +830,10 @@ static void refuse_now(gate *g, xml_node *st, gate_class c, gate_verdict v)
 
 void gate_submit(gate *g, xml_node *st)
 {
-    if (!g->cfg.enabled || g->closed) {
+    /* Behind others, or while the link is backed up, a stanza waits its
+     * turn, checked or not: the FIFO is where fan-out is held. */
+    bool hold = g->head || congested(g);
+    if (g->closed || (!g->cfg.enabled && !hold)) {
         g->pass(g->ud, st);
         return;
     }
@@ -819,7 +845,7 @@ void gate_submit(gate *g, xml_node *st)
         c = gate_classify(st, &from, ts, g->in_room, g->ud);
     /* Unparsable addresses go through unchecked: the service answers them
      * with jid-malformed. */
-    if (c == GATE_C_NONE && !g->head) {
+    if (c == GATE_C_NONE && !hold) {
         if (parsed)
             jid_free(&from);
         g->pass(g->ud, st);
@@ -828,20 +854,28 @@ void gate_submit(gate *g, xml_node *st)
     if (g->count >= g->cfg.queue_max) {
         if (parsed)
             jid_free(&from);
-        if (c == GATE_C_NONE)
-            xml_free(st); /* nothing may answer it, and no room is left */
-        else
+        if (c != GATE_C_NONE) {
             refuse_now(g, st, c, GATE_OVERFLOW);
+            return;
+        }
+        /* An error, a result or an unavailable presence: nothing may answer
+         * it, and no room is left. Said, at least. */
+        if (g->lost++ % 1000 == 0)
+            log_warn("gate: the FIFO is full (%zu); %lu stanza%s that must not be answered "
+                     "dropped so far",
+                     g->count, g->lost, g->lost == 1 ? "" : "s");
+        xml_free(st);
         return;
     }
+    bool check = g->cfg.enabled && c != GATE_C_NONE;
     entry *e = calloc(1, sizeof *e);
-    if (e && c != GATE_C_NONE) {
+    if (e && check) {
         e->bare = jid_bare(&from);
         e->domain = strdup(from.domain);
     }
     if (parsed)
         jid_free(&from);
-    if (!e || (c != GATE_C_NONE && (!e->bare || !e->domain))) {
+    if (!e || (check && (!e->bare || !e->domain))) {
         if (e)
             entry_free(e);
         refuse_now(g, st, c, GATE_OVERFLOW);
@@ -850,9 +884,9 @@ void gate_submit(gate *g, xml_node *st)
     e->g = g;
     e->st = st;
     e->cls = c;
-    if (g->room_rate && (c == GATE_C_ROOM_MESSAGE || c == GATE_C_PRIVATE_MESSAGE))
+    if (check && g->room_rate && (c == GATE_C_ROOM_MESSAGE || c == GATE_C_PRIVATE_MESSAGE))
         e->room = room_limit(g, ts, &e->room_rate);
-    if (c != GATE_C_NONE) {
+    if (check) {
         if (g->cfg.domains_enabled &&
             (in_list(g->block, e->domain) || (g->only[0] && !in_list(g->only, e->domain)))) {
             e->v = GATE_BLOCKED_DOMAIN;
@@ -867,6 +901,12 @@ void gate_submit(gate *g, xml_node *st)
     g->tail = e;
     g->count++;
     drain(g);
+}
+
+void gate_resume(gate *g)
+{
+    if (!g->closed)
+        drain(g);
 }
 
 /* ---- Redis state and the spam list ---- */

@@ -14,6 +14,12 @@
  * waiting for Redis and those queued behind them. The FIFO is bounded;
  * overflow is answered with resource-constraint, never dropped silently.
  *
+ * Backpressure: while the link is congested (its write queue over the
+ * high-water mark, until back under the low one: gate_set_congested) nothing
+ * leaves the FIFO and every new stanza joins it, whether the gate checks
+ * stanzas or not: what a stanza would fan out waits as the stanza itself, in
+ * bounded memory. The owner calls gate_resume when the link has drained.
+ *
  * Ownership: gate_submit takes the stanza; a passing stanza is handed to
  * the pass callback, which takes it; a refused one is answered through the
  * sink and freed. The gate borrows the rdb connection (which may be NULL). */
@@ -60,7 +66,7 @@ typedef struct gate_limit {
 } gate_limit;
 
 typedef struct gate_config {
-    bool enabled;         /* false: every stanza passes untouched */
+    bool enabled;         /* false: stanzas pass unchecked (held while congested) */
     bool domains_enabled; /* [blocking] enabled: domain lists apply */
     const char *prefix;   /* the [redis] prefix */
     gate_limit jid[GATE_C__COUNT], dom[GATE_C__COUNT];
@@ -80,6 +86,8 @@ typedef bool (*gate_in_room_cb)(void *ud, const char *room_local, const char *fu
 typedef unsigned (*gate_room_rate_cb)(void *ud, const char *room_local);
 /* A stanza that passed; takes ownership. */
 typedef void (*gate_pass_cb)(void *ud, xml_node *stanza);
+/* Whether the link is backed up (see Backpressure above). */
+typedef bool (*gate_congested_cb)(void *ud);
 
 typedef struct gate gate;
 
@@ -94,6 +102,9 @@ void gate_free(gate *g);
 /* Asks cb (with gate_new's ud) for the room's own limit on groupchat and
  * private messages; NULL (the default): service limits only. */
 void gate_set_room_rate(gate *g, gate_room_rate_cb cb);
+/* Asks cb (with gate_new's ud) whether to hold stanzas; NULL (the default):
+ * never. */
+void gate_set_congested(gate *g, gate_congested_cb cb);
 void gate_submit(gate *g, xml_node *stanza);
 /* Tell the gate about Redis: loads the script when it comes up, logs the
  * switch between shared and local limits once. */
@@ -105,6 +116,9 @@ long gate_load_spam_domains(gate *g, const char *path, char *err, size_t errlen)
 /* Statistics: stanzas refused, stanzas in the FIFO. */
 unsigned long gate_refused(const gate *g);
 size_t gate_pending(const gate *g);
+/* Passes what the FIFO held while the sink was congested, as far as it no
+ * longer is (and no entry still waits for Redis). */
+void gate_resume(gate *g);
 
 /* ---- exposed for tests ---- */
 /* from: the sender, parsed; to: the stanza's 'to' as written. */

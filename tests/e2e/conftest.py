@@ -139,6 +139,17 @@ def redis(state_root):
     r.stop()
 
 
+@pytest.fixture
+def own_redis(state_root, request):
+    """A Redis of the test's own, which it may stop, pause or restart."""
+    tag = request.node.name.replace("/", "_").replace("[", "-").replace("]", "")
+    r = Redis(state_root / f"redis-{tag}")
+    started(r)
+    yield r
+    if r.running():
+        r.stop()
+
+
 @pytest.fixture(scope="session")
 def prosody(state_root):
     comps = {DOMAIN: SECRET, **{d: SECRET for d in SAFETY_DOMAINS}}

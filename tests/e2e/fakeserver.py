@@ -52,6 +52,15 @@ class Link:
         # Like a real server: answer the component's </stream:stream> with
         # ours and close. Tests of a silent server set this to False.
         self.auto_close = True
+        # A server that stops reading (pause_reading), and one that reads
+        # only to count (count_only: for floods too big to keep and parse).
+        self._reading = threading.Event()
+        self._reading.set()
+        self._counting: Optional[bytes] = None
+        self.counted = 0
+        self.counted_bytes = 0
+        self.sample = b""  # the first bytes read in count_only mode, for failures
+        self._tail = b""
         self._lock = threading.Lock()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -62,6 +71,7 @@ class Link:
         depth = 0
         root = None
         while True:
+            self._reading.wait()
             try:
                 data = self.sock.recv(65536)
             except OSError as e:
@@ -70,6 +80,9 @@ class Link:
             if not data:
                 self.events.put(("eof", "connection closed"))
                 break
+            if self._counting is not None:
+                self._count(data)
+                continue
             with self._lock:
                 self.raw.append((time.monotonic(), data))
             if self.parse_error:
@@ -102,6 +115,31 @@ class Link:
                 self.parse_error = str(e)
                 self.events.put(("parse-error", str(e)))
         self.eof.set()
+
+    def _count(self, data: bytes) -> None:
+        pat = self._counting
+        buf = self._tail + data
+        with self._lock:
+            self.counted += buf.count(pat)
+            self.counted_bytes += len(data)
+            if len(self.sample) < 4096:
+                self.sample += data[:4096 - len(self.sample)]
+        # Keep what could be the start of a pattern cut by the chunk boundary.
+        self._tail = buf[-(len(pat) - 1):] if len(pat) > 1 else b""
+
+    def pause_reading(self) -> None:
+        """Stops reading (after the chunk being read, if any): the
+        component's output piles up in the socket buffers, then in its own
+        queue, as with a host server that stopped reading."""
+        self._reading.clear()
+
+    def resume_reading(self) -> None:
+        self._reading.set()
+
+    def count_only(self, pattern: bytes) -> None:
+        """From now on nothing is kept or parsed: only the occurrences of
+        pattern (counted) and the bytes."""
+        self._counting = pattern
 
     def next_event(self, timeout: float) -> Tuple[str, object]:
         try:

@@ -734,6 +734,9 @@ def write_component_config(path: Path, settings: Dict[str, Dict[str, str]]) -> N
         lines.append(f"\n[{section}]")
         for k, v in values.items():
             lines.append(f"{k} = {v}")
+    # It holds the component secret: stoa-component refuses a file others can read.
+    Path(path).touch(mode=0o600)
+    Path(path).chmod(0o600)
     Path(path).write_text("\n".join(lines) + "\n")
 
 

@@ -496,6 +496,67 @@ def test_erase(stack, connect, redis, clean):
     assert "erase" in audit and eve_jid not in audit, audit
 
 
+def siphash13(k0: int, k1: int, data: bytes) -> int:
+    """SipHash-1-3, only to forge what Stoa 0.1.0 stored as occupant ids."""
+    mask = (1 << 64) - 1
+
+    def rotl(x, b):
+        return ((x << b) | (x >> (64 - b))) & mask
+
+    v = [k0 ^ 0x736f6d6570736575, k1 ^ 0x646f72616e646f6d,
+         k0 ^ 0x6c7967656e657261, k1 ^ 0x7465646279746573]
+
+    def rnd():
+        v[0] = (v[0] + v[1]) & mask; v[1] = rotl(v[1], 13) ^ v[0]; v[0] = rotl(v[0], 32)
+        v[2] = (v[2] + v[3]) & mask; v[3] = rotl(v[3], 16) ^ v[2]
+        v[0] = (v[0] + v[3]) & mask; v[3] = rotl(v[3], 21) ^ v[0]
+        v[2] = (v[2] + v[1]) & mask; v[1] = rotl(v[1], 17) ^ v[2]; v[2] = rotl(v[2], 32)
+
+    tail = len(data) & ~7
+    for i in range(0, tail, 8):
+        m = int.from_bytes(data[i:i + 8], "little")
+        v[3] ^= m; rnd(); v[0] ^= m
+    b = (len(data) << 56 | int.from_bytes(data[tail:], "little")) & mask
+    v[3] ^= b; rnd(); v[0] ^= b
+    v[2] ^= 0xff
+    for _ in range(3):
+        rnd()
+    return v[0] ^ v[1] ^ v[2] ^ v[3]
+
+
+def test_occupant_ids_are_hmacs_and_erase_finds_old_ones(stack, connect, redis, clean):
+    """Occupant ids (XEP-0421) are HMAC-SHA-256 under the service secret in
+    Redis ({p}muc:secret). Messages archived by Stoa 0.1.0 carry the id it
+    derived with SipHash; erase must still find those."""
+    import hashlib
+    import hmac
+
+    p = clean
+    dave, eve = connect("dave"), connect("eve")
+    eve_jid = stack.jid("eve")
+    room = room_name()
+    create_room(dave, room)
+    j = eve.join(room, "Eve")
+    secret = raw(redis, "GET", f"{p}muc:secret")
+    key = bytes.fromhex(secret)
+    want = hmac.new(key, b"occupant-id\0" + room.encode() + b"\0" + eve_jid.encode() + b"\0",
+                    hashlib.sha256).hexdigest()[:32]
+    assert j.occupant_id == want, (j.occupant_id, want)
+    k0, k1 = int(secret[:16], 16), int(secret[16:], 16)
+    text = f"{room}\n{eve_jid}".encode()
+    old = f"{siphash13(k0, k1, text):016x}{siphash13(k1, k0, text):016x}"
+    assert old != want
+    log = f"{p}muc:log:{room}"
+    raw(redis, "XADD", log, "*", "nick", "Eve", "oid", old, "stamp", "1700000000.000",
+        "payload", "<body>from before the upgrade</body>")
+    sent_stanza_id(eve, room, eve.groupchat(room, "after the upgrade"))
+    time.sleep(0.3)
+    assert raw(redis, "XLEN", log) == "2"
+    r = run(dave, "erase", {"jid": eve_jid, "confirm": "1"})
+    assert "2 archived room messages" in note(r), dump(r)
+    assert raw(redis, "XLEN", log) == "0"
+
+
 def test_report_to_occupant_stays_private(stack, connect, redis, clean):
     """A report addressed to room@service/nick goes to the desk, about that
     occupant, and never reaches the reported person."""

@@ -5,22 +5,11 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from fakeserver import FakeServer
 from servers import Redis
 from test_component_link import DOMAIN, SECRET, USER, iq
 
 NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
-
-
-@pytest.fixture
-def own_redis(state_root):
-    """A Redis of this test's own: the test stops and restarts it."""
-    r = Redis(state_root / "redis-down-up")
-    r.start()
-    yield r
-    r.stop()
 
 
 def test_redis_down_and_up(own_redis, component_factory):

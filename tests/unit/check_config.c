@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct conf {
@@ -207,6 +208,59 @@ START_TEST(test_nul_byte)
     ck_assert_int_eq(config_load(path, schema, &c, err, sizeof err), -1);
     ck_assert_str_eq(err, want);
     unlink(path);
+    free(path);
+}
+END_TEST
+
+/* A file holding a secret may be read by its owner and the daemon's own
+ * group only (Debian's root:<daemon group> 0640), never by everyone. */
+START_TEST(test_secret_file_private)
+{
+    static const char text[] = MIN;
+    char *path = temp_file(text, sizeof text - 1);
+    ck_assert_int_eq(config_load(path, schema, &c, err, sizeof err), 0);
+    char want[512];
+
+    ck_assert_int_eq(chmod(path, 0600), 0);
+    ck_assert_int_eq(config_check_private(path, schema, &c, err, sizeof err), 0);
+    ck_assert_int_eq(chmod(path, 0640), 0); /* mkstemp gave it our own group */
+    ck_assert_int_eq(config_check_private(path, schema, &c, err, sizeof err), 0);
+
+    ck_assert_int_eq(chmod(path, 0644), 0);
+    ck_assert_int_eq(config_check_private(path, schema, &c, err, sizeof err), -1);
+    snprintf(want, sizeof want,
+             "%s holds [component] secret, but every user of this machine may read it (mode "
+             "0644): chmod 0600, or 0640 with the group the daemon runs as (chown root:<its "
+             "group>)",
+             path);
+    ck_assert_str_eq(err, want);
+    ck_assert_ptr_null(strstr(err, "= x"));
+    ck_assert_int_eq(chmod(path, 0602), 0);
+    ck_assert_int_eq(config_check_private(path, schema, &c, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "may change it (mode 0602)"));
+
+    /* Another group: only root may give the file away (tests/run runs as
+     * root); as anyone else chown must fail, and says so. */
+    ck_assert_int_eq(chmod(path, 0640), 0);
+    gid_t other = getegid() + 4242;
+    if (chown(path, (uid_t)-1, other) == 0) {
+        ck_assert_int_eq(config_check_private(path, schema, &c, err, sizeof err), -1);
+        ck_assert_ptr_nonnull(strstr(err, "the members of group "));
+        ck_assert_ptr_nonnull(strstr(err, "may read it (mode 0640)"));
+    } else {
+        ck_assert_int_ne(geteuid(), 0);
+    }
+
+    /* Without a secret in it the file may be public. */
+    ck_assert_int_eq(chmod(path, 0644), 0);
+    free(c.secret);
+    c.secret = NULL;
+    ck_assert_int_eq(config_check_private(path, schema, &c, err, sizeof err), 0);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(config_check_private(path, schema, &c, err, sizeof err), 0);
+    c.secret = strdup("x");
+    ck_assert_int_eq(config_check_private(path, schema, &c, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "cannot check who may read it: No such file"));
     free(path);
 }
 END_TEST
@@ -760,6 +814,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_unknown_section);
     tcase_add_test(tc, test_int);
     tcase_add_test(tc, test_secret_never_echoed);
+    tcase_add_test(tc, test_secret_file_private);
     tcase_add_test(tc, test_bool);
     tcase_add_test(tc, test_seconds);
     tcase_add_test(tc, test_size);

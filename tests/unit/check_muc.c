@@ -218,6 +218,14 @@ START_TEST(occupant_ids_are_stable_and_distinct)
     ck_assert_ptr_nonnull(strstr(last, "from=\"room1@" SVC "/Robert\" to=\"" BOB "\">"));
     ck_assert_int_eq(noids, 2); /* Alice and Bob, nobody else */
     ck_assert_str_ne(oids[0], oids[1]);
+    /* HMAC-SHA-256 under the seeded key (00..2a f519f86ee2385b72) of
+     * "occupant-id\0room1@rooms.example.org\0<bare>\0", as Python's hmac
+     * module computes it: the id is a standard MAC, not a hash of our own. */
+    ck_assert_str_eq(oids[0], "095c41faedfd9de798436a53105231d7");
+    ck_assert_str_eq(oids[1], "7b897fc557a8c6b19d321a0f6d6ca9e7");
+    char ps[33];
+    muc_pseudonym(service_muc(svc), "desk-reporter", "alice@example.org", ps);
+    ck_assert_str_eq(ps, "ee840dec60f9839893f5f860cf1a0f49");
 }
 END_TEST
 
@@ -724,6 +732,8 @@ START_TEST(iq_to_occupant_forwarded)
     memcpy(fid, idstart, idlen);
     fid[idlen] = '\0';
     ck_assert_str_eq(strchr(idstart, '"'), "\"><query xmlns=\"jabber:iq:version\"/></iq>");
+    /* The seal: HMAC-SHA-256 of "iq-forward\0<room>\0<asker>\0<id>\0", 64 bits. */
+    ck_assert_str_eq(fid + idlen - 17, ".857ab4cb84a8bb67");
 
     char in[1024];
     snprintf(in, sizeof in,
@@ -878,6 +888,65 @@ START_TEST(archive_query_pages)
     expect_has("<iq type='set' id='q5' from='" CAROL "' to='room1@" SVC "'>"
                "<query xmlns='urn:xmpp:mam:2'/></iq>",
                STANZA_ERR("forbidden"));
+}
+END_TEST
+
+/* XEP-0313 4.3.2: an RSM <after/> or <before/> naming an id the archive
+ * does not hold is item-not-found, not an empty page; 4.1.3: the same for
+ * the after-id and before-id fields. 0000000000000000 can never be an entry
+ * (Redis refused even to range below it). */
+START_TEST(archive_unknown_ids_are_item_not_found)
+{
+    make_room("room1");
+    feed("<message type='groupchat' from='" ALICE "' to='room1@" SVC "'><body>m0</body></message>");
+    static const char *const queries[] = {
+        "<set xmlns='http://jabber.org/protocol/rsm'><before>0000000000000000</before></set>",
+        "<set xmlns='http://jabber.org/protocol/rsm'><after>0000000000000000</after></set>",
+        "<set xmlns='http://jabber.org/protocol/rsm'><after>000003b9aca00fff</after></set>",
+        "<set xmlns='http://jabber.org/protocol/rsm'><before>ffffffffffffffff</before></set>",
+        "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>urn:xmpp:mam:2"
+        "</value></field><field var='after-id'><value>000003b9aca00fff</value></field></x>",
+        "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>urn:xmpp:mam:2"
+        "</value></field><field var='before-id'><value>000003b9aca00fff</value></field></x>",
+    };
+    for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
+        char in[1024];
+        snprintf(in, sizeof in,
+                 "<iq type='set' id='u' from='" ALICE "' to='room1@" SVC "'>"
+                 "<query xmlns='urn:xmpp:mam:2'>%s</query></iq>",
+                 queries[i]);
+        expect(in, "<iq id=\"u\" to=\"" ALICE "\" from=\"room1@" SVC "\" type=\"error\"><error "
+                   "type=\"cancel\">" STANZA_ERR(
+                       "item-not-found") "<text "
+                                         "xmlns=\"urn:ietf:params:xml:ns:xmpp-stanzas\" "
+                                         "xml:lang=\"en\">no message "
+                                         "with that id in the archive</text></error></iq>");
+    }
+    /* The id that is there still pages. */
+    const char *got =
+        feed("<iq type='set' id='k' from='" ALICE "' to='room1@" SVC "'>"
+             "<query xmlns='urn:xmpp:mam:2'><set "
+             "xmlns='http://jabber.org/protocol/rsm'><after>" SID1 "</after></set></query></iq>");
+    ck_assert_ptr_nonnull(strstr(got, "<fin xmlns=\"urn:xmpp:mam:2\" complete=\"true\">"));
+
+    /* With a store whose Redis is away, the ring holds only the newest part
+     * of the archive: an id it lacks may be archived, so "unavailable". */
+    rdb_config rc = {.host = "127.0.0.1", .port = 1, .backoff_min = 1, .backoff_max = 1};
+    rdb *r = rdb_new(ev_default_loop(0), &rc, NULL, NULL);
+    muc_store *st = muc_store_new(r, "t:", 100, 10);
+    ck_assert(r && st);
+    muc_set_store(service_muc(svc), st);
+    expect_has("<iq type='set' id='u' from='" ALICE "' to='room1@" SVC "'>"
+               "<query xmlns='urn:xmpp:mam:2'><set xmlns='http://jabber.org/protocol/rsm'>"
+               "<after>000003b9aca00fff</after></set></query></iq>",
+               STANZA_ERR("resource-constraint"));
+    got = feed("<iq type='set' id='k' from='" ALICE "' to='room1@" SVC "'>"
+               "<query xmlns='urn:xmpp:mam:2'><set xmlns='http://jabber.org/protocol/rsm'>"
+               "<after>" SID1 "</after></set></query></iq>");
+    ck_assert_ptr_nonnull(strstr(got, "<fin xmlns=\"urn:xmpp:mam:2\" complete=\"true\">"));
+    muc_set_store(service_muc(svc), NULL);
+    muc_store_free(st);
+    rdb_free(r);
 }
 END_TEST
 
@@ -1218,6 +1287,7 @@ int main(void)
     tcase_add_test(tc, subscriptions_to_rooms_refused);
     tcase_add_test(tc, room_state_round_trip);
     tcase_add_test(tc, archive_query_pages);
+    tcase_add_test(tc, archive_unknown_ids_are_item_not_found);
     tcase_add_test(tc, moderator_retracts_a_message);
     tcase_add_test(tc, channel_search);
     tcase_add_test(tc, stranger_links_rejected);

@@ -357,6 +357,72 @@ START_TEST(disabled_gate_passes_everything)
 }
 END_TEST
 
+/* A backed-up link: nothing leaves the FIFO and every stanza joins it,
+ * checked or not, in order; a full FIFO refuses (resource-constraint) what
+ * may be answered. gate_resume lets them go once the link has drained. */
+static bool backed_up;
+
+static bool sink_congested(void *ud)
+{
+    (void)ud;
+    return backed_up;
+}
+
+static void holds_while_congested(bool enabled)
+{
+    gate_config c = base_config();
+    c.enabled = enabled;
+    c.queue_max = 4;
+    for (int i = 0; i < GATE_C__COUNT; i++)
+        c.jid[i] = c.dom[i] = (gate_limit){0, 0};
+    char err[200];
+    gate *g = gate_new(&c, NULL, &sink, on_pass, in_room, NULL, err, sizeof err);
+    ck_assert_msg(g != NULL, "%s", err);
+    gate_set_congested(g, sink_congested);
+    backed_up = true;
+    submit(g, "<message from='a@example.org/r' to='lobby@svc' type='groupchat' id='1'/>");
+    submit(g, "<message from='b@example.org/r' to='lobby@svc' type='error' id='2'/>");
+    submit(g, "<presence from='c@example.org/r' to='lobby@svc/c' id='3'/>");
+    submit(g, "<message from='d@example.org/r' to='lobby@svc' type='groupchat' id='4'/>");
+    ck_assert_uint_eq(buf_unread_len(&passed), 0);
+    ck_assert_uint_eq(buf_unread_len(&output), 0);
+    ck_assert_uint_eq(gate_pending(g), 4);
+    /* Full: answered if it may be, else dropped (and counted in the log). */
+    submit(g, "<message from='e@example.org/r' to='lobby@svc' type='groupchat' id='5'/>");
+    submit(g, "<iq from='f@example.org/r' to='svc' type='result' id='6'/>");
+    char *o = take(&output);
+    ck_assert_ptr_nonnull(strstr(o, "id=\"5\""));
+    ck_assert_ptr_nonnull(strstr(o, "<resource-constraint xmlns=\"" ERRNS "\"/>"));
+    ck_assert_ptr_null(strstr(o, "id=\"6\""));
+    free(o);
+    gate_resume(g); /* still backed up: nothing moves */
+    ck_assert_uint_eq(buf_unread_len(&passed), 0);
+    backed_up = false;
+    gate_resume(g);
+    char *p = take(&passed);
+    const char *i1 = strstr(p, "id=\"1\""), *i2 = strstr(p, "id=\"2\""),
+               *i3 = strstr(p, "id=\"3\""), *i4 = strstr(p, "id=\"4\"");
+    ck_assert_msg(i1 && i2 && i3 && i4 && i1 < i2 && i2 < i3 && i3 < i4, "passed: %s", p);
+    free(p);
+    ck_assert_uint_eq(gate_pending(g), 0);
+    /* Drained: stanzas go straight through again. */
+    submit(g, "<message from='a@example.org/r' to='lobby@svc' type='groupchat' id='7'/>");
+    ck_assert_ptr_nonnull(strstr(buf_unread(&passed), "id=\"7\""));
+    gate_free(g);
+}
+
+START_TEST(congested_link_holds_checked_stanzas)
+{
+    holds_while_congested(true);
+}
+END_TEST
+
+START_TEST(congested_link_holds_unchecked_stanzas)
+{
+    holds_while_congested(false);
+}
+END_TEST
+
 START_TEST(errors_pass_unchecked)
 {
     gate_config c = base_config();
@@ -648,6 +714,8 @@ int main(void)
     tcase_add_test(tc, domain_lists);
     tcase_add_test(tc, spam_list_and_allow_list);
     tcase_add_test(tc, disabled_gate_passes_everything);
+    tcase_add_test(tc, congested_link_holds_checked_stanzas);
+    tcase_add_test(tc, congested_link_holds_unchecked_stanzas);
     tcase_add_test(tc, errors_pass_unchecked);
     tcase_add_test(tc, bounded_buckets);
     tcase_add_test(tc, room_limit_is_stricter_than_the_service);

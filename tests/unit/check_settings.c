@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -307,6 +308,47 @@ START_TEST(secrets_from_the_environment)
 }
 END_TEST
 
+/* A configuration that only names its secret's file may be world-readable;
+ * the secret file may not, nor a configuration holding a secret itself. */
+START_TEST(secret_files_must_be_private)
+{
+    char sec[512], conf[512], text[1024];
+    write_tmp(sec, sizeof sec, "private-secret", "s3cret\n");
+    chmod(sec, 0600);
+    snprintf(text, sizeof text, "[component]\ndomain = r.example.org\nsecret_file = %s\n", sec);
+    write_tmp(conf, sizeof conf, "private.conf", text);
+    chmod(conf, 0644);
+    settings s;
+    ck_assert_msg(settings_load(conf, &s, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(settings_check_private(conf, &s, err, sizeof err) == 0, "%s", err);
+    chmod(sec, 0644);
+    ck_assert_int_eq(settings_check_private(conf, &s, err, sizeof err), -1);
+    ck_assert_msg(strncmp(err, sec, strlen(sec)) == 0 && strstr(err, "holds [component] secret") &&
+                      strstr(err, "every user of this machine may read it"),
+                  "%s", err);
+    ck_assert_ptr_null(strstr(err, "s3cret"));
+    settings_free(&s);
+    /* The secret in the configuration itself: the configuration is checked. */
+    write_tmp(conf, sizeof conf, "private.conf",
+              "[component]\ndomain = r.example.org\nsecret = x\n");
+    chmod(conf, 0644);
+    ck_assert_int_eq(settings_load(conf, &s, err, sizeof err), 0);
+    ck_assert_int_eq(settings_check_private(conf, &s, err, sizeof err), -1);
+    ck_assert_msg(strncmp(err, conf, strlen(conf)) == 0, "%s", err);
+    settings_free(&s);
+    /* From the environment: nothing to check but the file's other secrets. */
+    setenv("STOA_COMPONENT_SECRET", "env", 1);
+    write_tmp(conf, sizeof conf, "private.conf", "[component]\ndomain = r.example.org\n");
+    chmod(conf, 0644);
+    ck_assert_int_eq(settings_load(conf, &s, err, sizeof err), 0);
+    ck_assert_msg(settings_check_private(conf, &s, err, sizeof err) == 0, "%s", err);
+    settings_free(&s);
+    unsetenv("STOA_COMPONENT_SECRET");
+    unlink(sec);
+    unlink(conf);
+}
+END_TEST
+
 /* Whether `key` appears in [section] of a text where section headers are
  * lines starting with `head` ("[", ".SS [", "### [") and keys are lines
  * matching `pre` KEY `post` once leading "# " is dropped. */
@@ -386,6 +428,7 @@ int main(void)
     tcase_add_test(tc, secrets_from_files);
     tcase_add_test(tc, secrets_from_the_environment);
     tcase_add_test(tc, every_key_documented);
+    tcase_add_test(tc, secret_files_must_be_private);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
