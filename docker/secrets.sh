@@ -24,3 +24,23 @@ drop_to() {
     exec setpriv --reuid="$user" --regid="$user" --init-groups --no-new-privs \
         --inh-caps=-all --bounding-set=-all -- "$@"
 }
+
+# The demo users' passwords, made once and kept in DIR (the data volume).
+demo_passwords() {
+    for user in alice bob; do
+        [ -s "$1/$user.password" ] || (umask 077 && openssl rand -hex 8 >"$1/$user.password")
+    done
+}
+
+# banner SERVER HOST DOMAIN DIR: what a person needs from the log.
+banner() {
+    cat <<BANNER
+================================================================================
+ Stoa compose stack: $1 for "$2", rooms on "$3"
+   Users  alice@$2  password: $(cat "$4/alice.password")
+          bob@$2    password: $(cat "$4/bob.password")   (the desk's moderator)
+   Clients: the port compose publishes for 5222 (STOA_C2S_PORT, 15222);
+   the browser: http://127.0.0.1:STOA_WEB_PORT/ (18080), see docs/compose.md
+================================================================================
+BANNER
+}

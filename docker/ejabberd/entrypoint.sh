@@ -5,6 +5,7 @@
 # and bob on first start (random passwords, kept in the data volume); then
 # ejabberd in the foreground as ejabberd.
 set -eu
+# shellcheck disable=SC1091 # the image's copy of docker/secrets.sh
 . /usr/local/lib/stoa-secrets.sh
 
 HOST=${STOA_HOST:-localhost}
@@ -25,10 +26,7 @@ if [ ! -s "$DATA/certs/$HOST.pem" ]; then
     chown ejabberd:ejabberd "$DATA/certs/$HOST.pem"
     chmod 600 "$DATA/certs/$HOST.pem"
 fi
-for user in alice bob; do
-    f="$DATA/demo/$user.password"
-    [ -s "$f" ] || (umask 077 && openssl rand -hex 8 >"$f")
-done
+demo_passwords "$DATA/demo"
 
 as_ejabberd() {
     setpriv --reuid=ejabberd --regid=ejabberd --init-groups -- env HOME="$DATA" "$@"
@@ -49,15 +47,7 @@ for user in alice bob; do
     as_ejabberd ejabberdctl register "$user" "$HOST" "$(cat "$DATA/demo/$user.password")" \
         >/dev/null 2>&1 || true # "already registered" on later starts
 done
-cat <<BANNER
-================================================================================
- Stoa compose stack: ejabberd for "$HOST", rooms on "$DOMAIN"
-   Users  alice@$HOST  password: $(cat "$DATA/demo/alice.password")
-          bob@$HOST    password: $(cat "$DATA/demo/bob.password")   (the desk's moderator)
-   Clients: the port compose publishes for 5222 (STOA_C2S_PORT, 15222);
-   the browser: http://127.0.0.1:STOA_WEB_PORT/ (18080), see docs/compose.md
-================================================================================
-BANNER
+banner ejabberd "$HOST" "$DOMAIN" "$DATA/demo"
 # A signal interrupts wait: go on waiting until ejabberd has stopped.
 while kill -0 "$pid" 2>/dev/null; do
     wait "$pid" || true

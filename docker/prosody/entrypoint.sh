@@ -4,6 +4,7 @@
 # and the users alice and bob (random passwords, kept in the data volume) on
 # first start; then Prosody in the foreground as prosody.
 set -eu
+# shellcheck disable=SC1091 # the image's copy of docker/secrets.sh
 . /usr/local/lib/stoa-secrets.sh
 
 HOST=${STOA_HOST:-localhost}
@@ -20,25 +21,14 @@ if [ ! -s "$DATA/certs/$HOST.crt" ]; then
     chown prosody:prosody "$DATA/certs/$HOST.key" "$DATA/certs/$HOST.crt"
     chmod 600 "$DATA/certs/$HOST.key"
 fi
+demo_passwords "$DATA/demo"
 for user in alice bob; do
-    f="$DATA/demo/$user.password"
-    if [ ! -s "$f" ]; then
-        (umask 077 && openssl rand -hex 8 >"$f")
-    fi
     # Registering again only sets the same password: safe on every start.
     setpriv --reuid=prosody --regid=prosody --init-groups -- \
-        prosodyctl --config "$CONFIG" register "$user" "$HOST" "$(cat "$f")" >/dev/null
+        prosodyctl --config "$CONFIG" register "$user" "$HOST" "$(cat "$DATA/demo/$user.password")" \
+        >/dev/null
 done
-
-cat <<BANNER
-================================================================================
- Stoa compose stack: Prosody for "$HOST", rooms on "$DOMAIN"
-   Users  alice@$HOST  password: $(cat "$DATA/demo/alice.password")
-          bob@$HOST    password: $(cat "$DATA/demo/bob.password")   (the desk's moderator)
-   Clients: the port compose publishes for 5222 (STOA_C2S_PORT, 15222);
-   the browser: http://127.0.0.1:STOA_WEB_PORT/ (18080), see docs/compose.md
-================================================================================
-BANNER
+banner Prosody "$HOST" "$DOMAIN" "$DATA/demo"
 
 export HOME="$DATA"
 drop_to prosody prosody --config "$CONFIG" -F
