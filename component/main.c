@@ -3,8 +3,10 @@
  * Wires the pieces together on one libev loop: the settings, the link to the
  * host server (complink), the dispatch (service), and Redis (rdb). Signals
  * arrive as libev watchers, so handlers run on the loop like everything
- * else: SIGTERM/SIGINT close the stream properly and exit, SIGHUP reloads
- * what can change safely. */
+ * else: SIGTERM/SIGINT close the stream properly and exit (the occupants
+ * stay in Redis for the next start, or are told of the shutdown, as
+ * [muc] on_stop says), SIGUSR1 does the same and always tells them, SIGHUP
+ * reloads what can change safely. */
 #include "autoconfig.h"
 
 #include <ev.h>
@@ -20,6 +22,7 @@
 #include "ns.h"
 #include "rdb.h"
 #include "service.h"
+#include "muc/occstore.h"
 #include "muc/store.h"
 #include "safety/gate.h"
 #include "safety/ublock.h"
@@ -29,6 +32,8 @@
  * error from a crash. */
 #define EXIT_CONFIG 78
 #define SHUTDOWN_GRACE 5.0
+/* Occupant checks (muc_recheck_tick) go out in slices this far apart. */
+#define RECHECK_TICK 0.1
 
 typedef struct daemon_state {
     struct ev_loop *loop;
@@ -45,9 +50,12 @@ typedef struct daemon_state {
     bool congested;
     ev_prepare drained; /* lets the gate go on once the link has drained */
     ev_timer load_deadline;
-    ev_signal sigterm, sigint, sighup;
+    ev_signal sigterm, sigint, sighup, sigusr1;
     ev_timer shutdown_deadline;
     bool stopping;
+    bool was_ready;       /* the link has been up before: a new ready is a relink */
+    ev_timer recheck;     /* paces the occupant checks while the link is up */
+    bool recheck_stalled; /* checks waited for the link to drain */
 } daemon_state;
 
 static void stream_options_from(const settings *s, xstream_options *o)
@@ -152,6 +160,71 @@ static void open_link(daemon_state *d)
         complink_start(d->link);
 }
 
+/* Occupant checks run while the link is up and there are any. */
+static void recheck_start(daemon_state *d)
+{
+    if (complink_get_state(d->link) == COMPLINK_READY && !d->stopping && !ev_is_active(&d->recheck))
+        ev_timer_start(d->loop, &d->recheck);
+}
+
+static void on_recheck(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    daemon_state *d = w->data;
+    muc *m = service_muc(d->svc);
+    /* A backed-up link takes no more (a removal is a fan-out), and stops
+     * reading the answers: checks in flight then are asked again once it
+     * has drained, rather than timed out for our own delay. */
+    if (link_congested(d)) {
+        d->recheck_stalled = true;
+        return;
+    }
+    if (d->recheck_stalled) {
+        d->recheck_stalled = false;
+        muc_recheck_pause(m);
+    }
+    if (!muc_recheck_tick(m))
+        ev_timer_stop(loop, w);
+}
+
+static void on_ready(void *ud)
+{
+    daemon_state *d = ud;
+    /* Presence sent to the rooms while the link was down was bounced by
+     * the server: anyone may have left meanwhile. */
+    if (d->was_ready) {
+        log_info("link back: checking that every occupant is still there");
+        muc_recheck_all(service_muc(d->svc));
+    }
+    d->was_ready = true;
+    recheck_start(d);
+    /* systemd (Type=notify): ready once the host server accepted the link. */
+    char status[300];
+    snprintf(status, sizeof status, "serving %s via %s:%ld", d->cfg.domain, d->cfg.server_host,
+             d->cfg.server_port);
+    notify_ready(status);
+}
+
+static void on_down(void *ud)
+{
+    daemon_state *d = ud;
+    ev_timer_stop(d->loop, &d->recheck);
+    muc_recheck_pause(service_muc(d->svc));
+    notify_status("component link down, reconnecting");
+}
+
+static void on_occupants_loaded(void *ud, int sessions)
+{
+    daemon_state *d = ud;
+    if (sessions >= 0)
+        log_info("%d occupant session%s seated again from Redis", sessions,
+                 sessions == 1 ? "" : "s");
+    else
+        log_warn("occupants could not be read from Redis: nobody is seated again");
+    open_link(d);
+    recheck_start(d); /* Redis came back late, with the link already up */
+}
+
 static void on_rooms_loaded(void *ud, int rooms)
 {
     daemon_state *d = ud;
@@ -160,7 +233,10 @@ static void on_rooms_loaded(void *ud, int rooms)
     else
         log_warn("persistent rooms could not be read from Redis; will retry when it returns");
     d->rooms_loaded = rooms >= 0;
-    open_link(d);
+    if (rooms >= 0)
+        muc_occstore_load(d->store, service_muc(d->svc), on_occupants_loaded, d);
+    else
+        open_link(d);
 }
 
 static void on_load_deadline(struct ev_loop *loop, ev_timer *w, int revents)
@@ -183,32 +259,26 @@ static void on_redis_state(void *ud, rdb_state state)
         muc_store_load(d->store, service_muc(d->svc), on_rooms_loaded, d);
 }
 
-/* systemd (Type=notify): ready once the host server accepted the link. */
-static void on_link_ready(void *ud)
-{
-    daemon_state *d = ud;
-    char status[300];
-    snprintf(status, sizeof status, "serving %s via %s:%ld", d->cfg.domain, d->cfg.server_host,
-             d->cfg.server_port);
-    notify_ready(status);
-}
-
-static void on_link_down(void *ud)
-{
-    (void)ud;
-    notify_status("component link down, reconnecting");
-}
-
 static void on_dropped(void *ud, xml_node *shell, const char *why)
 {
     daemon_state *d = ud;
     service_reject(d->svc, shell, why);
 }
 
+static void on_flushed(void *ud, redisReply *reply)
+{
+    (void)reply;
+    daemon_state *d = ud;
+    ev_break(d->loop, EVBREAK_ALL);
+}
+
 static void on_stopped(void *ud)
 {
     daemon_state *d = ud;
-    ev_break(d->loop, EVBREAK_ALL);
+    /* Redis answers in order: once this PING is answered, every write made
+     * before it (the occupants' last state among them) is in. */
+    if (!d->redis || rdb_command(d->redis, on_flushed, d, "PING") < 0)
+        ev_break(d->loop, EVBREAK_ALL);
 }
 
 static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
@@ -230,10 +300,13 @@ static void on_terminate(struct ev_loop *loop, ev_signal *w, int revents)
     }
     d->stopping = true;
     notify_stopping();
-    log_info("signal %d: closing the component link", w->signum);
+    bool announce = w->signum == SIGUSR1 || d->cfg.muc_on_stop == SETTINGS_STOP_ANNOUNCE;
+    log_info("signal %d: closing the component link; occupants %s", w->signum,
+             announce ? "are told the service is going down" : "stay for the next start");
     ev_timer_init(&d->shutdown_deadline, on_deadline, SHUTDOWN_GRACE, 0);
     ev_timer_start(loop, &d->shutdown_deadline);
-    muc_shutdown(service_muc(d->svc));
+    ev_timer_stop(loop, &d->recheck);
+    muc_shutdown(service_muc(d->svc), announce);
     complink_stop(d->link);
 }
 
@@ -269,6 +342,7 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
     TAKE(max_attributes);
     TAKE(max_elements);
     TAKE(log_level);
+    TAKE(muc_on_stop);
 #undef TAKE
     char *tmp = d->cfg.name;
     d->cfg.name = fresh.name;
@@ -366,6 +440,8 @@ int main(int argc, char **argv)
                 .max_rooms = (unsigned)d.cfg.muc_max_rooms,
                 .links_policy = d.cfg.links_policy,
                 .stranger_seconds = (double)d.cfg.links_stranger_minutes * 60,
+                .recheck_rate = (double)d.cfg.muc_recheck_rate,
+                .recheck_timeout = d.cfg.muc_recheck_timeout,
             },
         .desk =
             {
@@ -392,8 +468,7 @@ int main(int argc, char **argv)
     stream_options_from(&d.cfg, &lc.stream);
     d.high_water = lc.stream.high_water;
     d.low_water = lc.stream.low_water;
-    static const complink_callbacks lcb = {on_link_ready, on_stanza, on_link_down, on_stopped,
-                                           on_dropped};
+    static const complink_callbacks lcb = {on_ready, on_stanza, on_down, on_stopped, on_dropped};
     d.link = complink_new(d.loop, &lc, &lcb, &d);
     settings_free_topics(topics);
     if (!d.svc || !d.link) {
@@ -461,10 +536,14 @@ int main(int argc, char **argv)
     ev_signal_init(&d.sigterm, on_terminate, SIGTERM);
     ev_signal_init(&d.sigint, on_terminate, SIGINT);
     ev_signal_init(&d.sighup, on_reload, SIGHUP);
-    d.sigterm.data = d.sigint.data = d.sighup.data = &d;
+    ev_signal_init(&d.sigusr1, on_terminate, SIGUSR1);
+    d.sigterm.data = d.sigint.data = d.sighup.data = d.sigusr1.data = &d;
     ev_signal_start(d.loop, &d.sigterm);
     ev_signal_start(d.loop, &d.sigint);
     ev_signal_start(d.loop, &d.sighup);
+    ev_signal_start(d.loop, &d.sigusr1);
+    ev_timer_init(&d.recheck, on_recheck, RECHECK_TICK, RECHECK_TICK);
+    d.recheck.data = &d;
     ev_prepare_init(&d.drained, on_drained);
     d.drained.data = &d;
     ev_prepare_start(d.loop, &d.drained);
@@ -488,6 +567,8 @@ int main(int argc, char **argv)
     ev_signal_stop(d.loop, &d.sigterm);
     ev_signal_stop(d.loop, &d.sigint);
     ev_signal_stop(d.loop, &d.sighup);
+    ev_signal_stop(d.loop, &d.sigusr1);
+    ev_timer_stop(d.loop, &d.recheck);
     ev_prepare_stop(d.loop, &d.drained);
     /* The gate and ublock stop sending before the link goes. rdb goes
      * first of all: freeing it runs every callback still due (reply NULL),

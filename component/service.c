@@ -14,13 +14,14 @@ struct service {
     char *domain, *name, *version;
     out sink;
     muc *rooms;
+    adhoc *commands;
     desk *desk;
 };
 
-/* Features this service offers, in disco#info order. */
-static const char *const features[] = {
-    NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_VERSION, NS_COMMANDS, "urn:xmpp:reporting:1", NULL,
-};
+/* Features this service offers, in disco#info order: its own, then those
+ * of the ad-hoc engine and the desk (their tables). */
+static const char *const features[] = {NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_VERSION, NULL};
+static const char *const *const feature_tables[] = {features, adhoc_features, desk_features};
 
 service *service_new(const service_config *cfg, const out *sink)
 {
@@ -38,8 +39,11 @@ service *service_new(const service_config *cfg, const out *sink)
     muc_config mc = cfg->muc;
     mc.domain = svc->domain;
     svc->rooms = muc_new(&mc, sink);
-    svc->desk = svc->rooms ? desk_new(&cfg->desk, svc->domain, svc->rooms, sink) : NULL;
-    if (!svc->rooms || !svc->desk) {
+    svc->commands = adhoc_new(svc->domain, sink);
+    svc->desk = svc->rooms && svc->commands
+                    ? desk_new(&cfg->desk, svc->domain, svc->rooms, svc->commands, sink)
+                    : NULL;
+    if (!svc->rooms || !svc->commands || !svc->desk) {
         service_free(svc);
         return NULL;
     }
@@ -51,6 +55,7 @@ void service_free(service *svc)
     if (!svc)
         return;
     desk_free(svc->desk);
+    adhoc_free(svc->commands);
     muc_free(svc->rooms);
     free(svc->domain);
     free(svc->name);
@@ -97,10 +102,12 @@ static void disco_info(service *svc, const xml_node *iq, const xml_node *q)
     if (!id || xml_set_attr(id, "category", "conference") < 0 ||
         xml_set_attr(id, "type", "text") < 0 || xml_set_attr(id, "name", svc->name) < 0)
         goto oom;
-    for (const char *const *f = features; *f; f++) {
-        xml_node *fe = xml_append_new(query, "feature", NULL);
-        if (!fe || xml_set_attr(fe, "var", *f) < 0)
-            goto oom;
+    for (size_t t = 0; t < sizeof feature_tables / sizeof feature_tables[0]; t++) {
+        for (const char *const *f = feature_tables[t]; *f; f++) {
+            xml_node *fe = xml_append_new(query, "feature", NULL);
+            if (!fe || xml_set_attr(fe, "var", *f) < 0)
+                goto oom;
+        }
     }
     muc_disco_info(svc->rooms, query);
     emit(svc, r);
@@ -224,8 +231,9 @@ void service_handle(service *svc, xml_node *st)
         return;
     }
     /* Errors and results are never answered. The one kind the service acts
-     * on is an answer to an IQ a room forwarded to an occupant, which comes
-     * back addressed to room/nick. */
+     * on is an answer to an IQ a room sent: one it forwarded to an
+     * occupant, which comes back addressed to room/nick, or its own check
+     * of an occupant (muc/recheck.c), addressed to the room. */
     bool answer = stanza_is_unanswerable(st);
     if (answer && !is_iq) {
         xml_free(st);
@@ -254,13 +262,15 @@ void service_handle(service *svc, xml_node *st)
         return;
     }
     if (answer) {
-        if (jto.local && jto.resource && strcmp(jto.domain, svc->domain) == 0)
+        if (jto.local && strcmp(jto.domain, svc->domain) == 0)
             muc_handle(svc->rooms, st, &jfrom, &jto);
     } else if (strcmp(jto.domain, svc->domain) != 0) {
         emit(svc, stanza_error_reply(st, STANZA_ERR_ITEM_NOT_FOUND, "not a domain of this service",
                                      svc->domain));
+    } else if (adhoc_handle(svc->commands, st, &jfrom, &jto)) {
+        /* an ad-hoc command, or disco of the commands */
     } else if (desk_handle(svc->desk, st, &jfrom, &jto)) {
-        /* a report, an ad-hoc command, or disco of the commands */
+        /* a report */
     } else if (jto.local) {
         muc_handle(svc->rooms, st, &jfrom, &jto);
     } else if (is_iq) {
@@ -296,4 +306,9 @@ muc *service_muc(service *svc)
 desk *service_desk(service *svc)
 {
     return svc->desk;
+}
+
+adhoc *service_adhoc(service *svc)
+{
+    return svc->commands;
 }

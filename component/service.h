@@ -11,7 +11,8 @@
 #ifndef STOA_SERVICE_H
 #define STOA_SERVICE_H
 
-#include "desk.h"
+#include "adhoc.h"
+#include "desk/desk.h"
 #include "muc/muc.h"
 #include "out.h"
 #include "xml.h"
@@ -40,5 +41,7 @@ void service_reject(service *svc, xml_node *shell, const char *why);
 muc *service_muc(service *svc);
 /* The abuse desk, to give it Redis. */
 desk *service_desk(service *svc);
+/* The ad-hoc command engine, for modules to register their commands in. */
+adhoc *service_adhoc(service *svc);
 
 #endif

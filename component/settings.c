@@ -12,6 +12,8 @@
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 /* linkpol_names, in linkpol_action order. */
 static const char *const link_policies[] = {"deliver", "mark", "hold", "reject", NULL};
+/* SETTINGS_STOP_* order. */
+static const char *const stop_modes[] = {"keep", "announce", NULL};
 
 /* One stanza class's four rate-limit keys: seconds per token and bucket
  * size, for each bare JID and for each sender domain. */
@@ -69,6 +71,12 @@ const config_key settings_schema[] = {
      100000000, NULL, "messages kept per room in its Redis archive (MAM)"},
     {"muc", "max_rooms", CFG_INT, OFF(muc_max_rooms), "0", false, false, false, 0, 10000000, NULL,
      "the most rooms the service holds (0: no limit)"},
+    {"muc", "on_stop", CFG_ENUM, OFF(muc_on_stop), "keep", false, true, false, 0, 0, stop_modes,
+     "on SIGTERM: keep occupants for the next start, or announce the shutdown (332)"},
+    {"muc", "recheck_rate", CFG_INT, OFF(muc_recheck_rate), "200", false, false, false, 1, 100000,
+     NULL, "occupant checks sent a second after a restart or a lost link"},
+    {"muc", "recheck_timeout", CFG_SECONDS, OFF(muc_recheck_timeout), "30s", false, false, false, 1,
+     3600, NULL, "how long an occupant's client has to answer its check"},
     {"redis", "enabled", CFG_BOOL, OFF(redis_enabled), "true", false, false, false, 0, 0, NULL,
      "connect to Redis (shared state); false runs on local state only"},
     {"redis", "host", CFG_STRING, OFF(redis_host), "127.0.0.1", false, false, false, 0, 0, NULL,

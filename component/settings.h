@@ -11,6 +11,8 @@
 #include "config.h"
 
 #define SETTINGS_RL_CLASSES 7 /* GATE_C__COUNT */
+/* [muc] on_stop: what SIGTERM does to the occupants. */
+enum { SETTINGS_STOP_KEEP = 0, SETTINGS_STOP_ANNOUNCE };
 
 typedef struct settings {
     /* [component] */
@@ -29,6 +31,9 @@ typedef struct settings {
     /* [muc] */
     char *muc_topics; /* comma-separated topic categories */
     long muc_history, muc_history_max, muc_max_rooms, muc_archive_max;
+    int muc_on_stop; /* SETTINGS_STOP_KEEP or SETTINGS_STOP_ANNOUNCE */
+    long muc_recheck_rate;
+    double muc_recheck_timeout;
     /* [redis] */
     bool redis_enabled;
     char *redis_host;

@@ -15,5 +15,6 @@
 #define NS_VERSION "jabber:iq:version"
 #define NS_DATA "jabber:x:data"
 #define NS_MUC "http://jabber.org/protocol/muc"
+#define NS_COMMANDS "http://jabber.org/protocol/commands"
 
 #endif

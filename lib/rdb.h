@@ -12,7 +12,8 @@
  * whatever ud holds is the callback's to free. When it returns -1 nothing
  * was sent, cb never runs and ud is still the caller's, to free at once.
  * A module that wraps this in a send of its own says at its request
- * struct's declaration who frees it (desk.c's pend: the send, always).
+ * struct's declaration who frees it (the desk's struct pend, in
+ * desk/internal.h: the send, always).
  * rdb_free runs the callbacks still due: free rdb before whatever those
  * callbacks use. */
 #ifndef STOA_RDB_H

@@ -43,6 +43,20 @@ const char *stanza_error_type(stanza_error e)
     return e < STANZA_ERR__COUNT ? errors[e].type : "cancel";
 }
 
+stanza_error stanza_error_of(const xml_node *stanza)
+{
+    const xml_node *err = xml_child(stanza, "error", NULL);
+    for (xml_node *c = err ? xml_first_child(err) : NULL; c; c = xml_next(c)) {
+        if (xml_is_text(c) || !xml_ns(c) || strcmp(xml_ns(c), NS_STANZAS) != 0)
+            continue;
+        for (int e = 0; e < STANZA_ERR__COUNT; e++) {
+            if (strcmp(xml_name(c), errors[e].condition) == 0)
+                return (stanza_error)e;
+        }
+    }
+    return STANZA_ERR_UNDEFINED_CONDITION;
+}
+
 bool stanza_is_unanswerable(const xml_node *stanza)
 {
     const char *type = xml_attr(stanza, "type");

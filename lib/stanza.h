@@ -40,6 +40,11 @@ const char *stanza_error_condition(stanza_error e);
 /* Default error type for the condition ("cancel", "modify", "auth", "wait"). */
 const char *stanza_error_type(stanza_error e);
 
+/* The defined condition of an error stanza someone sent us (its <error/>
+ * child's condition element); STANZA_ERR_UNDEFINED_CONDITION when it has
+ * none this list knows. */
+stanza_error stanza_error_of(const xml_node *stanza);
+
 /* True when the stanza must never be answered with an error: it is itself
  * an error, or an IQ result (RFC 6120 8.3.1 forbids error loops). */
 bool stanza_is_unanswerable(const xml_node *stanza);

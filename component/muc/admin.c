@@ -272,7 +272,7 @@ void muc_admin(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const
             affs_changed |= !changes[i].is_role;
         }
         free(actor_nick);
-        if (affs_changed && r->cfg.persistent)
+        if (affs_changed)
             muc_store_save_room(m->store, r);
         muc_room_reap(r);
     }

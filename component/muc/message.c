@@ -143,8 +143,7 @@ static void subject_change(muc *m, muc_room *r, muc_session *s, const xml_node *
     free(r->subject_by);
     r->subject = t;
     r->subject_by = by;
-    if (r->cfg.persistent)
-        muc_store_save_room(m->store, r);
+    muc_store_save_room(m->store, r);
     buf *b = m->sink.begin(m->sink.ud);
     if (!b)
         return;

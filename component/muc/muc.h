@@ -29,6 +29,8 @@ typedef struct muc_config {
     double (*now)(void);       /* wall clock in seconds; NULL: the real one */
     int links_policy;          /* linkpol_action for strangers' links; 0: deliver */
     double stranger_seconds;   /* how long a newcomer without affiliation is a stranger */
+    double recheck_rate;       /* occupant checks sent a second (recheck); 0: 100 */
+    double recheck_timeout;    /* seconds a check may go unanswered; 0: 30 */
 } muc_config;
 
 /* Copies what it keeps of cfg. NULL on OOM. */
@@ -64,9 +66,29 @@ bool muc_is_occupant(muc *m, const char *local, const char *full);
  * person may send there, per minute (x-stoa#message_rate); 0: none. */
 unsigned muc_room_message_rate(muc *m, const char *local);
 
-/* Tells every occupant the service is going down (status 332) before the
- * link closes. */
-void muc_shutdown(muc *m);
+/* The component is stopping. announce: every occupant is told the service
+ * is going down (status 332) and leaves, in Redis too, so the next start
+ * seats nobody. Otherwise nobody is told anything and the occupants stay in
+ * Redis for the next start to seat again and check (a restart users do not
+ * notice). Either way the muc writes nothing more to the store. */
+void muc_shutdown(muc *m, bool announce);
+
+/* ---- Occupants after a restart or a lost link (recheck.c) ----
+ * Occupants seated again from Redis at start, or every occupant once a lost
+ * link to the host server is back (presence sent to the room meanwhile was
+ * bounced), are checked: the room pings each session's client (XEP-0199,
+ * and disco#info when the ping is refused as unknown), keeps those who
+ * answer without a word to anyone, and removes the rest with status 333, as
+ * Prosody and ejabberd remove an occupant whose client bounces. */
+/* Queues every occupant for a check (the link is back after a loss). */
+void muc_recheck_all(muc *m);
+/* Sends the next checks, paced at recheck_rate a second, and removes the
+ * occupants whose check timed out. Call it every tenth of a second or so
+ * while the link is up; returns false once no check is waiting or in
+ * flight. */
+bool muc_recheck_tick(muc *m);
+/* The link went down: checks in flight are sent again once it is back. */
+void muc_recheck_pause(muc *m);
 
 /* ---- Safety actions for the abuse desk (sanction.c) ----
  * Addresses are normalized: room_jid "room@service", bare "user@host".

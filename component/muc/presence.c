@@ -6,7 +6,9 @@
 
 #include "log.h"
 #include "ns.h"
+#include "occstore.h"
 #include "room.h"
+#include "store.h"
 
 /* Whether `viewer` may see the real JID of occupants (XEP-0045 "whois"). */
 static bool sees_jids(const muc_room *r, const muc_occupant *viewer)
@@ -58,6 +60,11 @@ void muc_presence_write(muc_room *r, buf *b, const muc_occupant *o, const muc_se
 void muc_presence_broadcast(muc_room *r, const muc_occupant *o, const char *type, const int *codes,
                             size_t ncodes, const char *extra_item, const char *extra_x)
 {
+    /* What others learn of an occupant is what a restart must know:
+     * whenever its presence goes out (it joined, or its status, nick or
+     * role changed), its record in Redis follows. */
+    if (!type)
+        muc_occstore_save(r->svc->store, r, o);
     buf *b = r->svc->sink.begin(r->svc->sink.ud);
     if (!b)
         return;
@@ -100,21 +107,24 @@ static char *presence_payload(const xml_node *st)
     return s;
 }
 
-static void leave(muc_room *r, muc_session *s)
+void muc_session_leave(muc_room *r, muc_session *s, const int *codes, size_t ncodes)
 {
     muc_occupant *o = s->occ;
     if (o->nsessions > 1) {
         /* Another session stays under this nick: only this one leaves. */
         buf *b = r->svc->sink.begin(r->svc->sink.ud);
         if (b) {
-            static const int self[] = {110};
-            muc_presence_write(r, b, o, s, "unavailable", self, 1, NULL, NULL);
+            int self[8] = {110};
+            size_t n = 1;
+            for (size_t i = 0; i < ncodes && n < 8; i++)
+                self[n++] = codes[i];
+            muc_presence_write(r, b, o, s, "unavailable", self, n, NULL, NULL);
             r->svc->sink.commit(r->svc->sink.ud);
         }
         muc_session_remove(r, s);
         return;
     }
-    muc_presence_broadcast(r, o, "unavailable", NULL, 0, NULL, NULL);
+    muc_presence_broadcast(r, o, "unavailable", codes, ncodes, NULL, NULL);
     muc_occupant_remove(r, o);
     muc_room_reap(r);
 }
@@ -202,6 +212,39 @@ static const char *refusal(const muc_room *r, muc_aff aff, const xml_node *st, b
     return NULL;
 }
 
+/* What a joining session is sent (XEP-0045 7.2.3): everyone already
+ * present; its own presence with 110 and `codes` (to everyone when
+ * tell_all, else to it alone); then the history (unless the room is new)
+ * and the subject, which tells the client the join is complete. */
+static void welcome(muc *m, muc_room *r, muc_session *s, const xml_node *st, const int *codes,
+                    size_t ncodes, bool tell_all, bool history)
+{
+    muc_occupant *o = s->occ;
+    buf *b = m->sink.begin(m->sink.ud);
+    for (size_t i = 0; b && i < r->noccupants; i++) {
+        if (r->occupants[i] != o)
+            muc_presence_write(r, b, r->occupants[i], s, NULL, NULL, 0, NULL, NULL);
+    }
+    if (b)
+        m->sink.commit(m->sink.ud);
+    if (tell_all) {
+        muc_presence_broadcast(r, o, NULL, codes, ncodes, NULL, NULL);
+    } else if ((b = m->sink.begin(m->sink.ud))) {
+        int self[4] = {110};
+        for (size_t i = 0; i < ncodes && i < 3; i++)
+            self[i + 1] = codes[i];
+        muc_presence_write(r, b, o, s, NULL, self, ncodes + 1, NULL, NULL);
+        m->sink.commit(m->sink.ud);
+    }
+    if (!(b = m->sink.begin(m->sink.ud)))
+        return;
+    const xml_node *x = xml_child(st, "x", NS_MUC);
+    if (history)
+        muc_history_send(r, b, s, x ? xml_child(x, "history", NS_MUC) : NULL);
+    muc_subject_send(r, b, s);
+    m->sink.commit(m->sink.ud);
+}
+
 static void join(muc *m, muc_room *r, const xml_node *st, const char *full, const char *bare,
                  const char *nick, const char *local)
 {
@@ -249,46 +292,41 @@ static void join(muc *m, muc_room *r, const xml_node *st, const char *full, cons
         free(s->pres);
         s->pres = payload;
     }
-
-    /* XEP-0045 7.2.3: everyone already present, to the newcomer... */
-    buf *b = m->sink.begin(m->sink.ud);
-    if (!b)
-        return;
-    for (size_t i = 0; i < r->noccupants; i++) {
-        if (r->occupants[i] != o)
-            muc_presence_write(r, b, r->occupants[i], s, NULL, NULL, 0, NULL, NULL);
-    }
-    m->sink.commit(m->sink.ud);
-    /* ...the newcomer to everyone (its own sessions included, with 110)... */
+    /* A temporary room is stored for as long as it has occupants, so a
+     * restart can seat them again (occstore.c); a room that was empty is
+     * listed again. */
+    if (created)
+        muc_store_save_room(m->store, r);
+    else if (r->noccupants == 1 && new_occupant)
+        muc_occstore_joined(m->store, r);
+    if (!new_occupant)
+        muc_occstore_save_session(m->store, r, s);
     int codes[3];
     size_t n = 0;
     if (r->cfg.whois == WHO_ANYONE)
         codes[n++] = 100;
     if (created)
         codes[n++] = 201;
-    if (new_occupant) {
-        muc_presence_broadcast(r, o, NULL, codes, n, NULL, NULL);
-    } else {
-        /* Another session of someone already present: only it learns. */
-        int self[4] = {110};
-        for (size_t i = 0; i < n; i++)
-            self[i + 1] = codes[i];
-        b = m->sink.begin(m->sink.ud);
-        if (b) {
-            muc_presence_write(r, b, o, s, NULL, self, n + 1, NULL, NULL);
-            m->sink.commit(m->sink.ud);
-        }
+    /* (Another session of someone already present: only it learns.) */
+    welcome(m, r, s, st, codes, n, new_occupant, !created);
+}
+
+/* A session already in the room sends a join again: its client lost track
+ * (it rejoins after a restart of ours or of its own, say). It gets what a
+ * join gets; the others hear of it only if its presence changed. */
+static void rejoin(muc *m, muc_room *r, muc_session *s, const xml_node *st)
+{
+    char *payload = presence_payload(st);
+    bool changed = payload && strcmp(payload, s->pres) != 0;
+    if (payload) {
+        free(s->pres);
+        s->pres = payload;
     }
-    /* ...then the history and the subject, which tells the client the join
-     * is complete. */
-    b = m->sink.begin(m->sink.ud);
-    if (!b)
-        return;
-    const xml_node *x = xml_child(st, "x", NS_MUC);
-    if (!created)
-        muc_history_send(r, b, s, x ? xml_child(x, "history", NS_MUC) : NULL);
-    muc_subject_send(r, b, s);
-    m->sink.commit(m->sink.ud);
+    int codes[1];
+    size_t n = 0;
+    if (r->cfg.whois == WHO_ANYONE)
+        codes[n++] = 100;
+    welcome(m, r, s, st, codes, n, changed, true);
 }
 
 void muc_presence(muc *m, muc_room *r, const xml_node *st, const jid *from, const jid *to)
@@ -302,7 +340,7 @@ void muc_presence(muc *m, muc_room *r, const xml_node *st, const jid *from, cons
     if (type && (strcmp(type, "unavailable") == 0 || strcmp(type, "error") == 0)) {
         /* An error presence from an occupant means its client is gone. */
         if (s)
-            leave(r, s);
+            muc_session_leave(r, s, NULL, 0);
         goto done;
     }
     if (type) {
@@ -316,6 +354,8 @@ void muc_presence(muc *m, muc_room *r, const xml_node *st, const jid *from, cons
     }
     if (!s)
         join(m, r, st, full, bare, to->resource, to->local);
+    else if (strcmp(s->occ->nick, to->resource) == 0 && xml_child(st, "x", NS_MUC))
+        rejoin(m, r, s, st);
     else if (strcmp(s->occ->nick, to->resource) == 0)
         update(r, s, st);
     else

@@ -1,6 +1,7 @@
 /* The MUC core: the service's room registry, rooms, occupants, sessions and
  * affiliations, and routing of stanzas to the feature files. */
 #include "room.h"
+#include "occstore.h"
 #include "store.h"
 
 #include <gnutls/crypto.h>
@@ -75,6 +76,11 @@ muc *muc_new(const muc_config *cfg, const out *sink)
     m->sink = *sink;
     m->links_policy = cfg->links_policy;
     m->stranger_seconds = cfg->stranger_seconds;
+    m->recheck = muc_recheck_new(cfg->recheck_rate, cfg->recheck_timeout);
+    if (!m->recheck) {
+        muc_free(m);
+        return NULL;
+    }
     return m;
 }
 
@@ -107,6 +113,7 @@ void muc_free(muc *m)
         it = 0;
     }
     hmap_free(&m->rooms);
+    muc_recheck_free(m->recheck);
     for (size_t i = 0; m->topics && m->topics[i]; i++)
         free(m->topics[i]);
     free(m->topics);
@@ -119,23 +126,35 @@ void muc_set_store(muc *m, struct muc_store *store)
     m->store = store;
 }
 
-void muc_shutdown(muc *m)
+void muc_shutdown(muc *m, bool announce)
 {
     static const int c332[] = {110, 332};
-    size_t it = 0;
+    /* Leaving edits the map of rooms: collect first. */
+    size_t n = 0, it = 0;
     void *v;
-    while (hmap_next(&m->rooms, &it, NULL, &v)) {
-        muc_room *r = v;
+    muc_room **rooms = announce && m->rooms.count ? calloc(m->rooms.count, sizeof *rooms) : NULL;
+    while (rooms && hmap_next(&m->rooms, &it, NULL, &v))
+        rooms[n++] = v;
+    for (size_t i = 0; i < n; i++) {
+        muc_room *r = rooms[i];
+        /* Each is told of its own departure only: everyone's to everyone
+         * would be the square of a room's size. */
         buf *b = m->sink.begin(m->sink.ud);
-        if (!b)
-            return;
-        for (size_t i = 0; i < r->noccupants; i++) {
-            const muc_occupant *o = r->occupants[i];
+        for (size_t k = 0; b && k < r->noccupants; k++) {
+            const muc_occupant *o = r->occupants[k];
             for (size_t j = 0; j < o->nsessions; j++)
                 muc_presence_write(r, b, o, o->sessions[j], "unavailable", c332, 2, NULL, NULL);
         }
-        m->sink.commit(m->sink.ud);
+        if (b)
+            m->sink.commit(m->sink.ud);
+        while (r->noccupants)
+            muc_occupant_remove(r, r->occupants[r->noccupants - 1]);
+        muc_room_reap(r);
     }
+    free(rooms);
+    /* From here the records in Redis stay as they are: freeing the rooms
+     * at exit is not everyone leaving. */
+    m->store = NULL;
 }
 
 unsigned muc_room_count(const muc *m)
@@ -270,6 +289,20 @@ muc_room *muc_room_get(muc *m, const char *local)
     return hmap_get(&m->rooms, local);
 }
 
+muc_room *muc_room_by_jid(muc *m, const char *room_jid)
+{
+    const char *at = strchr(room_jid, '@');
+    if (!at || strcmp(at + 1, m->domain) != 0)
+        return NULL;
+    char local[1024];
+    size_t n = (size_t)(at - room_jid);
+    if (n == 0 || n >= sizeof local)
+        return NULL;
+    memcpy(local, room_jid, n);
+    local[n] = '\0';
+    return muc_room_get(m, local);
+}
+
 muc_room *muc_room_create(muc *m, const char *local, const char *owner_bare)
 {
     if (m->max_rooms && m->rooms.count >= m->max_rooms)
@@ -336,6 +369,7 @@ void muc_room_destroy(muc_room *r)
     free(r->local);
     free(r->jid);
     free(r->jid_attr);
+    free(r->occ_key);
     free(r);
 }
 
@@ -532,8 +566,10 @@ muc_session *muc_session_add(muc_room *r, muc_occupant *o, const char *full)
     return s;
 }
 
-static void session_free(muc_room *r, muc_session *s)
+static void session_free(muc_room *r, muc_session *s, bool emptied)
 {
+    muc_occstore_forget(r->svc->store, r, s->jid, emptied);
+    muc_recheck_settle(r->svc, s);
     hmap_del(&r->by_jid, s->jid);
     free(s->jid);
     free(s->jid_attr);
@@ -543,8 +579,9 @@ static void session_free(muc_room *r, muc_session *s)
 
 void muc_occupant_remove(muc_room *r, muc_occupant *o)
 {
+    bool emptied = r->noccupants == 1;
     for (size_t i = 0; i < o->nsessions; i++)
-        session_free(r, o->sessions[i]);
+        session_free(r, o->sessions[i], emptied && i + 1 == o->nsessions);
     hmap_del(&r->by_nick, o->nick);
     /* Swap-remove keeps the dense array dense. */
     muc_occupant *last = r->occupants[--r->noccupants];
@@ -572,7 +609,7 @@ void muc_session_remove(muc_room *r, muc_session *s)
             break;
         }
     }
-    session_free(r, s);
+    session_free(r, s, false);
 }
 
 int muc_occupant_rename(muc_room *r, muc_occupant *o, const char *nick)
@@ -636,10 +673,29 @@ static void handle_iq(muc *m, muc_room *r, const xml_node *st, const jid *from, 
         muc_error(m, st, STANZA_ERR_SERVICE_UNAVAILABLE, NULL);
 }
 
+/* A session being checked (recheck.c) that sends something is there. Not
+ * an error, nor an IQ answer: a server sends those for a session that is
+ * gone, from its address. */
+static void notice(muc *m, muc_room *r, const xml_node *st, const jid *from)
+{
+    if (stanza_is_unanswerable(st))
+        return;
+    char *full = jid_full(from);
+    muc_session *s = full ? muc_session_by_jid(r, full) : NULL;
+    free(full);
+    if (s)
+        muc_recheck_heard(m, s);
+}
+
 void muc_handle(muc *m, const xml_node *st, const jid *from, const jid *to)
 {
     const char *name = xml_name(st);
     muc_room *r = muc_room_get(m, to->local);
+    if (r && muc_recheck_unverified(m))
+        notice(m, r, st, from);
+    /* The answers to the room's own checks, before a locked room hides. */
+    if (r && !to->resource && strcmp(name, "iq") == 0 && muc_recheck_answer(m, r, st, from))
+        return;
     if (strcmp(name, "presence") == 0) {
         /* presence.c creates rooms on first join. */
         muc_presence(m, r, st, from, to);

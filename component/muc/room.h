@@ -65,6 +65,9 @@ typedef struct muc_session {
     char *jid_attr; /* jid escaped for an XML attribute, for fan-out */
     char *pres;     /* serialized presence payload (show, status, caps...) */
     muc_occupant *occ;
+    /* Seated again from Redis after a restart (or kept across a lost link)
+     * and not yet heard from: recheck.c asks its client. */
+    bool unverified;
 } muc_session;
 
 struct muc_occupant {
@@ -111,6 +114,7 @@ typedef struct muc_room {
     muc_history_entry *history; /* ring of cfg.history_length */
     size_t hist_cap, hist_len, hist_head;
     double created;
+    char *occ_key; /* owned: its occupants' key in Redis, made on first use */
 } muc_room;
 
 struct muc_store;
@@ -129,10 +133,13 @@ struct muc {
     struct ublock *ublock; /* NULL: no per-user blocking */
     int links_policy;      /* linkpol_action */
     double stranger_seconds;
+    struct muc_recheck *recheck; /* owned: checks of occupants after a restart */
 };
 
 /* ---- room.c: the core ---- */
 muc_room *muc_room_get(muc *m, const char *local);
+/* "local@service" -> the room, when it is one of ours. */
+muc_room *muc_room_by_jid(muc *m, const char *room_jid);
 muc_room *muc_room_create(muc *m, const char *local, const char *owner_bare);
 void muc_room_destroy(muc_room *r);
 /* Drops a temporary room that has nobody left in it. Returns true if gone. */
@@ -199,6 +206,26 @@ void muc_presence_write(muc_room *r, buf *b, const muc_occupant *o, const muc_se
 /* Broadcasts o's presence to everyone (with 110 to o's own sessions). */
 void muc_presence_broadcast(muc_room *r, const muc_occupant *o, const char *type, const int *codes,
                             size_t ncodes, const char *extra_item, const char *extra_x);
+
+/* Takes session s out of the room, as leaving does: its own sessions are
+ * told (110 and codes), and everyone else when it was the occupant's last
+ * session; a temporary room left empty goes. */
+void muc_session_leave(muc_room *r, muc_session *s, const int *codes, size_t ncodes);
+
+/* ---- recheck.c: after a restart or a lost link ---- */
+struct muc_recheck *muc_recheck_new(double rate, double timeout);
+void muc_recheck_free(struct muc_recheck *rc);
+/* Marks s unverified and queues a check of its client. */
+void muc_recheck_add(muc *m, muc_room *r, muc_session *s);
+/* s was heard from: it is in the room after all. */
+void muc_recheck_heard(muc *m, muc_session *s);
+/* s needs no check any more (heard from, or leaving). */
+void muc_recheck_settle(muc *m, muc_session *s);
+/* An IQ answer addressed to a room: true when it answers one of our checks
+ * (and has been handled). */
+bool muc_recheck_answer(muc *m, muc_room *r, const xml_node *iq, const jid *from);
+/* How many sessions wait to be heard from. */
+size_t muc_recheck_unverified(const muc *m);
 
 /* ---- message.c ---- */
 void muc_message(muc *m, muc_room *r, const xml_node *st, const jid *from, const jid *to);

@@ -9,29 +9,14 @@
 #include "room.h"
 #include "store.h"
 
-/* "local@service" -> the room, when it is one of ours. */
-static muc_room *room_by_jid(muc *m, const char *room_jid)
-{
-    const char *at = strchr(room_jid, '@');
-    if (!at || strcmp(at + 1, m->domain) != 0)
-        return NULL;
-    char local[1024];
-    size_t n = (size_t)(at - room_jid);
-    if (n == 0 || n >= sizeof local)
-        return NULL;
-    memcpy(local, room_jid, n);
-    local[n] = '\0';
-    return muc_room_get(m, local);
-}
-
 bool muc_room_exists(muc *m, const char *room_jid)
 {
-    return room_by_jid(m, room_jid) != NULL;
+    return muc_room_by_jid(m, room_jid) != NULL;
 }
 
 bool muc_may_manage(muc *m, const char *room_jid, const char *bare)
 {
-    muc_room *r = room_by_jid(m, room_jid);
+    muc_room *r = muc_room_by_jid(m, room_jid);
     return r && muc_room_aff(r, bare) >= AFF_ADMIN;
 }
 
@@ -72,14 +57,14 @@ char *muc_occupant_real(muc *m, const char *occupant_jid)
         return NULL;
     memcpy(room_jid, occupant_jid, n);
     room_jid[n] = '\0';
-    muc_room *r = room_by_jid(m, room_jid);
+    muc_room *r = muc_room_by_jid(m, room_jid);
     const muc_occupant *o = r ? muc_occupant_by_nick(r, slash + 1) : NULL;
     return o ? strdup(o->bare) : NULL;
 }
 
 char *muc_message_author(muc *m, const char *room_jid, const char *sid)
 {
-    muc_room *r = room_by_jid(m, room_jid);
+    muc_room *r = muc_room_by_jid(m, room_jid);
     if (!r)
         return NULL;
     for (size_t i = 0; i < r->hist_cap; i++) {
@@ -147,7 +132,7 @@ unsigned muc_expel(muc *m, const char *room_jid, const char *who, bool domain, i
                    const char *actor, const char *reason)
 {
     if (room_jid) {
-        muc_room *r = room_by_jid(m, room_jid);
+        muc_room *r = muc_room_by_jid(m, room_jid);
         if (!r)
             return 0;
         unsigned n = expel_in(r, who, domain, code, actor, reason);
@@ -172,13 +157,12 @@ unsigned muc_expel(muc *m, const char *room_jid, const char *who, bool domain, i
 
 int muc_ban_from_room(muc *m, const char *room_jid, const char *bare, const char *reason)
 {
-    muc_room *r = room_by_jid(m, room_jid);
+    muc_room *r = muc_room_by_jid(m, room_jid);
     if (!r)
         return -1;
     if (muc_room_set_aff(r, bare, AFF_OUTCAST, reason) < 0)
         return -1;
-    if (r->cfg.persistent)
-        muc_store_save_room(m->store, r);
+    muc_store_save_room(m->store, r);
     expel_in(r, bare, false, 301, NULL, reason);
     muc_room_reap(r);
     return 0;
@@ -205,7 +189,7 @@ static unsigned silence_in(muc_room *r, const char *bare, bool keep_admins, cons
 unsigned muc_silence(muc *m, const char *room_jid, const char *bare, const char *reason)
 {
     if (room_jid) {
-        muc_room *r = room_by_jid(m, room_jid);
+        muc_room *r = muc_room_by_jid(m, room_jid);
         return r ? silence_in(r, bare, true, reason) : 0;
     }
     unsigned n = 0;
@@ -240,8 +224,7 @@ unsigned muc_erase_jid(muc *m, const char *bare, unsigned *history, unsigned *ke
         } else if (e) {
             muc_room_set_aff(r, bare, AFF_NONE, NULL);
             dropped++;
-            if (r->cfg.persistent)
-                muc_store_save_room(m->store, r);
+            muc_store_save_room(m->store, r);
         }
         char oid[33];
         muc_occupant_id_for(m, r->jid, bare, oid);

@@ -115,9 +115,13 @@ static void enqueue(muc_store *s, int argc, const char **argv, const size_t *len
 
 /* Sends a write now, or queues it (behind anything already queued, so
  * writes reach Redis in the order they were made). */
-static void write_cmd(muc_store *s, int argc, const char **argv)
+void muc_store_write(muc_store *s, int argc, const char **argv)
 {
     size_t lens[16];
+    if (argc > 16) {
+        log_error("store: a write of %d words is more than the store sends", argc);
+        return;
+    }
     for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
     if (s->head || rdb_command_argv(s->r, on_write_reply, NULL, argc, argv, lens) < 0)
@@ -143,7 +147,12 @@ void muc_store_redis_up(muc_store *s)
         log_info("store: %zu queued writes sent to Redis", sent);
 }
 
-static char *key(const muc_store *s, const char *kind, const char *jid)
+rdb *muc_store_rdb(const muc_store *s)
+{
+    return s->r;
+}
+
+char *muc_store_key(const muc_store *s, const char *kind, const char *jid)
 {
     size_t n = strlen(s->prefix) + strlen(kind) + (jid ? strlen(jid) : 0) + 8;
     char *k = malloc(n);
@@ -178,6 +187,9 @@ char *muc_room_state(const muc_room *r)
     xml_set_attr(root, "jid", r->jid);
     snprintf(num, sizeof num, "%.3f", r->created);
     xml_set_attr(root, "created", num);
+    /* Only a temporary room being set up by its owner is stored locked. */
+    if (r->locked)
+        xml_set_attr(root, "locked", "1");
     set_opt(cfg, "name", c->name);
     set_opt(cfg, "description", c->description);
     set_opt(cfg, "lang", c->lang);
@@ -274,7 +286,7 @@ muc_room *muc_room_restore(muc *m, const char *state, size_t len)
     r = muc_room_create(m, j.local, NULL);
     if (!r)
         goto out;
-    r->locked = false;
+    r->locked = attr_bool(root, "locked");
     const char *created = xml_attr(root, "created");
     if (created)
         r->created = strtod(created, NULL);
@@ -334,53 +346,68 @@ out:
 
 /* ---- writes ---- */
 
+char *muc_store_live_key(const muc_store *s, const char *room_jid)
+{
+    const char *at = strchr(room_jid, '@');
+    return muc_store_key(s, "live", at ? at + 1 : room_jid);
+}
+
 void muc_store_save_room(muc_store *s, const muc_room *r)
 {
     if (!s)
         return;
     char *state = muc_room_state(r);
-    char *rooms = key(s, "rooms", NULL);
-    char *rk = key(s, "room", r->jid);
-    char *lk = key(s, "log", r->jid);
-    if (state && rooms && rk && lk) {
+    char *rooms = muc_store_key(s, "rooms", NULL);
+    char *rk = muc_store_key(s, "room", r->jid);
+    char *lk = muc_store_key(s, "log", r->jid);
+    char *live = muc_store_live_key(s, r->jid);
+    if (state && rooms && rk && lk && live) {
+        const char *set[] = {"SET", rk, state};
+        muc_store_write(s, 3, set);
         if (r->cfg.persistent) {
-            const char *set[] = {"SET", rk, state};
             const char *add[] = {"SADD", rooms, r->jid};
             const char *keep[] = {"PERSIST", lk};
-            write_cmd(s, 3, set);
-            write_cmd(s, 3, add);
-            write_cmd(s, 2, keep);
+            muc_store_write(s, 3, add);
+            muc_store_write(s, 2, keep);
         } else {
-            /* No longer persistent: it lives in memory only, like any
-             * temporary room. */
-            const char *del[] = {"DEL", rk};
+            /* A temporary room is kept only for its occupants' sake (a
+             * restart seats them again, occstore.c): it is listed with the
+             * rooms that have occupants, and goes when it empties. */
             const char *rem[] = {"SREM", rooms, r->jid};
-            write_cmd(s, 2, del);
-            write_cmd(s, 3, rem);
+            const char *add[] = {"SADD", live, r->jid};
+            muc_store_write(s, 3, rem);
+            muc_store_write(s, 3, add);
         }
     }
     free(state);
     free(rooms);
     free(rk);
     free(lk);
+    free(live);
 }
 
 void muc_store_drop_room(muc_store *s, const char *room_jid)
 {
     if (!s)
         return;
-    char *rooms = key(s, "rooms", NULL);
-    char *rk = key(s, "room", room_jid);
-    char *lk = key(s, "log", room_jid);
-    if (rooms && rk && lk) {
-        const char *del[] = {"DEL", rk, lk};
+    char *rooms = muc_store_key(s, "rooms", NULL);
+    char *rk = muc_store_key(s, "room", room_jid);
+    char *lk = muc_store_key(s, "log", room_jid);
+    char *ok = muc_store_key(s, "occ", room_jid);
+    char *live = muc_store_live_key(s, room_jid);
+    if (rooms && rk && lk && ok && live) {
+        const char *del[] = {"DEL", rk, lk, ok};
         const char *rem[] = {"SREM", rooms, room_jid};
-        write_cmd(s, 3, del);
-        write_cmd(s, 3, rem);
+        const char *unlist[] = {"SREM", live, room_jid};
+        muc_store_write(s, 4, del);
+        muc_store_write(s, 3, rem);
+        muc_store_write(s, 3, unlist);
     }
     free(rooms);
     free(rk);
     free(lk);
+    free(ok);
+    free(live);
 }
 
 /* Stanza-ids are (milliseconds << 12 | counter) in hex; a stream entry id
@@ -412,16 +439,16 @@ void muc_store_archive(muc_store *s, const muc_room *r, const muc_history_entry 
     if (sid_to_entry(e->stanza_id, id, sizeof id) < 0)
         return;
     snprintf(stamp, sizeof stamp, "%.3f", e->stamp);
-    char *lk = key(s, "log", r->jid);
+    char *lk = muc_store_key(s, "log", r->jid);
     if (!lk)
         return;
     const char *add[] = {"XADD",  lk,     "MAXLEN",  "~",       s->archive_max,
                          id,      "nick", e->nick,   "oid",     e->occupant_id,
                          "stamp", stamp,  "payload", e->payload};
-    write_cmd(s, 14, add);
+    muc_store_write(s, 14, add);
     if (!r->cfg.persistent) {
         const char *ttl[] = {"EXPIRE", lk, TEMP_LOG_TTL};
-        write_cmd(s, 3, ttl);
+        muc_store_write(s, 3, ttl);
     }
     free(lk);
 }
@@ -431,10 +458,10 @@ void muc_store_forget(muc_store *s, const char *room_jid, const char *stanza_id)
     char id[48];
     if (!s || sid_to_entry(stanza_id, id, sizeof id) < 0)
         return;
-    char *lk = key(s, "log", room_jid);
+    char *lk = muc_store_key(s, "log", room_jid);
     if (lk) {
         const char *del[] = {"XDEL", lk, id};
-        write_cmd(s, 3, del);
+        muc_store_write(s, 3, del);
     }
     free(lk);
 }
@@ -571,7 +598,7 @@ int muc_store_query_archive(muc_store *s, const char *room_jid, const muc_store_
     bool reverse = (q->before || q->last_page) && !q->after;
     char count[24];
     snprintf(count, sizeof count, "%u", q->max + 1);
-    char *lk = key(s, "log", room_jid);
+    char *lk = muc_store_key(s, "log", room_jid);
     query_ctx *ctx = calloc(1, sizeof *ctx);
     if (!lk || !ctx) {
         free(lk);
@@ -664,7 +691,7 @@ static void on_room_state(void *ud, redisReply *rep)
         r = muc_room_restore(c->m, rep->str, rep->len);
     if (r) {
         c->loaded++;
-        char *lk = key(c->s, "log", rl->jid);
+        char *lk = muc_store_key(c->s, "log", rl->jid);
         char count[24];
         snprintf(count, sizeof count, "%zu", r->hist_cap);
         if (lk &&
@@ -695,7 +722,7 @@ static void on_room_list(void *ud, redisReply *rep)
         if (e->type != REDIS_REPLY_STRING)
             continue;
         room_load *rl = calloc(1, sizeof *rl);
-        char *rk = key(c->s, "room", e->str);
+        char *rk = muc_store_key(c->s, "room", e->str);
         if (!rl || !rk || !(rl->jid = strdup(e->str))) {
             free(rl);
             free(rk);
@@ -730,8 +757,8 @@ static void on_secret(void *ud, redisReply *rep)
 void muc_store_load(muc_store *s, muc *m, void (*done)(void *ud, int rooms), void *ud)
 {
     load_ctx *c = calloc(1, sizeof *c);
-    char *rooms = s ? key(s, "rooms", NULL) : NULL;
-    char *secret = s ? key(s, "secret", NULL) : NULL;
+    char *rooms = s ? muc_store_key(s, "rooms", NULL) : NULL;
+    char *secret = s ? muc_store_key(s, "secret", NULL) : NULL;
     char fresh[33];
     snprintf(fresh, sizeof fresh, "%016llx%016llx", (unsigned long long)m->id_key[0],
              (unsigned long long)m->id_key[1]);

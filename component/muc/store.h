@@ -27,8 +27,10 @@ void muc_store_free(muc_store *s);
 /* Call when Redis becomes reachable: flushes queued writes. */
 void muc_store_redis_up(muc_store *s);
 
+/* Saves a room's state: a persistent room for good; a temporary one while
+ * it has occupants, so that a restart can seat them again. */
 void muc_store_save_room(muc_store *s, const muc_room *r);
-/* Forgets a room and its archive. */
+/* Forgets a room, its archive and its occupants. */
 void muc_store_drop_room(muc_store *s, const char *room_jid);
 void muc_store_archive(muc_store *s, const muc_room *r, const muc_history_entry *e);
 /* Removes one message (by stanza-id) from a room's archive. */
@@ -62,6 +64,17 @@ typedef void (*muc_store_rows_cb)(void *ud, muc_store_result res, muc_history_en
  * will not run). */
 int muc_store_query_archive(muc_store *s, const char *room_jid, const muc_store_query *q,
                             muc_store_rows_cb cb, void *ud);
+
+/* For the other writers of the store's keys (occstore.c): sends a write
+ * now or queues it behind those waiting for Redis, so every write reaches
+ * Redis in the order it was made. */
+void muc_store_write(muc_store *s, int argc, const char **argv);
+/* "{prefix}muc:KIND:JID" ("{prefix}muc:KIND" when jid is NULL); caller
+ * frees; NULL on OOM. */
+char *muc_store_key(const muc_store *s, const char *kind, const char *jid);
+/* The set of rooms with occupants on room_jid's service domain. */
+char *muc_store_live_key(const muc_store *s, const char *room_jid);
+rdb *muc_store_rdb(const muc_store *s);
 
 /* Room state as a document, and back: exposed for tests. */
 char *muc_room_state(const muc_room *r);

@@ -359,6 +359,17 @@ class Redis(Process):
                 data += chunk
         return data.decode(errors="replace").strip()
 
+    def wait_reply(self, expected: str, *words: str, timeout: float = 5.0) -> str:
+        """Repeats one inline command until it answers `expected` (or the time is
+        up) and returns the last answer: the component writes to Redis after it
+        answers the client, so a test reading Redis right away races it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.command_line(*words)
+            if got == expected or time.monotonic() > deadline:
+                return got
+            time.sleep(0.02)
+
 
 # --------------------------------------------------------------------------
 # Prosody

@@ -26,7 +26,7 @@ def test_unknown_ids_are_item_not_found(stack, connect, redis):
     create_room(alice, room)
     sids = [the_stanza_id(say(alice, room, f"m{i}"), room) for i in range(3)]
     key = f"stoa-{stack.kind}:muc:log:{room}"
-    assert redis.command_line("XLEN", key) == ":3", f"the archive in Redis ({key})"
+    assert redis.wait_reply(":3", "XLEN", key) == ":3", f"the archive in Redis ({key})"
     # A well-formed id of a message that was never sent: one tick after the last.
     missing = f"{int(sids[-1], 16) + 1:016x}"
     mark = stack.component.mark()

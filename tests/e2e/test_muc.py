@@ -1305,7 +1305,7 @@ def test_mam_paging(stack, connect, redis):
     echoes = [say(alice, room, f"m{i}") for i in range(5)]
     sids = [the_stanza_id(m, room) for m in echoes]
     key = f"stoa-{stack.kind}:muc:log:{room}"
-    assert redis.command_line("XLEN", key) == ":5", f"the archive in Redis ({key})"
+    assert redis.wait_reply(":5", "XLEN", key) == ":5", f"the archive in Redis ({key})"
 
     r = alice.iq(room, f"<query xmlns='{NS_MAM}'/>")
     assert_result(r, room)

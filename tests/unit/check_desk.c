@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "buf.h"
-#include "report.h"
+#include "desk/report.h"
 #include "service.h"
 #include "testutil.h"
 

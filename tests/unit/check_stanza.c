@@ -78,6 +78,33 @@ START_TEST(every_condition_has_a_type)
 }
 END_TEST
 
+/* The condition of an error someone sent: what a room needs to tell a
+ * client's own refusal from its server's "that session is gone". */
+START_TEST(condition_of_a_received_error)
+{
+    xml_node *e = tu_stanza("<iq type='error' id='1'><error type='cancel'><service-unavailable "
+                            "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:"
+                            "params:xml:ns:xmpp-stanzas'>gone</text></error></iq>");
+    ck_assert_int_eq(stanza_error_of(e), STANZA_ERR_SERVICE_UNAVAILABLE);
+    xml_free(e);
+    e = tu_stanza("<iq type='error' id='1'><error type='cancel'><text xmlns='urn:ietf:params:"
+                  "xml:ns:xmpp-stanzas'/><feature-not-implemented xmlns='urn:ietf:params:xml:ns:"
+                  "xmpp-stanzas'/></error></iq>");
+    ck_assert_int_eq(stanza_error_of(e), STANZA_ERR_FEATURE_NOT_IMPLEMENTED);
+    xml_free(e);
+    /* No condition, a condition in another namespace, an unknown one. */
+    const char *odd[] = {"<iq type='error' id='1'/>",
+                         "<iq type='error' id='1'><error><item-not-found/></error></iq>",
+                         ("<iq type='error' id='1'><error><nope xmlns='urn:ietf:params:xml:ns:"
+                          "xmpp-stanzas'/></error></iq>")};
+    for (size_t i = 0; i < sizeof odd / sizeof *odd; i++) {
+        e = tu_stanza(odd[i]);
+        ck_assert_int_eq(stanza_error_of(e), STANZA_ERR_UNDEFINED_CONDITION);
+        xml_free(e);
+    }
+}
+END_TEST
+
 START_TEST(iq_result_and_payload)
 {
     xml_node *iq =
@@ -111,6 +138,7 @@ int main(void)
     tcase_add_test(tc, escaped_text);
     tcase_add_test(tc, every_condition_has_a_type);
     tcase_add_test(tc, iq_result_and_payload);
+    tcase_add_test(tc, condition_of_a_received_error);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

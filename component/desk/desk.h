@@ -1,25 +1,32 @@
-/* desk: the abuse desk. Takes XEP-0377 reports (see report.h) and stores
+/* desk: the abuse desk. Takes XEP-0377 reports (desk/report.h) and stores
  * them in Redis with the evidence Stoa holds, tells the service moderators,
  * escalates when several people report one JID, and gives moderators and
  * room owners XEP-0050 ad-hoc commands to act: list and view reports,
  * dismiss, warn, mute, kick, ban from a room or the whole service, block a
  * domain, erase a JID's data, read the audit log. Keys are documented in
- * schemas/redis-keys.md, behaviour in docs/safety.md.
+ * schemas/redis-keys.md, the commands in schemas/desk-commands.md,
+ * behaviour in docs/safety.md.
  *
- * Ownership: the desk borrows the muc and the rdb connection (set later
- * with desk_set_redis); desk_handle borrows the stanza. */
+ * One file per concern under component/desk/: intake.c (reports in),
+ * review.c (list, view, dismiss), sanction.c (the actions on a person),
+ * erase.c, audit.c, notify.c (messages to moderators and users),
+ * commands.c (the command table), store.c (the Redis key formats and
+ * scripts, without XMPP), core.c (life, dispatch, the Redis send).
+ *
+ * Ownership: the desk borrows the muc, the ad-hoc engine it registers its
+ * commands in (free the desk first) and the rdb connection (set later with
+ * desk_set_redis); desk_handle borrows the stanza. */
 #ifndef STOA_DESK_H
 #define STOA_DESK_H
 
 #include <stdbool.h>
 
+#include "adhoc.h"
 #include "jid.h"
 #include "muc/muc.h"
 #include "out.h"
 #include "rdb.h"
 #include "xml.h"
-
-#define NS_COMMANDS "http://jabber.org/protocol/commands"
 
 typedef struct desk desk;
 
@@ -33,9 +40,12 @@ typedef struct desk_config {
     unsigned audit_max;
 } desk_config;
 
-/* Copies the config; `domain` is the service's normalized domain. NULL on
- * OOM or when a moderator or server in the config is not a valid JID. */
-desk *desk_new(const desk_config *cfg, const char *domain, muc *rooms, const out *sink);
+/* Copies the config; `domain` is the service's normalized domain. Registers
+ * the desk's commands in `commands`. NULL on OOM or when a moderator or
+ * server in the config is not a valid JID. */
+desk *desk_new(const desk_config *cfg, const char *domain, muc *rooms, adhoc *commands,
+               const out *sink);
+/* Unregisters the commands; replies Redis still owes find the desk gone. */
 void desk_free(desk *d);
 /* Where reports and the audit log live; NULL: nowhere (commands that need
  * Redis answer service-unavailable). prefix is copied. */
@@ -45,9 +55,13 @@ void desk_set_redis(desk *d, rdb *r, const char *prefix);
  * block list loaded in the rooms follows (ublock_reload). */
 void desk_on_blocklist(desk *d, void (*changed)(void *ud, const char *owner), void *ud);
 
-/* Handles st when it is the desk's business (a report, an ad-hoc command,
- * disco on the commands node) and returns true; false leaves it to the
- * caller. from/to are st's parsed addresses; to is in the service domain. */
+/* Handles st when it is a report (an IQ set to the service, a room or an
+ * occupant; a server's message to the service) and returns true; false
+ * leaves it to the caller. The desk's commands reach it through the ad-hoc
+ * engine (adhoc_handle). from/to are st's parsed addresses; to is in the
+ * service domain. */
 bool desk_handle(desk *d, const xml_node *st, const jid *from, const jid *to);
+/* The disco#info features the desk stands for (NULL-terminated). */
+extern const char *const desk_features[];
 
 #endif
