@@ -20,6 +20,7 @@
 #include "gateways.h"
 #include "jid.h"
 #include "log.h"
+#include "notify.h"
 #include "ns.h"
 #include "rdb.h"
 #include "service.h"
@@ -201,6 +202,11 @@ static void on_ready(void *ud)
     }
     d->was_ready = true;
     recheck_start(d);
+    /* systemd (Type=notify): ready once the host server accepted the link. */
+    char status[300];
+    snprintf(status, sizeof status, "serving %s via %s:%ld", d->cfg.domain, d->cfg.server_host,
+             d->cfg.server_port);
+    notify_ready(status);
 }
 
 static void on_down(void *ud)
@@ -208,6 +214,7 @@ static void on_down(void *ud)
     daemon_state *d = ud;
     ev_timer_stop(d->loop, &d->recheck);
     muc_recheck_pause(service_muc(d->svc));
+    notify_status("component link down, reconnecting");
 }
 
 static void on_occupants_loaded(void *ud, int sessions)
@@ -296,6 +303,7 @@ static void on_terminate(struct ev_loop *loop, ev_signal *w, int revents)
         return;
     }
     d->stopping = true;
+    notify_stopping();
     bool announce = w->signum == SIGUSR1 || d->cfg.muc_on_stop == SETTINGS_STOP_ANNOUNCE;
     log_info("signal %d: closing the component link; occupants %s", w->signum,
              announce ? "are told the service is going down" : "stay for the next start");
@@ -315,7 +323,7 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
     settings fresh;
     char err[512];
     if (settings_load(d->config_path, &fresh, err, sizeof err) < 0 ||
-        config_check_private(d->config_path, settings_schema, &fresh, err, sizeof err) < 0) {
+        settings_check_private(d->config_path, &fresh, err, sizeof err) < 0) {
         log_error("reload failed, keeping the running configuration: %s", err);
         settings_free(&fresh);
         return;
@@ -438,7 +446,7 @@ int main(int argc, char **argv)
 
     char err[512];
     if (settings_load(d.config_path, &d.cfg, err, sizeof err) < 0 ||
-        config_check_private(d.config_path, settings_schema, &d.cfg, err, sizeof err) < 0) {
+        settings_check_private(d.config_path, &d.cfg, err, sizeof err) < 0) {
         fprintf(stderr, "stoa-component: %s\n", err);
         settings_free(&d.cfg);
         return EXIT_CONFIG;
@@ -578,6 +586,7 @@ int main(int argc, char **argv)
 
     log_info("stoa-component %s starting: %s via %s:%ld", PACKAGE_VERSION, d.cfg.domain,
              d.cfg.server_host, d.cfg.server_port);
+    notify_start(d.loop);
     ev_timer_init(&d.load_deadline, on_load_deadline, 3.0, 0);
     d.load_deadline.data = &d;
     if (d.redis) {
@@ -590,6 +599,7 @@ int main(int argc, char **argv)
 
     ev_timer_stop(d.loop, &d.shutdown_deadline);
     ev_timer_stop(d.loop, &d.load_deadline);
+    notify_stop(d.loop);
     ev_signal_stop(d.loop, &d.sigterm);
     ev_signal_stop(d.loop, &d.sigint);
     ev_signal_stop(d.loop, &d.sighup);
