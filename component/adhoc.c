@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include "hmap.h"
 #include "log.h"
 #include "ns.h"
+#include "xtime.h"
 
 const char *const adhoc_features[] = {NS_COMMANDS, NULL};
 
@@ -55,13 +55,6 @@ struct adhoc_req {
 };
 
 typedef enum { ACT_EXECUTE, ACT_NEXT, ACT_PREV, ACT_COMPLETE, ACT_CANCEL, ACT_BAD } action;
-
-static double real_clock(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void emit(adhoc *a, xml_node *st)
 {
@@ -608,7 +601,7 @@ adhoc *adhoc_new(const char *domain, const out *sink)
         return NULL;
     }
     a->sink = *sink;
-    a->now = real_clock;
+    a->now = xtime_mono;
     return a;
 }
 
@@ -628,7 +621,7 @@ void adhoc_free(adhoc *a)
 
 void adhoc_set_clock(adhoc *a, double (*now)(void))
 {
-    a->now = now ? now : real_clock;
+    a->now = now ? now : xtime_mono;
 }
 
 int adhoc_register(adhoc *a, const adhoc_command *cmds, size_t n, adhoc_roles_fn roles, void *ud)

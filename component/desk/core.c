@@ -2,7 +2,6 @@
  * reaches Redis (desk_send). */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "config.h"
 #include "desk/internal.h"
@@ -171,13 +170,6 @@ char *desk_bare_of(const char *s)
     char *b = j.local ? jid_bare(&j) : NULL;
     jid_free(&j);
     return b;
-}
-
-double desk_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* ---- dispatch ---- */

@@ -94,8 +94,7 @@ bool muc_disco_items(muc *m, const char *node, xml_node *query)
 void muc_disco_info(muc *m, xml_node *query)
 {
     (void)m;
-    static const char *const features[] = {NS_MUC, NS_SID, NS_OCCUPANT_ID,
-                                           "urn:xmpp:channel-search:0:search", NULL};
+    static const char *const features[] = {NS_MUC, NS_SID, NS_OCCUPANT_ID, NS_CHANNEL_SEARCH, NULL};
     for (const char *const *f = features; *f; f++) {
         xml_node *fe = xml_append_new(query, "feature", NULL);
         if (fe)
@@ -135,14 +134,14 @@ static void room_info(muc *m, muc_room *r, const xml_node *iq)
     xml_set_attr(id, "type", "text");
     xml_set_attr(id, "name", r->cfg.name && *r->cfg.name ? r->cfg.name : r->local);
     feature(q, NS_MUC);
-    feature(q, "http://jabber.org/protocol/muc#stable_id");
+    feature(q, NS_MUC_STABLE_ID);
     feature(q, NS_SID);
     feature(q, NS_OCCUPANT_ID);
-    feature(q, "urn:xmpp:mam:2");
-    feature(q, "urn:xmpp:message-moderate:0");
-    feature(q, "urn:xmpp:message-moderate:1");
-    feature(q, "urn:xmpp:message-retract:1");
-    feature(q, "http://jabber.org/protocol/muc#self-ping-optimization");
+    feature(q, NS_MAM);
+    feature(q, NS_MODERATE0);
+    feature(q, NS_MODERATE1);
+    feature(q, NS_RETRACT1);
+    feature(q, NS_MUC_SELF_PING);
     feature(q, r->cfg.public ? "muc_public" : "muc_hidden");
     feature(q, r->cfg.persistent ? "muc_persistent" : "muc_temporary");
     feature(q, r->cfg.members_only ? "muc_membersonly" : "muc_open");

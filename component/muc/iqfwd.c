@@ -17,7 +17,6 @@
 #include "ns.h"
 #include "room.h"
 
-#define NS_VCARD "vcard-temp"
 #define FWD_PREFIX "stoa1."
 
 static const char hexdigits[] = "0123456789abcdef";

@@ -14,9 +14,6 @@
 #include "store.h"
 #include "xtime.h"
 
-#define NS_MAM "urn:xmpp:mam:2"
-#define NS_RSM "http://jabber.org/protocol/rsm"
-#define NS_FORWARD "urn:xmpp:forward:0"
 #define MAM_DEFAULT_MAX 50
 #define MAM_MAX 250
 
@@ -60,7 +57,7 @@ static void send_rows(mam_reply *q, const muc_history_entry *rows, size_t n, boo
             buf_printf(b, " queryid=\"%s\"", qa);
         buf_printf(b,
                    " id=\"%s\"><forwarded xmlns=\"" NS_FORWARD "\"><delay xmlns=\"" NS_DELAY
-                   "\" stamp=\"%s\"/><message xmlns=\"jabber:client\" from=\"%s/",
+                   "\" stamp=\"%s\"/><message xmlns=\"" NS_CLIENT "\" from=\"%s/",
                    e->stanza_id, stamp, ra);
         buf_append_xml_escaped(b, e->nick, strlen(e->nick));
         buf_puts(b, "\" type=\"groupchat\">");

@@ -11,12 +11,6 @@
 #include "room.h"
 #include "store.h"
 
-#define NS_MODERATE1 "urn:xmpp:message-moderate:1"
-#define NS_MODERATE0 "urn:xmpp:message-moderate:0"
-#define NS_RETRACT1 "urn:xmpp:message-retract:1"
-#define NS_RETRACT0 "urn:xmpp:message-retract:0"
-#define NS_FASTEN "urn:xmpp:fasten:0"
-
 bool muc_is_moderation(const xml_node *q)
 {
     const char *ns = xml_ns(q) ? xml_ns(q) : "";

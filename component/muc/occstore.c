@@ -8,8 +8,6 @@
 #include "ns.h"
 #include "xmlparse.h"
 
-#define NS_OCC_RECORD "urn:stoa:muc:occ:0"
-
 /* ---- records ---- */
 
 /* Appends s's record to b, NUL-terminated. Joins are frequent: no
@@ -19,7 +17,7 @@ static void record_into(buf *b, const muc_session *s)
     const muc_occupant *o = s->occ;
     char ms[24];
     snprintf(ms, sizeof ms, "%lld", (long long)(o->joined * 1000.0));
-    buf_puts(b, "<s xmlns=\"" NS_OCC_RECORD "\" nick=\"");
+    buf_puts(b, "<s xmlns=\"" NS_STOA_OCC_RECORD "\" nick=\"");
     buf_append_xml_escaped(b, o->nick, strlen(o->nick));
     buf_puts(b, "\" role=\"");
     buf_puts(b, muc_role_name(o->role));
@@ -104,7 +102,7 @@ muc_session *muc_occupant_restore(muc_room *r, const char *full, const char *rec
     muc_session *s = NULL;
     jid j;
     if (!nick || !*nick || strcmp(xml_name(root), "s") != 0 || !xml_ns(root) ||
-        strcmp(xml_ns(root), NS_OCC_RECORD) != 0 || jid_parse(full, &j) != JID_OK) {
+        strcmp(xml_ns(root), NS_STOA_OCC_RECORD) != 0 || jid_parse(full, &j) != JID_OK) {
         xml_free(root);
         return NULL;
     }
@@ -135,7 +133,7 @@ muc_session *muc_occupant_restore(muc_room *r, const char *full, const char *rec
 static const char *occ_key(muc_store *st, muc_room *r)
 {
     if (!r->occ_key)
-        r->occ_key = muc_store_key(st, "occ", r->jid);
+        r->occ_key = muc_store_key(st, KEY_MUC_OCC, r->jid);
     return r->occ_key;
 }
 
@@ -210,7 +208,7 @@ typedef struct room_step {
 static void unlist(occ_load *c, const char *room_jid)
 {
     char *live = muc_store_live_key(c->st, room_jid);
-    char *ok = muc_store_key(c->st, "occ", room_jid);
+    char *ok = muc_store_key(c->st, KEY_MUC_OCC, room_jid);
     if (live && ok) {
         const char *del[] = {"DEL", ok};
         const char *rem[] = {"SREM", live, room_jid};
@@ -307,8 +305,8 @@ static void ask_room(occ_load *c, const char *room_jid)
 {
     rdb *db = muc_store_rdb(c->st);
     room_step *doc = calloc(1, sizeof *doc), *occ = calloc(1, sizeof *occ);
-    char *rk = muc_store_key(c->st, "room", room_jid);
-    char *ok = muc_store_key(c->st, "occ", room_jid);
+    char *rk = muc_store_key(c->st, KEY_MUC_ROOM, room_jid);
+    char *ok = muc_store_key(c->st, KEY_MUC_OCC, room_jid);
     if (doc && occ && rk && ok && (doc->jid = strdup(room_jid)) && (occ->jid = strdup(room_jid))) {
         doc->c = occ->c = c;
         if (!muc_room_by_jid(c->m, room_jid) &&
@@ -356,7 +354,7 @@ static void on_live_rooms(void *ud, redisReply *rep)
 void muc_occstore_load(muc_store *st, muc *m, void (*done)(void *ud, int sessions), void *ud)
 {
     occ_load *c = st ? calloc(1, sizeof *c) : NULL;
-    char *live = c ? muc_store_key(st, "live", m->domain) : NULL;
+    char *live = c ? muc_store_key(st, KEY_MUC_LIVE, m->domain) : NULL;
     if (!live || rdb_command(muc_store_rdb(st), on_live_rooms, c, "SMEMBERS %s", live) < 0) {
         free(c);
         free(live);

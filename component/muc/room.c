@@ -10,18 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include "log.h"
 #include "ns.h"
 #include "safety/ublock.h"
-
-static double real_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "xtime.h"
 
 double muc_now(const muc *m)
 {
@@ -65,12 +58,12 @@ muc *muc_new(const muc_config *cfg, const out *sink)
     m->history_default = cfg->history_default;
     m->history_max = cfg->history_max;
     m->max_rooms = cfg->max_rooms;
-    m->now = cfg->now ? cfg->now : real_now;
+    m->now = cfg->now ? cfg->now : xtime_wall;
     if (cfg->seed) {
         m->id_key[0] = cfg->seed;
         m->id_key[1] = cfg->seed * 0x9E3779B97F4A7C15ULL;
     } else if (getrandom(m->id_key, sizeof m->id_key, 0) != (ssize_t)sizeof m->id_key) {
-        m->id_key[0] = (uint64_t)real_now();
+        m->id_key[0] = (uint64_t)xtime_wall();
         m->id_key[1] = (uint64_t)(uintptr_t)m;
     }
     m->sink = *sink;
@@ -663,7 +656,7 @@ static void handle_iq(muc *m, muc_room *r, const xml_node *st, const jid *from, 
         muc_owner(m, r, st, q, from);
     else if (strcmp(ns, NS_MUC_ADMIN) == 0)
         muc_admin(m, r, st, q, from);
-    else if (strcmp(ns, "urn:xmpp:mam:2") == 0)
+    else if (strcmp(ns, NS_MAM) == 0)
         muc_mam(m, r, st, q, from);
     else if (muc_is_moderation(q) && strcmp(type, "set") == 0)
         muc_moderate(m, r, st, q, from);

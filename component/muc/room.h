@@ -14,17 +14,8 @@
 #include "buf.h"
 #include "hmap.h"
 #include "muc.h"
+#include "ns.h"
 #include "stanza.h"
-
-#define NS_MUC_USER "http://jabber.org/protocol/muc#user"
-#define NS_MUC_ADMIN "http://jabber.org/protocol/muc#admin"
-#define NS_MUC_OWNER "http://jabber.org/protocol/muc#owner"
-#define NS_MUC_ROOMINFO "http://jabber.org/protocol/muc#roominfo"
-#define NS_MUC_ROOMCONFIG "http://jabber.org/protocol/muc#roomconfig"
-#define NS_SID "urn:xmpp:sid:0"
-#define NS_OCCUPANT_ID "urn:xmpp:occupant-id:0"
-#define NS_DELAY "urn:xmpp:delay"
-#define NS_CONFERENCE "jabber:x:conference"
 
 typedef enum { AFF_NONE = 0, AFF_OUTCAST, AFF_MEMBER, AFF_ADMIN, AFF_OWNER } muc_aff;
 typedef enum { ROLE_NONE = 0, ROLE_VISITOR, ROLE_PARTICIPANT, ROLE_MODERATOR } muc_role;

@@ -232,7 +232,7 @@ unsigned muc_erase_jid(muc *m, const char *bare, unsigned *history, unsigned *ke
             muc_history_entry *h = &r->history[i];
             if (!h->stanza_id || strcmp(h->occupant_id, oid) != 0)
                 continue;
-            char *t = strdup("<retracted xmlns=\"urn:xmpp:message-retract:1\"/>");
+            char *t = strdup("<retracted xmlns=\"" NS_RETRACT1 "\"/>");
             char *nick = strdup("-");
             if (t && nick) {
                 free(h->payload);

@@ -11,21 +11,18 @@
 #include "ns.h"
 #include "room.h"
 
-#define NS_SEARCH "urn:xmpp:channel-search:0:search"
-#define NS_PARAMS "urn:xmpp:channel-search:0:search-params"
-#define NS_ERRORS "urn:xmpp:channel-search:0:error"
-#define ORDER_NUSERS "{urn:xmpp:channel-search:0:order}nusers"
-#define ORDER_ADDRESS "{urn:xmpp:channel-search:0:order}address"
+#define ORDER_NUSERS "{" NS_CHANNEL_SEARCH_ORDER "}nusers"
+#define ORDER_ADDRESS "{" NS_CHANNEL_SEARCH_ORDER "}address"
 /* Our own field, in Clark notation as XEP-0433 asks of extensions. */
-#define FIELD_TOPIC "{urn:xmpp:stoa:0}topic"
-#define NS_RSM "http://jabber.org/protocol/rsm"
+#define FIELD_TOPIC "{" NS_STOA "}topic"
 #define PAGE_DEFAULT 50
 #define PAGE_MAX 100
 #define MAX_TERMS 8
 
 bool muc_is_search(const xml_node *q)
 {
-    return xml_ns(q) && strcmp(xml_ns(q), NS_SEARCH) == 0 && strcmp(xml_name(q), "search") == 0;
+    return xml_ns(q) && strcmp(xml_ns(q), NS_CHANNEL_SEARCH) == 0 &&
+           strcmp(xml_name(q), "search") == 0;
 }
 
 static bool truthy(const char *v, bool def)
@@ -62,7 +59,7 @@ static void option(xml_node *f, const char *label, const char *value)
 static void send_form(muc *m, const xml_node *iq)
 {
     xml_node *s;
-    xml_node *res = stanza_iq_reply(iq, "search", NS_SEARCH, &s);
+    xml_node *res = stanza_iq_reply(iq, "search", NS_CHANNEL_SEARCH, &s);
     xml_node *x = s ? xml_append_new(s, "x", NS_DATA) : NULL;
     if (!x) {
         xml_free(res);
@@ -70,7 +67,7 @@ static void send_form(muc *m, const xml_node *iq)
         return;
     }
     xml_set_attr(x, "type", "form");
-    field(x, "FORM_TYPE", "hidden", NULL, NS_PARAMS);
+    field(x, "FORM_TYPE", "hidden", NULL, NS_CHANNEL_SEARCH_PARAMS);
     field(x, "q", "text-single", "Search for", NULL);
     field(x, "all", "boolean", "Return all entries (ignore search terms)", "false");
     field(x, "sinname", "boolean", "Search in name", "true");
@@ -96,7 +93,7 @@ static void search_error(muc *m, const xml_node *iq, stanza_error e, const char 
     xml_node *err = r ? xml_child(r, "error", NULL) : NULL;
     if (err) {
         xml_set_attr(err, "type", type);
-        xml_append_new(err, app, NS_ERRORS);
+        xml_append_new(err, app, NS_CHANNEL_SEARCH_ERRORS);
         muc_send(m, r);
     }
     xml_free(r);
@@ -224,7 +221,7 @@ void muc_search(muc *m, const xml_node *iq, const xml_node *q)
     if (set && (e = xml_child(set, "after", NS_RSM)) && xml_text(e))
         start = strtoul(xml_text(e), NULL, 10) + 1;
     xml_node *result;
-    xml_node *res = stanza_iq_reply(iq, "result", NS_SEARCH, &result);
+    xml_node *res = stanza_iq_reply(iq, "result", NS_CHANNEL_SEARCH, &result);
     size_t end = start + max < n ? start + max : n;
     for (size_t i = start; result && i < end; i++) {
         const muc_room *r = hits[i];

@@ -3,13 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "config.h"
 #include "hmap.h"
+#include "keys.h"
 #include "log.h"
 #include "ns.h"
 #include "stanza.h"
+#include "xtime.h"
 
 /* The script runs atomically in Redis, so two component processes judging
  * the same sender at once cannot both take the last token. Time comes from
@@ -154,13 +155,6 @@ static double dmax(double a, double b)
     return a > b ? a : b;
 }
 
-static double real_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static const char *const class_names[GATE_C__COUNT] = {
     "room_message", "private_message", "join", "presence", "invite", "report", "other",
 };
@@ -207,7 +201,7 @@ gate *gate_new(const gate_config *cfg, rdb *r, const out *sink, gate_pass_cb pas
     }
     g->cfg = *cfg;
     if (!g->cfg.now)
-        g->cfg.now = real_now;
+        g->cfg.now = xtime_mono;
     if (!g->cfg.queue_max)
         g->cfg.queue_max = 10000;
     if (!g->cfg.local_max)
@@ -341,10 +335,10 @@ static bool is_report(const xml_node *st)
     for (xml_node *c = xml_first_child(st); c; c = xml_next(c)) {
         if (xml_is_text(c))
             continue;
-        if (ns_prefix(c, "urn:xmpp:reporting:"))
+        if (ns_prefix(c, NS_REPORTING_PREFIX))
             return true;
         for (xml_node *d = xml_first_child(c); d; d = xml_next(d))
-            if (!xml_is_text(d) && ns_prefix(d, "urn:xmpp:reporting:"))
+            if (!xml_is_text(d) && ns_prefix(d, NS_REPORTING_PREFIX))
                 return true;
     }
     return false;
@@ -392,7 +386,7 @@ gate_class gate_classify(const xml_node *st, const jid *from, const char *to,
         return GATE_C_PRIVATE_MESSAGE;
     if (type && strcmp(type, "groupchat") == 0)
         return GATE_C_ROOM_MESSAGE;
-    const xml_node *x = xml_child(st, "x", "http://jabber.org/protocol/muc#user");
+    const xml_node *x = xml_child(st, "x", NS_MUC_USER);
     if (x && xml_child(x, "invite", NULL))
         return GATE_C_INVITE;
     return GATE_C_OTHER;
@@ -759,19 +753,20 @@ static int send_check(gate *g, entry *e)
     char k[7][1200], rk[4500];
     const char *p = g->prefix;
     const char *cn = gate_class_name(e->cls);
-    snprintf(k[0], sizeof k[0], "%ssafety:ban:jid:%s", p, e->bare);
-    snprintf(k[1], sizeof k[1], "%ssafety:ban:domain:%s", p, e->domain);
-    snprintf(k[2], sizeof k[2], "%ssafety:spamdomains", p);
-    snprintf(k[3], sizeof k[3], "%ssafety:mute:%s", p, e->bare);
-    snprintf(k[4], sizeof k[4], "%ssafety:rl:%s:jid:%s", p, cn, e->bare);
-    snprintf(k[5], sizeof k[5], "%ssafety:rl:%s:dom:%s", p, cn, e->domain);
-    snprintf(k[6], sizeof k[6], "%ssafety:rlv:%s", p, e->bare);
+    keys_format(k[0], sizeof k[0], p, KEY_BAN_JID, e->bare);
+    keys_format(k[1], sizeof k[1], p, KEY_BAN_DOMAIN, e->domain);
+    keys_format(k[2], sizeof k[2], p, KEY_SPAM_DOMAINS, NULL);
+    keys_format(k[3], sizeof k[3], p, KEY_MUTE, e->bare);
+    snprintf(k[4], sizeof k[4], "%s" KEY_RATE "%s" KEY_RATE_JID "%s", p, cn, e->bare);
+    snprintf(k[5], sizeof k[5], "%s" KEY_RATE "%s" KEY_RATE_DOMAIN "%s", p, cn, e->domain);
+    keys_format(k[6], sizeof k[6], p, KEY_RATE_VIOLATIONS, e->bare);
     const char *spam = g->cfg.domains_enabled && !in_list(g->allow, e->domain) ? "1" : "0";
     /* The room's bucket rides in the same script call (one round trip per
      * stanza); without a room limit the call is the same as before. */
     char rms[32], rburst[16];
     if (e->room) {
-        snprintf(rk, sizeof rk, "%ssafety:rl:%s:room:%s:jid:%s", p, cn, e->room, e->bare);
+        snprintf(rk, sizeof rk, "%s" KEY_RATE "%s" KEY_RATE_ROOM "%s" KEY_RATE_JID "%s", p, cn,
+                 e->room, e->bare);
         snprintf(rms, sizeof rms, "%.3f", 60000.0 / e->room_rate);
         snprintf(rburst, sizeof rburst, "%u", e->room_rate);
     }
@@ -961,8 +956,8 @@ static void push_spam(gate *g)
     if (!g->r || !g->redis_up || !g->have_spam_file)
         return;
     char key[512], tmp[560];
-    snprintf(key, sizeof key, "%ssafety:spamdomains", g->prefix);
-    snprintf(tmp, sizeof tmp, "%ssafety:spamdomains:loading", g->prefix);
+    keys_format(key, sizeof key, g->prefix, KEY_SPAM_DOMAINS, NULL);
+    keys_format(tmp, sizeof tmp, g->prefix, KEY_SPAM_LOADING, NULL);
     rdb_command(g->r, on_spam_reply, NULL, "DEL %s", tmp);
     const char *argv[2 + 256];
     size_t lens[2 + 256];

@@ -6,7 +6,9 @@
 
 #include "hmap.h"
 #include "jid.h"
+#include "keys.h"
 #include "log.h"
+#include "ns.h"
 #include "stanza.h"
 
 struct ublock_list {
@@ -84,7 +86,7 @@ static bool up(const ublock *u)
 
 static void key_of(const ublock *u, const char *owner, char *k, size_t len)
 {
-    snprintf(k, len, "%ssafety:ublock:%s", u->prefix, owner);
+    keys_format(k, len, u->prefix, KEY_UBLOCK, owner);
 }
 
 /* An item as stored: the normalized bare JID, or the domain for a domain
@@ -428,7 +430,7 @@ static bool carries_report(const xml_node *op)
     for (xml_node *it = xml_first_child(op); it; it = xml_next(it)) {
         for (xml_node *c = xml_is_text(it) ? NULL : xml_first_child(it); c; c = xml_next(c)) {
             const char *ns = xml_is_text(c) ? NULL : xml_ns(c);
-            if (ns && strncmp(ns, "urn:xmpp:reporting:", 19) == 0)
+            if (ns && strncmp(ns, NS_REPORTING_PREFIX, strlen(NS_REPORTING_PREFIX)) == 0)
                 return true;
         }
     }

@@ -26,7 +26,6 @@
 #include "rdb.h"
 #include "xml.h"
 
-#define NS_BLOCKING "urn:xmpp:blocking"
 #define UBLOCK_MAX_ITEMS 1000 /* per owner: bounds memory per occupant */
 
 typedef struct ublock ublock;
