@@ -11,8 +11,6 @@
 #include "ns.h"
 #include "xtime.h"
 
-const char *const adhoc_features[] = {NS_COMMANDS, NULL};
-
 /* The commands one module registered. */
 typedef struct module {
     const adhoc_command *cmds;
@@ -561,18 +559,31 @@ static bool ns_is(const xml_node *n, const char *ns)
     return xml_ns(n) && strcmp(xml_ns(n), ns) == 0;
 }
 
-bool adhoc_handle(adhoc *a, const xml_node *st, const jid *from, const jid *to)
+static bool on_route(void *ud, const stanza_ctx *c)
 {
-    if (!a || to->local || to->resource || strcmp(xml_name(st), "iq") != 0)
+    return adhoc_handle(ud, c);
+}
+
+const router_route adhoc_routes[ADHOC_ROUTES] = {
+    {ROUTE_IQ, ROUTE_TO_SERVICE, NS_COMMANDS, "command", on_route, NS_COMMANDS},
+    {ROUTE_IQ_GET, ROUTE_TO_SERVICE, NS_DISCO_ITEMS, "query", on_route, NULL},
+    {ROUTE_IQ_GET, ROUTE_TO_SERVICE, NS_DISCO_INFO, "query", on_route, NULL},
+};
+
+bool adhoc_handle(adhoc *a, const stanza_ctx *c)
+{
+    const xml_node *st = c->st;
+    const jid *from = &c->from;
+    if (!a || c->to.local || c->to.resource || c->kind != STANZA_IQ)
         return false;
-    const xml_node *p = stanza_iq_payload(st);
+    const xml_node *p = c->payload;
     if (!p)
         return false;
     if (ns_is(p, NS_COMMANDS) && strcmp(xml_name(p), "command") == 0) {
         handle_command(a, st, p, from);
         return true;
     }
-    const char *type = xml_attr(st, "type");
+    const char *type = c->type;
     const char *node = xml_attr(p, "node");
     if (!type || strcmp(type, "get") != 0 || !node || strcmp(xml_name(p), "query") != 0)
         return false;
@@ -580,9 +591,9 @@ bool adhoc_handle(adhoc *a, const xml_node *st, const jid *from, const jid *to)
         commands_items(a, st, from);
         return true;
     }
-    const adhoc_command *c = ns_is(p, NS_DISCO_INFO) ? find_command(a, node, NULL) : NULL;
-    if (c) {
-        command_info(a, st, c);
+    const adhoc_command *cmd = ns_is(p, NS_DISCO_INFO) ? find_command(a, node, NULL) : NULL;
+    if (cmd) {
+        command_info(a, st, cmd);
         return true;
     }
     return false;

@@ -47,13 +47,21 @@ static bool known_topic(const muc *m, const char *t)
     return false;
 }
 
-bool muc_search_handle(muc *m, const xml_node *iq, const xml_node *q)
+static bool search_route(void *ud, const stanza_ctx *c)
 {
-    if (!muc_is_search(q))
-        return false;
-    muc_search(m, iq, q);
+    muc_search(ud, c->st, c->payload);
     return true;
 }
+
+const router_route muc_routes[MUC_ROUTES] = {
+    {0, 0, NULL, NULL, NULL, NS_MUC},
+    {0, 0, NULL, NULL, NULL, NS_SID},
+    {0, 0, NULL, NULL, NULL, NS_OCCUPANT_ID},
+    /* Rooms and occupants: everything, answers too (an occupant's answer
+     * to an IQ the room forwarded, a client's to the room's own check). */
+    {ROUTE_ANY | ROUTE_IQ_ANSWER, ROUTE_TO_NODES, NULL, NULL, muc_route, NULL},
+    {ROUTE_IQ, ROUTE_TO_SERVICE, NS_CHANNEL_SEARCH, "search", search_route, NS_CHANNEL_SEARCH},
+};
 
 bool muc_disco_items(muc *m, const char *node, xml_node *query)
 {
@@ -89,17 +97,6 @@ bool muc_disco_items(muc *m, const char *node, xml_node *query)
         room_item(query, r);
     }
     return true;
-}
-
-void muc_disco_info(muc *m, xml_node *query)
-{
-    (void)m;
-    static const char *const features[] = {NS_MUC, NS_SID, NS_OCCUPANT_ID, NS_CHANNEL_SEARCH, NULL};
-    for (const char *const *f = features; *f; f++) {
-        xml_node *fe = xml_append_new(query, "feature", NULL);
-        if (fe)
-            xml_set_attr(fe, "var", *f);
-    }
 }
 
 static void feature(xml_node *q, const char *var)

@@ -680,19 +680,22 @@ static void notice(muc *m, muc_room *r, const xml_node *st, const jid *from)
         muc_recheck_heard(m, s);
 }
 
-void muc_handle(muc *m, const xml_node *st, const jid *from, const jid *to)
+bool muc_route(void *ud, const stanza_ctx *c)
 {
+    muc *m = ud;
+    const xml_node *st = c->st;
+    const jid *from = &c->from, *to = &c->to;
     const char *name = xml_name(st);
     muc_room *r = muc_room_get(m, to->local);
     if (r && muc_recheck_unverified(m))
         notice(m, r, st, from);
     /* The answers to the room's own checks, before a locked room hides. */
     if (r && !to->resource && strcmp(name, "iq") == 0 && muc_recheck_answer(m, r, st, from))
-        return;
+        return true;
     if (strcmp(name, "presence") == 0) {
         /* presence.c creates rooms on first join. */
         muc_presence(m, r, st, from, to);
-        return;
+        return true;
     }
     /* A locked room (created, not yet configured) exists only for its
      * owner, who is configuring it. */
@@ -704,10 +707,11 @@ void muc_handle(muc *m, const xml_node *st, const jid *from, const jid *to)
     }
     if (hidden) {
         muc_error(m, st, STANZA_ERR_ITEM_NOT_FOUND, "no such room");
-        return;
+        return true;
     }
     if (strcmp(name, "message") == 0)
         muc_message(m, r, st, from, to);
     else
         handle_iq(m, r, st, from, to);
+    return true;
 }

@@ -250,7 +250,6 @@ bool muc_is_moderation(const xml_node *q);
 void muc_moderate(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const jid *from);
 
 /* ---- search.c ---- */
-bool muc_is_search(const xml_node *q);
 void muc_search(muc *m, const xml_node *iq, const xml_node *q);
 
 /* ---- iqfwd.c ---- */

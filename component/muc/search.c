@@ -19,12 +19,6 @@
 #define PAGE_MAX 100
 #define MAX_TERMS 8
 
-bool muc_is_search(const xml_node *q)
-{
-    return xml_ns(q) && strcmp(xml_ns(q), NS_CHANNEL_SEARCH) == 0 &&
-           strcmp(xml_name(q), "search") == 0;
-}
-
 static bool truthy(const char *v, bool def)
 {
     if (!v)
