@@ -19,6 +19,7 @@
 
 #include "complink.h"
 #include "log.h"
+#include "notify.h"
 #include "ns.h"
 #include "rdb.h"
 #include "safety/gate.h"
@@ -169,6 +170,11 @@ static void on_ready(void *ud)
     }
     d->was_ready = true;
     recheck_start(d);
+    /* systemd (Type=notify): ready once the host server accepted the link. */
+    char status[300];
+    snprintf(status, sizeof status, "serving %s via %s:%ld", d->cfg.domain, d->cfg.server_host,
+             d->cfg.server_port);
+    notify_ready(status);
 }
 
 static void on_down(void *ud)
@@ -176,6 +182,7 @@ static void on_down(void *ud)
     daemon_state *d = ud;
     ev_timer_stop(d->loop, &d->recheck);
     muc_recheck_pause(service_muc(d->svc));
+    notify_status("component link down, reconnecting");
 }
 
 /* The rooms and occupants stored in Redis are back (or could not be). */
@@ -235,6 +242,7 @@ static void on_terminate(struct ev_loop *loop, ev_signal *w, int revents)
         return;
     }
     d->stopping = true;
+    notify_stopping();
     bool announce = w->signum == SIGUSR1 || d->cfg.muc_on_stop == SETTINGS_STOP_ANNOUNCE;
     log_info("signal %d: closing the component link; occupants %s", w->signum,
              announce ? "are told the service is going down" : "stay for the next start");
@@ -252,7 +260,7 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
     settings fresh;
     char err[512];
     if (settings_load(d->config_path, &fresh, err, sizeof err) < 0 ||
-        config_check_private(d->config_path, settings_schema, &fresh, err, sizeof err) < 0) {
+        settings_check_private(d->config_path, &fresh, err, sizeof err) < 0) {
         log_error("reload failed, keeping the running configuration: %s", err);
         settings_free(&fresh);
         return;
@@ -434,7 +442,7 @@ int main(int argc, char **argv)
 
     char err[512];
     if (settings_load(d.config_path, &d.cfg, err, sizeof err) < 0 ||
-        config_check_private(d.config_path, settings_schema, &d.cfg, err, sizeof err) < 0) {
+        settings_check_private(d.config_path, &d.cfg, err, sizeof err) < 0) {
         fprintf(stderr, "stoa-component: %s\n", err);
         settings_free(&d.cfg);
         return EXIT_CONFIG;
@@ -457,6 +465,7 @@ int main(int argc, char **argv)
 
     log_info("stoa-component %s starting: %s via %s:%ld", PACKAGE_VERSION, d.cfg.domain,
              d.cfg.server_host, d.cfg.server_port);
+    notify_start(d.loop);
     if (d.redis) {
         ev_timer_start(d.loop, &d.load_deadline);
         rdb_start(d.redis);
@@ -465,6 +474,7 @@ int main(int argc, char **argv)
     }
     ev_run(d.loop, 0);
 
+    notify_stop(d.loop);
     unwatch(&d);
     teardown(&d);
     settings_free(&d.cfg);

@@ -38,8 +38,10 @@ static const char *const stop_modes[] = {"keep", "announce", NULL};
 const config_key settings_schema[] = {
     {"component", "domain", CFG_STRING, OFF(domain), NULL, true, false, false, 0, 0, NULL,
      "the component's own domain, as declared on the host server"},
-    {"component", "secret", CFG_STRING, OFF(secret), NULL, true, false, true, 0, 0, NULL,
-     "shared secret of the server's component listener"},
+    {"component", "secret", CFG_STRING, OFF(secret), NULL, false, false, true, 0, 0, NULL,
+     "shared secret of the server's component listener (or secret_file)"},
+    {"component", "secret_file", CFG_STRING, OFF(secret_file), "", false, false, false, 0, 0, NULL,
+     "file whose one line is the secret (a Docker secret, a systemd credential)"},
     {"component", "server_host", CFG_STRING, OFF(server_host), "127.0.0.1", false, false, false, 0,
      0, NULL, "address of the host server's component listener"},
     {"component", "server_port", CFG_INT, OFF(server_port), "5347", false, false, false, 1, 65535,
@@ -85,8 +87,10 @@ const config_key settings_schema[] = {
      "Redis address, or a unix socket path starting with '/'"},
     {"redis", "port", CFG_INT, OFF(redis_port), "6379", false, false, false, 1, 65535, NULL,
      "Redis TCP port"},
-    {"redis", "password", CFG_STRING, OFF(redis_password), "", false, false, true, 0, 0, NULL,
-     "Redis AUTH password (empty: none)"},
+    {"redis", "password", CFG_STRING, OFF(redis_password), NULL, false, false, true, 0, 0, NULL,
+     "Redis AUTH password (empty: none; or password_file)"},
+    {"redis", "password_file", CFG_STRING, OFF(redis_password_file), "", false, false, false, 0, 0,
+     NULL, "file whose one line is the Redis password"},
     {"redis", "db", CFG_INT, OFF(redis_db), "0", false, false, false, 0, 1000, NULL,
      "Redis database number"},
     {"redis", "prefix", CFG_STRING, OFF(redis_prefix), "stoa:", false, false, false, 0, 0, NULL,
@@ -306,9 +310,52 @@ int settings_fill(const settings *s, settings_target t, void *dst)
     return rc;
 }
 
+/* A secret comes from its key, from KEY_file, or else from the environment
+ * (for containers): one source only, so that which one won is never a
+ * question. `required`: none of the three is an error; otherwise "". */
+static int take_secret(const char *name, const char *section, const char *key, char **value,
+                       const char *file, const char *env, bool required, char *err, size_t errlen)
+{
+    if (*value && file[0]) {
+        snprintf(err, errlen, "%s: [%s] %s and %s_file are both set: keep one", name, section, key,
+                 key);
+        return -1;
+    }
+    if (file[0]) {
+        char why[400];
+        if (config_read_secret(file, value, why, sizeof why) < 0) {
+            snprintf(err, errlen, "%s: [%s] %s_file: %s", name, section, key, why);
+            return -1;
+        }
+        return 0;
+    }
+    const char *from_env = *value ? NULL : getenv(env);
+    if (from_env && from_env[0])
+        *value = strdup(from_env);
+    else if (!*value && !required)
+        *value = strdup("");
+    else if (!*value) {
+        snprintf(err, errlen, "%s: [%s] %s is required (or %s_file, or %s in the environment)",
+                 name, section, key, key, env);
+        return -1;
+    }
+    if (!*value) {
+        snprintf(err, errlen, "%s: out of memory", name);
+        return -1;
+    }
+    return 0;
+}
+
 /* Checks that go beyond one key's type: they need jid.c or two keys. */
 static int validate(const char *name, settings *s, char *err, size_t errlen)
 {
+    s->secret_in_file = s->secret && s->secret[0];
+    s->password_in_file = s->redis_password && s->redis_password[0];
+    if (take_secret(name, "component", "secret", &s->secret, s->secret_file,
+                    "STOA_COMPONENT_SECRET", true, err, errlen) < 0 ||
+        take_secret(name, "redis", "password", &s->redis_password, s->redis_password_file,
+                    "STOA_REDIS_PASSWORD", false, err, errlen) < 0)
+        return -1;
     jid j;
     jid_err je = jid_parse(s->domain, &j);
     if (je != JID_OK || j.local || j.resource) {
@@ -387,10 +434,35 @@ int settings_load_string(const char *name, const char *text, settings *s, char *
     return 0;
 }
 
+int settings_check_private(const char *path, const settings *s, char *err, size_t errlen)
+{
+    /* A view holding only the secrets the checked file itself holds. */
+    settings view = *s;
+    view.secret = s->secret_in_file ? s->secret : NULL;
+    view.redis_password = s->password_in_file ? s->redis_password : NULL;
+    if (config_check_private(path, settings_schema, &view, err, errlen) < 0)
+        return -1;
+    const struct {
+        const char *file;
+        char **slot;
+        char *value;
+    } files[] = {
+        {s->secret_file, &view.secret, s->secret},
+        {s->redis_password_file, &view.redis_password, s->redis_password},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        if (!files[i].file[0])
+            continue;
+        view.secret = view.redis_password = NULL;
+        *files[i].slot = files[i].value;
+        if (config_check_private(files[i].file, settings_schema, &view, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 void settings_free(settings *s)
 {
-    if (s->secret)
-        memset(s->secret, 0, strlen(s->secret));
     config_free_values(settings_schema, s);
     memset(s, 0, sizeof *s);
 }

@@ -17,7 +17,9 @@ enum { SETTINGS_STOP_KEEP = 0, SETTINGS_STOP_ANNOUNCE };
 typedef struct settings {
     /* [component] */
     char *domain;
-    char *secret;
+    char *secret; /* from secret, secret_file or STOA_COMPONENT_SECRET */
+    char *secret_file;
+    bool secret_in_file, password_in_file; /* the configuration text held them */
     char *server_host;
     long server_port;
     char *name;
@@ -36,7 +38,8 @@ typedef struct settings {
     bool redis_enabled;
     char *redis_host;
     long redis_port;
-    char *redis_password;
+    char *redis_password; /* from password, password_file or STOA_REDIS_PASSWORD */
+    char *redis_password_file;
     long redis_db;
     char *redis_prefix;
     /* [ratelimit]: per class in safety/gate.h order (room_message,
@@ -87,6 +90,10 @@ typedef enum {
  * names a key the schema lacks (a bug: the unit tests fill every target). */
 int settings_fill(const settings *s, settings_target t, void *dst);
 
+/* Refuses (-1, message in err) a file holding a secret that others may read
+ * (config_check_private): the configuration file when it holds the secret
+ * or the password itself, and each secret_file / password_file. */
+int settings_check_private(const char *path, const settings *s, char *err, size_t errlen);
 /* Splits [muc] topics into a NULL-terminated array of trimmed names; free
  * with settings_free_topics. NULL on OOM. */
 char **settings_topics(const settings *s);

@@ -74,3 +74,9 @@ void backoff_to_max(backoff *b)
 {
     b->ceiling = b->max;
 }
+
+void backoff_session_ended(backoff *b, double seconds, double stable, bool curable)
+{
+    if (curable || seconds >= stable)
+        backoff_reset(b);
+}

@@ -6,6 +6,7 @@
 #ifndef STOA_BACKOFF_H
 #define STOA_BACKOFF_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct backoff {
@@ -23,5 +24,12 @@ void backoff_reset(backoff *b);
 /* Jump straight to the maximum (e.g. after an authentication failure, where
  * retrying fast cannot help). */
 void backoff_to_max(backoff *b);
+/* A connection that had been up for `seconds` ended. It starts again from
+ * min when it lasted at least `stable` seconds, or when `curable`: our own
+ * side ended it for a fault of that connection alone, which a new one does
+ * not carry (bad input on a stream that had been working). Otherwise the
+ * ceiling keeps growing, so a peer that accepts and drops us at once is not
+ * hammered. */
+void backoff_session_ended(backoff *b, double seconds, double stable, bool curable);
 
 #endif

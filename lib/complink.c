@@ -17,7 +17,8 @@
 #include "resolve.h"
 
 /* A session shorter than this does not earn a fresh, short backoff: a server
- * that accepts and then drops us at once must not be hammered. */
+ * that accepts and then drops us at once must not be hammered. Unless we
+ * closed it for bad input after it had carried stanzas (backoff.h). */
 #define STABLE_SESSION 10.0
 
 struct complink {
@@ -36,6 +37,7 @@ struct complink {
     xstream *xs;
     ev_tstamp ready_at;
     unsigned sessions;
+    unsigned long session_stanzas; /* stanzas the current session delivered */
     /* A stream error the server sent before closing, so the log line that
      * follows names the real cause (e.g. not-authorized) once. */
     char refusal[64];
@@ -193,6 +195,7 @@ static void s_stanza(void *ud, xml_node *stanza)
             cl->state = COMPLINK_READY;
             cl->ready_at = ev_now(cl->loop);
             cl->sessions++;
+            cl->session_stanzas = 0;
             log_info("component link ready: %s via %s:%d", cl->domain, cl->host, cl->cfg.port);
             if (cl->cb.on_ready)
                 cl->cb.on_ready(cl->ud);
@@ -202,6 +205,8 @@ static void s_stanza(void *ud, xml_node *stanza)
         xml_free(stanza);
         return;
     }
+    if (cl->state == COMPLINK_READY)
+        cl->session_stanzas++;
     if (cl->state == COMPLINK_READY && cl->cb.on_stanza)
         cl->cb.on_stanza(cl->ud, stanza);
     else
@@ -252,8 +257,13 @@ static void s_closed(void *ud, xstream_close_reason why, const char *detail)
             cl->cb.on_stopped(cl->ud);
         return;
     }
-    if (was_ready && ev_now(cl->loop) - cl->ready_at >= STABLE_SESSION)
-        backoff_reset(&cl->bo);
+    if (was_ready) {
+        /* Bad input ends one stream; the next starts clean. Under an attack
+         * that got through the parser, a stream that had been working comes
+         * back at once instead of backing off further each time. */
+        bool curable = why == XSTREAM_CLOSED_BAD_INPUT && cl->session_stanzas > 0;
+        backoff_session_ended(&cl->bo, ev_now(cl->loop) - cl->ready_at, STABLE_SESSION, curable);
+    }
     char what[400];
     snprintf(what, sizeof what, "component link %s: %s%s%s", was_ready ? "lost" : "failed",
              close_reason_text(why), detail ? ": " : "", detail ? detail : "");

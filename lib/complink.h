@@ -5,7 +5,9 @@
  * server goes away or refuses us, it reconnects with exponential backoff and
  * jitter. An authentication failure (wrong secret) or a `conflict` (another
  * instance holds the domain) is logged once as an error and retried at the
- * maximum delay, so a misconfiguration never becomes a hot loop.
+ * maximum delay, so a misconfiguration never becomes a hot loop. A working
+ * link that we closed for bad input comes back at the shortest delay: the
+ * fault was in that stream alone.
  *
  * This module knows nothing of what the component does with stanzas: the
  * application's dispatch lives elsewhere and only sees on_stanza.

@@ -738,3 +738,49 @@ void config_list_free(char **list)
         free(list[i]);
     free(list);
 }
+
+/* A secret is a token, never a document: a few kilobytes is plenty, and a
+ * bound keeps a wrong path from being read whole. */
+#define SECRET_MAX_BYTES 4096
+
+int config_read_secret(const char *path, char **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+        return -1;
+    }
+    char *text = malloc(SECRET_MAX_BYTES + 1);
+    size_t len = text ? fread(text, 1, SECRET_MAX_BYTES + 1, f) : 0;
+    bool failed = !text || ferror(f);
+    fclose(f);
+    const char *why = NULL;
+    if (failed)
+        why = "cannot read it";
+    else if (len > SECRET_MAX_BYTES)
+        why = "larger than 4096 bytes: not a secret";
+    if (!why) {
+        if (len > 0 && text[len - 1] == '\n')
+            len--;
+        if (len > 0 && text[len - 1] == '\r')
+            len--;
+        text[len] = '\0';
+        if (memchr(text, '\0', len) || strchr(text, '\n'))
+            why = "holds more than one line";
+        else if (len == 0)
+            why = "is empty";
+    }
+    if (why) {
+        snprintf(err, errlen, "%s: %s", path, why);
+        if (text) {
+            volatile char *v = text;
+            for (size_t i = 0; i < len; i++)
+                v[i] = '\0';
+        }
+        free(text);
+        return -1;
+    }
+    *out = text;
+    return 0;
+}

@@ -69,6 +69,12 @@ int config_unreloadable_changes(const config_key *schema, const void *old_values
  * reload applies are the schema's reloadable ones, listed nowhere else. */
 void config_take_reloadable(const config_key *schema, void *running, void *fresh);
 
+/* Reads a secret kept in a file of its own (a Docker secret, a systemd
+ * credential): its first line, without the line end; the file must hold
+ * nothing else but that one line. Returns 0 and a malloc'ed string in *out,
+ * or -1 with a message naming the file (never its content) in err. */
+int config_read_secret(const char *path, char **out, char *err, size_t errlen);
+
 /* Splits a comma-separated value ("a, b,c") into its non-empty entries,
  * trimmed of blanks: a NULL-terminated array (empty for NULL or ""), which
  * config_list_free releases. NULL on OOM. */

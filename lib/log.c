@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +20,7 @@
 static char ident_buf[64] = "stoa"; /* openlog() keeps the pointer: must outlive it */
 static log_level threshold = LOG_LVL_INFO;
 static bool use_syslog_out;
+static bool journald; /* stderr is systemd-journald's stream: "<N>" prefixes */
 
 static const struct {
     const char *name;  /* config and command-line spelling */
@@ -35,6 +38,20 @@ static bool level_valid(log_level level)
     return (int)level >= LOG_LVL_DEBUG && (int)level <= LOG_LVL_ERROR;
 }
 
+/* systemd sets JOURNAL_STREAM to the device and inode of the stream it
+ * connected stdout/stderr to (systemd.exec(5)); comparing them with stderr's
+ * tells a journald stream from a redirect made later (a pipe, a file). */
+static bool stderr_is_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    struct stat st;
+    unsigned long long dev, ino;
+    char end;
+    if (!js || sscanf(js, "%llu:%llu%c", &dev, &ino, &end) != 2 || fstat(STDERR_FILENO, &st) < 0)
+        return false;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 void log_init(const char *ident, log_level level, bool use_syslog)
 {
     if (use_syslog_out)
@@ -42,6 +59,7 @@ void log_init(const char *ident, log_level level, bool use_syslog)
     snprintf(ident_buf, sizeof ident_buf, "%s", ident && *ident ? ident : "stoa");
     threshold = level;
     use_syslog_out = use_syslog;
+    journald = stderr_is_journal();
     /* LOG_NDELAY connects now, while /dev/log is still reachable (before
      * any chroot or privilege drop). */
     if (use_syslog_out)
@@ -144,14 +162,21 @@ void log_msg(log_level level, const char *fmt, ...)
         return;
     }
 
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
     char line[LINE_MAX_BYTES];
-    size_t off = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
-    int n = snprintf(line + off, sizeof line - off, ".%03dZ %s %s: ", (int)(ts.tv_nsec / 1000000),
+    size_t off = 0;
+    int n;
+    if (journald) {
+        /* sd-daemon(3) priority prefix; the journal adds time and ident. */
+        n = snprintf(line, sizeof line, "<%d>", levels[level].priority);
+    } else {
+        struct timespec ts;
+        struct tm tm;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        off = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
+        n = snprintf(line + off, sizeof line - off, ".%03dZ %s %s: ", (int)(ts.tv_nsec / 1000000),
                      levels[level].upper, ident_buf);
+    }
     if (n > 0)
         off = off + (size_t)n < sizeof line ? off + (size_t)n : sizeof line - 1;
     if (off + len + 1 > sizeof line)

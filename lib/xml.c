@@ -292,10 +292,11 @@ const char *xml_text(xml_node *n)
 }
 
 /* Attributes in a namespace other than xml: carry "uri local" names from the
- * parser; they are written with a generated prefix declared on the spot. */
+ * parser; they are written with a generated prefix declared on the spot. The
+ * split is at the last space: a local name has none, a namespace name may. */
 static int serialize_attr(buf *out, const char *name, const char *value, unsigned *gen)
 {
-    const char *sp = strchr(name, ' ');
+    const char *sp = strrchr(name, ' ');
     if (sp) {
         unsigned k = (*gen)++;
         if (buf_printf(out, " xmlns:a%u=\"", k) < 0 ||

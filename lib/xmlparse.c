@@ -3,6 +3,7 @@
 #include "xmlparse.h"
 
 #include <expat.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,63 +11,74 @@
 
 #include "buf.h"
 #include "ns.h"
+#include "xmlframe.h"
 
-/* Bytes handed to expat per call. Small enough that the byte limit is checked
- * often (expat buffers an unfinished tag in full, so without this a peer
- * could make it hold an arbitrarily long attribute), large enough to keep the
- * per-call overhead negligible. */
-#define FEED_CHUNK 16384
+/* Not an XML character, so no namespace name can contain it. */
+#define NS_SEP '\x01'
+/* Expat keeps every distinct element, attribute and prefix name it has seen
+ * until the parser is freed, and resetting keeps its grown hash tables. So
+ * after this many bytes, at the next stanza boundary, the stream continues on
+ * a fresh parser (about 5 microseconds, the header replayed), which bounds
+ * what a stream of ever-new names can make expat hold. */
+#define FRESH_AFTER (256 * 1024)
+/* XML_Parse takes an int length. */
+#define EXPAT_CHUNK (1 << 20)
 
 struct xmlparse {
     XML_Parser xp;
+    xmlframe *fr;
     xmlparse_limits limits;
     xmlparse_callbacks cb;
     void *ud;
-    unsigned depth;   /* 0: before the header, 1: between stanzas, 2+: in one */
+    unsigned depth;   /* expat's view: 0 before the header, 1 between stanzas */
     xml_node *stanza; /* stanza being built */
     xml_node **stack; /* open elements inside the stanza */
     unsigned stack_cap;
-    unsigned elements;           /* elements in the current stanza */
-    buf text;                    /* character data not yet attached */
-    unsigned long long fed;      /* bytes fed since the stream began */
-    unsigned long long boundary; /* offset where the current stanza (or gap) began */
-    xmlparse_err err;
-    /* Skipping a stanza that broke a limit: its shell, and why. */
-    bool skipping;
-    xml_node *dropped;
-    xmlparse_err drop_err;
+    buf text;   /* character data not yet attached */
+    buf header; /* the stream's bytes up to the end of its header */
+    bool header_done;
+    bool replaying;        /* feeding the header to a fresh parser */
+    uint64_t expat_base;   /* stream offset of the current parser's first own byte */
+    size_t replayed;       /* header bytes the current parser was given first */
+    char *header_ns;       /* the header's default namespace as written, for shells */
+    char header_ns_quote;  /* and its quote character */
+    xmlparse_err drop_err; /* why the stanza being skipped was dropped */
     char drop_text[96];
+    xmlparse_err err;
     bool stopped;
     bool closed;
     char errtext[200];
 };
 
+static unsigned long long stream_offset(const xmlparse *p)
+{
+    long long i = XML_GetCurrentByteIndex(p->xp);
+    if (i < 0 || (unsigned long long)i < p->replayed)
+        return (unsigned long long)p->expat_base;
+    return (unsigned long long)p->expat_base + (unsigned long long)i - p->replayed;
+}
+
 static void fail(xmlparse *p, xmlparse_err e, const char *detail)
 {
     if (p->err == XMLPARSE_OK) {
         p->err = e;
-        snprintf(p->errtext, sizeof p->errtext, "line %lu column %lu: %s",
-                 (unsigned long)XML_GetCurrentLineNumber(p->xp),
-                 (unsigned long)XML_GetCurrentColumnNumber(p->xp), detail);
+        snprintf(p->errtext, sizeof p->errtext, "byte %llu: %s", stream_offset(p), detail);
     }
     XML_StopParser(p->xp, XML_FALSE);
 }
 
-/* Expat reports "uri local" (separator ' ') for names in a namespace. */
+/* Expat reports "uri\x01local" for names in a namespace. */
 static void split_name(const char *full, char **uri, const char **local)
 {
-    const char *sp = strchr(full, ' ');
-    if (!sp) {
+    const char *sep = strchr(full, NS_SEP);
+    if (!sep) {
         *uri = NULL;
         *local = full;
         return;
     }
-    *uri = strndup(full, (size_t)(sp - full));
-    *local = sp + 1;
+    *uri = strndup(full, (size_t)(sep - full));
+    *local = sep + 1;
 }
-
-static xml_node *make_shell(const char *name, const char **attrs);
-static void drop_stanza(xmlparse *p, xml_node *shell, xmlparse_err why, const char *text);
 
 static int flush_text(xmlparse *p)
 {
@@ -81,169 +93,106 @@ static int flush_text(xmlparse *p)
     return 0;
 }
 
-static xml_node *make_element(xmlparse *p, const char *name, const char **attrs)
+/* An attribute as the tree names it: "xml:lang" for the XML namespace (the
+ * conventional prefix handlers look for), "uri local" for other namespaces. */
+static int set_attr(xml_node *n, const char *aname, const char *value)
+{
+    const char *sep = strchr(aname, NS_SEP);
+    if (!sep)
+        return xml_set_attr(n, aname, value);
+    size_t urilen = (size_t)(sep - aname);
+    buf name = BUF_INIT;
+    int rc;
+    if (urilen == sizeof NS_XML - 1 && memcmp(aname, NS_XML, urilen) == 0)
+        rc = buf_printf(&name, "xml:%s", sep + 1);
+    else
+        rc = buf_printf(&name, "%.*s %s", (int)urilen, aname, sep + 1);
+    if (rc == 0) {
+        char *s = buf_strdup(&name);
+        rc = s ? xml_set_attr(n, s, value) : -1;
+        free(s);
+    }
+    buf_free(&name);
+    return rc;
+}
+
+static xml_node *make_element(const char *name, const char **attrs)
 {
     char *uri;
     const char *local;
     split_name(name, &uri, &local);
     xml_node *n = xml_new(local, uri);
     free(uri);
-    if (!n)
-        return NULL;
-    unsigned count = 0;
-    for (const char **a = attrs; a[0]; a += 2) {
-        if (++count > p->limits.max_attrs) {
+    for (const char **a = attrs; n && a[0]; a += 2) {
+        if (set_attr(n, a[0], a[1]) < 0) {
             xml_free(n);
-            if (p->depth < 1) {
-                fail(p, XMLPARSE_ERR_TOO_MANY, "too many attributes on one element");
-            } else {
-                drop_stanza(p, p->depth == 1 ? make_shell(name, attrs) : NULL,
-                            XMLPARSE_ERR_TOO_MANY, "too many attributes on one element");
-            }
-            return NULL;
-        }
-        const char *aname = a[0];
-        char xmlname[64];
-        /* xml:lang and friends come back as the XML namespace URI plus the
-         * local name; keep the conventional prefix so handlers see "xml:lang". */
-        size_t nslen = sizeof NS_XML - 1;
-        if (strncmp(aname, NS_XML, nslen) == 0 && aname[nslen] == ' ') {
-            snprintf(xmlname, sizeof xmlname, "xml:%s", aname + nslen + 1);
-            aname = xmlname;
-        }
-        if (xml_set_attr(n, aname, a[1]) < 0) {
-            xml_free(n);
-            return NULL;
+            n = NULL;
         }
     }
     return n;
 }
 
-/* A shell of the stanza for the error reply: its name and addressing only,
- * whatever else it carried. */
-static xml_node *make_shell(const char *name, const char **attrs)
+static int push(xmlparse *p, xml_node *n)
 {
-    char *uri;
-    const char *local;
-    split_name(name, &uri, &local);
-    xml_node *n = xml_new(local, uri);
-    free(uri);
-    for (const char **a = attrs; n && a && a[0]; a += 2) {
-        if (strcmp(a[0], "from") == 0 || strcmp(a[0], "to") == 0 || strcmp(a[0], "id") == 0 ||
-            strcmp(a[0], "type") == 0)
-            xml_set_attr(n, a[0], a[1]);
+    unsigned idx = p->depth - 1;
+    if (idx >= p->stack_cap) {
+        unsigned cap = p->stack_cap ? p->stack_cap * 2 : 16;
+        xml_node **s = realloc(p->stack, cap * sizeof *s);
+        if (!s)
+            return -1;
+        p->stack = s;
+        p->stack_cap = cap;
     }
-    return n;
+    p->stack[idx] = n;
+    p->depth++;
+    return 0;
 }
 
-/* Starts skipping the current stanza. `shell` replaces the partial tree. */
-static void drop_stanza(xmlparse *p, xml_node *shell, xmlparse_err why, const char *text)
+static void open_header(xmlparse *p, const XML_Char *name, const XML_Char **attrs)
 {
-    if (!shell && p->stanza) {
-        shell = xml_new(xml_name(p->stanza), xml_ns(p->stanza));
-        static const char *const keep[] = {"from", "to", "id", "type"};
-        for (size_t i = 0; shell && i < 4; i++) {
-            const char *v = xml_attr(p->stanza, keep[i]);
-            if (v)
-                xml_set_attr(shell, keep[i], v);
-        }
+    if (strcmp(name, NS_STREAMS "\x01"
+                                "stream") != 0) {
+        fail(p, XMLPARSE_ERR_BAD_STREAM, "the stream does not start with <stream:stream>");
+        return;
     }
-    xml_free(p->stanza);
-    p->stanza = NULL;
-    xml_free(p->dropped);
-    p->dropped = shell;
-    buf_reset(&p->text);
-    p->skipping = true;
-    p->drop_err = why;
-    snprintf(p->drop_text, sizeof p->drop_text, "%s", text);
+    xml_node *h = make_element(name, attrs);
+    if (!h) {
+        fail(p, XMLPARSE_ERR_NOMEM, "out of memory");
+        return;
+    }
+    p->depth = 1;
+    if (p->cb.on_open && !p->replaying)
+        p->cb.on_open(p->ud, h);
+    else
+        xml_free(h);
 }
 
-/* Marks the end of the current event as the start of what comes next, so
- * the byte limit measures one stanza (or one gap between stanzas) at a time. */
-static void mark_boundary(xmlparse *p)
-{
-    p->boundary = (unsigned long long)XML_GetCurrentByteIndex(p->xp) +
-                  (unsigned long long)XML_GetCurrentByteCount(p->xp);
-}
-
+/* The framer has already checked every limit on these bytes (xmlframe.h),
+ * so the callbacks only build the tree. */
 static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 {
     xmlparse *p = ud;
     if (p->err || p->stopped)
         return;
     if (p->depth == 0) {
-        if (strcmp(name, NS_STREAMS " stream") != 0) {
-            fail(p, XMLPARSE_ERR_BAD_STREAM, "the stream does not start with <stream:stream>");
-            return;
-        }
-        xml_node *h = make_element(p, name, attrs);
-        if (!h) {
-            fail(p, p->err ? p->err : XMLPARSE_ERR_NOMEM, "out of memory");
-            return;
-        }
-        p->depth = 1;
-        mark_boundary(p);
-        if (p->cb.on_open)
-            p->cb.on_open(p->ud, h);
-        else
-            xml_free(h);
-        return;
-    }
-    if (p->depth == 1) {
-        p->elements = 0;
-        p->boundary = (unsigned long long)XML_GetCurrentByteIndex(p->xp);
-    }
-    ++p->elements;
-    if (p->skipping) {
-        /* Only count: past these the peer is not relaying one odd stanza
-         * but attacking the stream. */
-        if (p->depth - 1 > 2 * p->limits.max_depth)
-            fail(p, XMLPARSE_ERR_TOO_DEEP, "elements nested far too deeply");
-        else if (p->elements > 4 * p->limits.max_elements)
-            fail(p, XMLPARSE_ERR_TOO_MANY, "far too many elements in one stanza");
-        p->depth++;
+        open_header(p, name, attrs);
         return;
     }
     if (p->depth >= 2 && flush_text(p) < 0) {
         fail(p, XMLPARSE_ERR_NOMEM, "out of memory");
         return;
     }
-    if (p->depth - 1 > p->limits.max_depth) {
-        drop_stanza(p, NULL, XMLPARSE_ERR_TOO_DEEP, "elements nested too deeply");
-        p->depth++;
-        return;
-    }
-    if (p->elements > p->limits.max_elements) {
-        drop_stanza(p, NULL, XMLPARSE_ERR_TOO_MANY, "too many elements in one stanza");
-        p->depth++;
-        return;
-    }
-    xml_node *n = make_element(p, name, attrs);
+    xml_node *n = make_element(name, attrs);
     if (!n) {
-        if (p->skipping && !p->err)
-            p->depth++;
-        else
-            fail(p, p->err ? p->err : XMLPARSE_ERR_NOMEM, "out of memory");
+        fail(p, XMLPARSE_ERR_NOMEM, "out of memory");
         return;
     }
-    if (p->depth == 1) {
+    if (p->depth == 1)
         p->stanza = n;
-    } else {
+    else
         xml_append(p->stack[p->depth - 2], n);
-    }
-    unsigned idx = p->depth - 1;
-    if (idx >= p->stack_cap) {
-        unsigned cap = p->stack_cap ? p->stack_cap * 2 : 16;
-        xml_node **s = realloc(p->stack, cap * sizeof *s);
-        if (!s) {
-            fail(p, XMLPARSE_ERR_NOMEM, "out of memory");
-            return;
-        }
-        p->stack = s;
-        p->stack_cap = cap;
-    }
-    p->stack[idx] = n;
-    p->depth++;
+    if (push(p, n) < 0)
+        fail(p, XMLPARSE_ERR_NOMEM, "out of memory");
 }
 
 static void XMLCALL on_end(void *ud, const XML_Char *name)
@@ -252,20 +201,6 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
     xmlparse *p = ud;
     if (p->err || p->stopped)
         return;
-    if (p->skipping) {
-        if (--p->depth == 1) {
-            xml_node *shell = p->dropped;
-            p->dropped = NULL;
-            p->skipping = false;
-            p->elements = 0;
-            mark_boundary(p);
-            if (p->cb.on_dropped && shell)
-                p->cb.on_dropped(p->ud, shell, p->drop_err, p->drop_text);
-            else
-                xml_free(shell);
-        }
-        return;
-    }
     if (p->depth >= 2 && flush_text(p) < 0) {
         fail(p, XMLPARSE_ERR_NOMEM, "out of memory");
         return;
@@ -274,9 +209,6 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
     if (p->depth == 1) {
         xml_node *s = p->stanza;
         p->stanza = NULL;
-        p->elements = 0;
-        /* The next stanza's budget starts after this one's last byte. */
-        mark_boundary(p);
         if (p->cb.on_stanza)
             p->cb.on_stanza(p->ud, s);
         else
@@ -293,25 +225,22 @@ static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
     xmlparse *p = ud;
     if (p->err || p->stopped)
         return;
-    if (p->skipping)
-        return;
     if (p->depth < 2) {
-        /* Whitespace keepalives between stanzas: nothing to keep, and they
-         * must not count against the next stanza's size. Anything else at
-         * stream level is not XMPP. */
+        /* Whitespace keepalives between stanzas: nothing to keep. Anything
+         * else at stream level is not XMPP. */
         for (int i = 0; i < len; i++) {
             if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n') {
                 fail(p, XMLPARSE_ERR_SYNTAX, "text outside any stanza");
                 return;
             }
         }
-        mark_boundary(p);
         return;
     }
     if (buf_append(&p->text, s, (size_t)len) < 0)
         fail(p, XMLPARSE_ERR_NOMEM, "out of memory");
 }
 
+/* The framer refuses these first; expat's handlers stay as a second line. */
 static void XMLCALL on_comment(void *ud, const XML_Char *data)
 {
     (void)data;
@@ -350,36 +279,264 @@ static void XMLCALL on_entity(void *ud, const XML_Char *name, int is_param, cons
     fail(ud, XMLPARSE_ERR_RESTRICTED, "entity declarations are not allowed in XMPP");
 }
 
-static void install_handlers(xmlparse *p)
+/* A new expat parser with our handlers, in place of the current one. */
+static int new_expat(xmlparse *p)
 {
+    /* UTF-8 whatever the XML declaration says (RFC 6120 section 11.6).
+     * Expat still guesses UTF-16 from a 0 byte or a byte order mark among
+     * the first two; the framer refuses those bytes before the header. */
+    XML_Parser xp = XML_ParserCreateNS("UTF-8", NS_SEP);
+    if (!xp)
+        return -1;
+    if (p->xp)
+        XML_ParserFree(p->xp);
+    p->xp = xp;
 #ifdef HAVE_XML_SETREPARSEDEFERRALENABLED
     /* Expat's reparse deferral (its guard against re-scanning one huge token
      * again and again) holds back a stanza whose last bytes arrive in a small
-     * read until more input comes, which on a quiet stream may be never. Our
-     * byte limit already bounds every token, and so the cost of rescanning. */
-    XML_SetReparseDeferralEnabled(p->xp, XML_FALSE);
+     * read until more input comes, which on a quiet stream may be never. The
+     * framer's byte limit already bounds every token, and so the cost of
+     * rescanning. */
+    XML_SetReparseDeferralEnabled(xp, XML_FALSE);
 #endif
-    XML_SetUserData(p->xp, p);
-    XML_SetElementHandler(p->xp, on_start, on_end);
-    XML_SetCharacterDataHandler(p->xp, on_text);
-    XML_SetCommentHandler(p->xp, on_comment);
-    XML_SetProcessingInstructionHandler(p->xp, on_pi);
-    XML_SetStartDoctypeDeclHandler(p->xp, on_doctype);
-    XML_SetEntityDeclHandler(p->xp, on_entity);
+    XML_SetUserData(xp, p);
+    XML_SetElementHandler(xp, on_start, on_end);
+    XML_SetCharacterDataHandler(xp, on_text);
+    XML_SetCommentHandler(xp, on_comment);
+    XML_SetProcessingInstructionHandler(xp, on_pi);
+    XML_SetStartDoctypeDeclHandler(xp, on_doctype);
+    XML_SetEntityDeclHandler(xp, on_entity);
+    p->depth = 0;
+    p->replayed = 0;
+    return 0;
+}
+
+static xmlparse_err expat_error(xmlparse *p)
+{
+    enum XML_Error code = XML_GetErrorCode(p->xp);
+    snprintf(p->errtext, sizeof p->errtext, "byte %llu: %s", stream_offset(p),
+             XML_ErrorString(code));
+    switch (code) {
+    case XML_ERROR_NO_MEMORY:
+        return XMLPARSE_ERR_NOMEM;
+#ifdef XML_ERROR_AMPLIFICATION_LIMIT_BREACH
+    case XML_ERROR_AMPLIFICATION_LIMIT_BREACH:
+#endif
+    case XML_ERROR_RECURSIVE_ENTITY_REF:
+    case XML_ERROR_UNDEFINED_ENTITY:
+        return XMLPARSE_ERR_RESTRICTED;
+    default:
+        /* An undeclared prefix included: RFC 6120 section 4.9.3.13 makes
+         * namespace errors not-well-formed. */
+        return XMLPARSE_ERR_SYNTAX;
+    }
+}
+
+/* Hands bytes the framer passed to expat. -1 when the parser failed or was
+ * stopped from a callback. */
+static int give_expat(xmlparse *p, const char *data, size_t n)
+{
+    if (!p->header_done && buf_append(&p->header, data, n) < 0) {
+        fail(p, XMLPARSE_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    while (n > 0) {
+        size_t k = n < EXPAT_CHUNK ? n : EXPAT_CHUNK;
+        enum XML_Status st = XML_Parse(p->xp, data, (int)k, XML_FALSE);
+        if (p->err || p->stopped)
+            return -1;
+        if (st != XML_STATUS_OK) {
+            p->err = expat_error(p);
+            return -1;
+        }
+        data += k;
+        n -= k;
+    }
+    return 0;
+}
+
+/* Continues the stream on a fresh expat parser, given the header again. */
+static int fresh_parser(xmlparse *p)
+{
+    xml_free(p->stanza);
+    p->stanza = NULL;
+    buf_reset(&p->text);
+    if (new_expat(p) < 0) {
+        fail(p, XMLPARSE_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    p->replaying = true;
+    enum XML_Status st =
+        XML_Parse(p->xp, buf_unread(&p->header), (int)buf_unread_len(&p->header), XML_FALSE);
+    p->replaying = false;
+    if (st != XML_STATUS_OK || p->depth != 1) {
+        fail(p, XMLPARSE_ERR_NOMEM, "cannot restart the parser");
+        return -1;
+    }
+    p->replayed = buf_unread_len(&p->header);
+    p->expat_base = xmlframe_offset(p->fr);
+    xmlframe_mark_stanza_end(p->fr, p->expat_base + FRESH_AFTER);
+    return 0;
+}
+
+static int keep_header(xmlparse *p)
+{
+    p->header_done = true;
+    char q;
+    const char *ns = xmlframe_top_attr(p->fr, XMLFRAME_XMLNS, &q);
+    free(p->header_ns);
+    p->header_ns = ns ? strdup(ns) : NULL;
+    p->header_ns_quote = q;
+    if (ns && !p->header_ns) {
+        fail(p, XMLPARSE_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static void shell_attr(buf *b, const char *name, const char *value, char quote)
+{
+    if (value)
+        buf_printf(b, " %s=%c%s%c", name, quote, value, quote);
+}
+
+/* The skipped stanza's shell, rebuilt from what the framer kept of its start
+ * tag and parsed again, so that its values are checked and unescaped like
+ * any other input before a reply quotes them. */
+static xml_node *make_shell(xmlparse *p)
+{
+    static const xmlparse_limits shell_limits = {64 * 1024, 0, 16, 4};
+    static const char *const names[] = {"from", "to", "id", "type"};
+    const char *name = xmlframe_top_name(p->fr);
+    xml_node *shell = NULL;
+    if (name) {
+        buf b = BUF_INIT;
+        char q;
+        const char *v = xmlframe_top_attr(p->fr, XMLFRAME_XMLNS, &q);
+        buf_printf(&b, "<%s", name);
+        if (v)
+            shell_attr(&b, "xmlns", v, q);
+        else if (!strchr(name, ':') && p->header_ns)
+            shell_attr(&b, "xmlns", p->header_ns, p->header_ns_quote);
+        v = xmlframe_top_attr(p->fr, XMLFRAME_XMLNS_PREFIX, &q);
+        if (v)
+            buf_printf(&b, " xmlns:%.*s=%c%s%c", (int)(strchr(name, ':') - name), name, q, v, q);
+        for (int i = 0; i < 4; i++) {
+            v = xmlframe_top_attr(p->fr, (xmlframe_kept)(XMLFRAME_FROM + i), &q);
+            shell_attr(&b, names[i], v, q);
+        }
+        buf_puts(&b, "/>");
+        shell = xml_parse_document(buf_unread(&b), buf_unread_len(&b), &shell_limits);
+        buf_free(&b);
+    }
+    if (!shell) {
+        /* Not enough was kept, or it does not parse: a shell nobody answers. */
+        const char *colon = name ? strchr(name, ':') : NULL;
+        shell = xml_new(colon ? colon + 1 : name ? name : "unknown", NULL);
+    }
+    return shell;
+}
+
+static void report_dropped(xmlparse *p)
+{
+    if (!p->cb.on_dropped)
+        return;
+    xml_node *shell = make_shell(p);
+    if (!shell) {
+        fail(p, XMLPARSE_ERR_NOMEM, "out of memory");
+        return;
+    }
+    p->cb.on_dropped(p->ud, shell, p->drop_err, p->drop_text);
+}
+
+static void framer_failed(xmlparse *p)
+{
+    const char *text;
+    xmlparse_err why = xmlframe_why(p->fr, &text);
+    if (p->err == XMLPARSE_OK) {
+        p->err = why;
+        snprintf(p->errtext, sizeof p->errtext, "byte %llu: %s",
+                 (unsigned long long)xmlframe_offset(p->fr), text);
+    }
+}
+
+/* What the framer said about the bytes it just consumed. Returns false when
+ * feeding must end (error, stop or close). */
+static bool after_event(xmlparse *p, xmlframe_event ev)
+{
+    const char *text;
+    switch (ev) {
+    case XMLFRAME_MORE:
+        break;
+    case XMLFRAME_HEADER:
+        return keep_header(p) == 0;
+    case XMLFRAME_STANZA:
+        /* Reported once FRESH_AFTER bytes have gone to this parser. */
+        return fresh_parser(p) == 0;
+    case XMLFRAME_OVER:
+        /* Expat holds part of the stanza: it is dropped with its parser
+         * once the framer has skipped the rest. */
+        p->drop_err = xmlframe_why(p->fr, &text);
+        snprintf(p->drop_text, sizeof p->drop_text, "%s", text);
+        xml_free(p->stanza);
+        p->stanza = NULL;
+        buf_reset(&p->text);
+        break;
+    case XMLFRAME_SKIPPED:
+        if (fresh_parser(p) < 0)
+            return false;
+        report_dropped(p);
+        return !p->err && !p->stopped;
+    case XMLFRAME_END:
+        /* Expat has seen the same close tag, unless the two disagree on
+         * where the stream ends, which must end it. */
+        if (!p->closed)
+            fail(p, XMLPARSE_ERR_SYNTAX, "the stream ended inside an element");
+        return false;
+    case XMLFRAME_ERROR:
+        framer_failed(p);
+        return false;
+    }
+    return true;
+}
+
+xmlparse_err xmlparse_feed(xmlparse *p, const char *data, size_t n)
+{
+    /* Nothing fed is nothing after the end either (fuzz_stream). */
+    if (p->err || n == 0)
+        return p->err;
+    if (p->closed || p->stopped)
+        return XMLPARSE_ERR_CLOSED;
+    while (n > 0) {
+        bool skipping = xmlframe_skipping(p->fr);
+        size_t used;
+        xmlframe_event ev = xmlframe_scan(p->fr, data, n, &used);
+        if (!skipping && used > 0 && give_expat(p, data, used) < 0)
+            return p->err;
+        data += used;
+        n -= used;
+        if (!after_event(p, ev))
+            break;
+    }
+    if (p->err)
+        return p->err;
+    if (p->closed && n > 0)
+        return XMLPARSE_ERR_CLOSED;
+    return XMLPARSE_OK;
 }
 
 static void clear_state(xmlparse *p)
 {
     xml_free(p->stanza);
     p->stanza = NULL;
-    xml_free(p->dropped);
-    p->dropped = NULL;
-    p->skipping = false;
     p->depth = 0;
-    p->elements = 0;
     buf_reset(&p->text);
     buf_shrink(&p->text, 0);
-    p->fed = p->boundary = 0;
+    buf_free(&p->header);
+    p->header_done = false;
+    free(p->header_ns);
+    p->header_ns = NULL;
+    p->expat_base = 0;
     p->err = XMLPARSE_OK;
     p->stopped = p->closed = false;
     p->errtext[0] = '\0';
@@ -390,15 +547,16 @@ xmlparse *xmlparse_new(const xmlparse_limits *limits, const xmlparse_callbacks *
     xmlparse *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
-    p->xp = XML_ParserCreateNS(NULL, ' ');
-    if (!p->xp) {
-        free(p);
-        return NULL;
-    }
     p->limits = *limits;
     p->cb = *cb;
     p->ud = ud;
-    install_handlers(p);
+    p->fr = xmlframe_new(limits);
+    if (!p->fr || new_expat(p) < 0) {
+        xmlframe_free(p->fr);
+        free(p);
+        return NULL;
+    }
+    xmlframe_mark_stanza_end(p->fr, FRESH_AFTER);
     return p;
 }
 
@@ -409,6 +567,7 @@ void xmlparse_free(xmlparse *p)
     clear_state(p);
     buf_free(&p->text);
     free(p->stack);
+    xmlframe_free(p->fr);
     XML_ParserFree(p->xp);
     free(p);
 }
@@ -416,89 +575,21 @@ void xmlparse_free(xmlparse *p)
 int xmlparse_reset(xmlparse *p)
 {
     clear_state(p);
-    if (!XML_ParserReset(p->xp, NULL))
-        return -1;
-    install_handlers(p);
-    return 0;
+    xmlframe_reset(p->fr);
+    xmlframe_mark_stanza_end(p->fr, FRESH_AFTER);
+    return new_expat(p);
 }
 
 void xmlparse_set_limits(xmlparse *p, const xmlparse_limits *limits)
 {
     p->limits = *limits;
+    xmlframe_set_limits(p->fr, limits);
 }
 
 void xmlparse_stop(xmlparse *p)
 {
     p->stopped = true;
     XML_StopParser(p->xp, XML_FALSE);
-}
-
-static xmlparse_err expat_error(xmlparse *p)
-{
-    enum XML_Error code = XML_GetErrorCode(p->xp);
-    snprintf(p->errtext, sizeof p->errtext, "line %lu column %lu: %s",
-             (unsigned long)XML_GetCurrentLineNumber(p->xp),
-             (unsigned long)XML_GetCurrentColumnNumber(p->xp), XML_ErrorString(code));
-    switch (code) {
-    case XML_ERROR_NO_MEMORY:
-        return XMLPARSE_ERR_NOMEM;
-#ifdef XML_ERROR_AMPLIFICATION_LIMIT_BREACH
-    case XML_ERROR_AMPLIFICATION_LIMIT_BREACH:
-#endif
-    case XML_ERROR_RECURSIVE_ENTITY_REF:
-    case XML_ERROR_UNDEFINED_ENTITY:
-        return XMLPARSE_ERR_RESTRICTED;
-    case XML_ERROR_UNBOUND_PREFIX:
-        return XMLPARSE_ERR_BAD_STREAM;
-    default:
-        return XMLPARSE_ERR_SYNTAX;
-    }
-}
-
-/* Over the byte limit: a stanza whose start tag is complete is skipped
- * (up to four times the limit); an unfinished tag or worse ends the stream,
- * since expat would have to hold it all. Returns false on a stream error. */
-static bool check_size(xmlparse *p)
-{
-    if (p->depth >= 2 && !p->skipping) {
-        drop_stanza(p, NULL, XMLPARSE_ERR_TOO_BIG, "stanza too large");
-        return true;
-    }
-    if (p->skipping && p->fed - p->boundary <= 4 * (unsigned long long)p->limits.max_stanza_bytes)
-        return true;
-    fail(p, XMLPARSE_ERR_TOO_BIG, "stanza too large");
-    return false;
-}
-
-xmlparse_err xmlparse_feed(xmlparse *p, const char *data, size_t n)
-{
-    if (p->err)
-        return p->err;
-    if (p->closed || p->stopped)
-        return XMLPARSE_ERR_CLOSED;
-    while (n > 0) {
-        if (p->fed - p->boundary > p->limits.max_stanza_bytes && !check_size(p))
-            return p->err;
-        size_t k = n < FEED_CHUNK ? n : FEED_CHUNK;
-        enum XML_Status st = XML_Parse(p->xp, data, (int)k, XML_FALSE);
-        p->fed += k;
-        data += k;
-        n -= k;
-        if (p->err)
-            return p->err;
-        if (p->stopped)
-            return XMLPARSE_OK;
-        if (st != XML_STATUS_OK) {
-            p->err = expat_error(p);
-            return p->err;
-        }
-        if (p->closed && n > 0) {
-            return XMLPARSE_ERR_CLOSED;
-        }
-    }
-    if (p->depth > 0 && p->fed - p->boundary > p->limits.max_stanza_bytes && !check_size(p))
-        return p->err;
-    return XMLPARSE_OK;
 }
 
 const char *xmlparse_error_text(const xmlparse *p)

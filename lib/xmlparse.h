@@ -3,14 +3,26 @@
  * Feeds bytes as they arrive from a socket and reports the stream header,
  * every complete top-level element (stanza) as an xml_node tree, and the
  * end of the stream. It enforces the limits every Stoa stream applies to
- * what a peer may send, so a hostile or broken peer costs bounded memory:
- * bytes per stanza, element nesting depth, attributes per element, and
- * elements per stanza. A stanza that breaks the depth, attribute or element
- * limit, or the byte limit once it has begun, is skipped and reported
- * (on_dropped), so one hostile stanza relayed by a server costs that stanza,
- * not the stream; only far worse abuse (four times the byte or element limit,
- * twice the depth) ends the stream. DOCTYPEs, entity declarations, comments and
- * processing instructions are refused (RFC 6120 section 11.1: restricted XML).
+ * what a peer may send: bytes per stanza, element nesting depth, attributes
+ * per element, elements per stanza, and as many namespace declarations per
+ * stanza as elements (each element may declare its own namespace, as both
+ * servers' serializers do).
+ *
+ * A server relays what its users send, after checking well-formedness and
+ * its own size limit; so nothing well-formed may cost the stream. A stanza
+ * that breaks a limit is skipped without building anything, at constant
+ * memory however deep, wide or long it is (xmlframe.h counts on the raw
+ * bytes, ahead of expat), and reported (on_dropped) so the sender can be
+ * answered. The stream ends only for what no server relays: bytes that are
+ * not well-formed, restricted XML (RFC 6120 section 11.1: DTDs, entity
+ * declarations, comments, processing instructions), a stream header over
+ * the byte limit, or a stanza over XMLFRAME_HARD_LIMIT.
+ *
+ * Expat's namespace separator is \x01, which no namespace name can contain
+ * (it is not an XML character): expat >= 2.4.5 refuses a namespace name that
+ * contains the separator, and with ' ' any user's xmlns='urn:a b' ended the
+ * stream. Attributes in a namespace reach the tree as "uri local" (split at
+ * the last space: local names have none).
  *
  * Ownership: the parser owns nothing the caller gets; each stanza passed to
  * on_stanza belongs to the callback, which must xml_free() it (or keep it). */
@@ -27,7 +39,7 @@ typedef struct xmlparse_limits {
     size_t max_stanza_bytes; /* bytes of one top-level element, markup included */
     unsigned max_depth;      /* nesting below the stanza element itself */
     unsigned max_attrs;      /* attributes on one element */
-    unsigned max_elements;   /* elements in one stanza */
+    unsigned max_elements;   /* elements in one stanza, and namespace declarations */
 } xmlparse_limits;
 
 /* Parser errors; each maps to an RFC 6120 stream error condition. */
@@ -37,8 +49,8 @@ typedef enum {
     XMLPARSE_ERR_RESTRICTED, /* restricted-xml: DTD, comment, PI, entity */
     XMLPARSE_ERR_TOO_BIG,    /* policy-violation: stanza byte limit */
     XMLPARSE_ERR_TOO_DEEP,   /* policy-violation: nesting limit */
-    XMLPARSE_ERR_TOO_MANY,   /* policy-violation: attribute/element limits */
-    XMLPARSE_ERR_BAD_STREAM, /* invalid-namespace or bad header element */
+    XMLPARSE_ERR_TOO_MANY,   /* policy-violation: attribute/element/namespace limits */
+    XMLPARSE_ERR_BAD_STREAM, /* invalid-namespace: the first element is not a stream */
     XMLPARSE_ERR_NOMEM,      /* internal-server-error */
     XMLPARSE_ERR_CLOSED,     /* input after the stream ended */
 } xmlparse_err;
@@ -52,8 +64,10 @@ typedef struct xmlparse_callbacks {
     /* The peer sent </stream:stream>. */
     void (*on_close)(void *ud);
     /* A stanza broke a limit and was skipped: `shell` is its top element
-     * with only from/to/id/type (callee owns it), so the receiver can bounce
-     * an error instead of losing the whole stream. NULL: shells are freed. */
+     * with only from/to/id/type (callee owns it; never NULL, but without a
+     * namespace when the framer could not keep enough of it), so the
+     * receiver can bounce an error instead of losing the whole stream.
+     * NULL: nothing is reported. */
     void (*on_dropped)(void *ud, xml_node *shell, xmlparse_err why, const char *text);
 } xmlparse_callbacks;
 
@@ -69,7 +83,7 @@ void xmlparse_stop(xmlparse *p);
 /* Starts over for a new stream (after reconnect or stream restart). */
 int xmlparse_reset(xmlparse *p);
 void xmlparse_set_limits(xmlparse *p, const xmlparse_limits *limits);
-/* Human-readable detail of the last error (with expat's line/column). */
+/* Human-readable detail of the last error (with its byte offset in the stream). */
 const char *xmlparse_error_text(const xmlparse *p);
 /* Parses one standalone element (a stored document, not a stream) under the
  * given limits. Returns the tree (caller frees) or NULL. */

@@ -1,39 +1,34 @@
 #!/bin/sh
-# Entrypoint of the demo Prosody image (docker/prosody/Dockerfile).
-# Does on first start what scripts/demo does: a self-signed certificate for
-# the host and the component, and the users alice and bob with random
-# passwords; later starts reuse them. Then runs Prosody in the foreground.
+# Entrypoint of the stack's Prosody image (docker/prosody/Dockerfile), as
+# root: the component secret to the prosody user, a self-signed certificate
+# and the users alice and bob (random passwords, kept in the data volume) on
+# first start; then Prosody in the foreground as prosody.
 set -eu
+# shellcheck disable=SC1091 # the image's copy of docker/secrets.sh
+. /usr/local/lib/stoa-secrets.sh
 
-HOST=localhost
-DOMAIN=rooms.localhost
+HOST=${STOA_HOST:-localhost}
+DOMAIN=${STOA_DOMAIN:-rooms.localhost}
 DATA=/var/lib/prosody
 CONFIG=/etc/prosody/prosody.cfg.lua
 
-mkdir -p "$DATA/certs" "$DATA/demo"
+take_secret stoa_component_secret prosody >/dev/null
+install -d -o prosody -g prosody -m 0750 "$DATA" "$DATA/certs" "$DATA/demo"
 if [ ! -s "$DATA/certs/$HOST.crt" ]; then
     openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$HOST" \
         -addext "subjectAltName=DNS:$HOST,DNS:$DOMAIN" \
         -keyout "$DATA/certs/$HOST.key" -out "$DATA/certs/$HOST.crt" 2>/dev/null
+    chown prosody:prosody "$DATA/certs/$HOST.key" "$DATA/certs/$HOST.crt"
     chmod 600 "$DATA/certs/$HOST.key"
 fi
-
+demo_passwords "$DATA/demo"
 for user in alice bob; do
-    f="$DATA/demo/$user.password"
-    if [ ! -s "$f" ]; then
-        (umask 077 && openssl rand -hex 8 >"$f")
-    fi
     # Registering again only sets the same password: safe on every start.
-    prosodyctl --config "$CONFIG" register "$user" "$HOST" "$(cat "$f")" >/dev/null
+    setpriv --reuid=prosody --regid=prosody --init-groups -- \
+        prosodyctl --config "$CONFIG" register "$user" "$HOST" "$(cat "$DATA/demo/$user.password")" \
+        >/dev/null
 done
+banner Prosody "$HOST" "$DOMAIN" "$DATA/demo"
 
-cat <<BANNER
-================================================================================
- Stoa compose demo: Prosody for "$HOST", rooms on "$DOMAIN"
-   Connect a client to 127.0.0.1 port 15222 (the port compose publishes)
-   Users  alice@$HOST  password: $(cat "$DATA/demo/alice.password")
-          bob@$HOST    password: $(cat "$DATA/demo/bob.password")
-================================================================================
-BANNER
-
-exec prosody --config "$CONFIG" -F
+export HOME="$DATA"
+drop_to prosody prosody --config "$CONFIG" -F

@@ -1,10 +1,6 @@
--- Prosody for Stoa's Docker Compose demo (docker/compose.yaml).
--- The same setup as the configuration scripts/demo writes: host "localhost"
--- with users alice and bob, and the external component "rooms.localhost"
--- (stoa-component). Differences, because this runs in a container: it listens
--- on the container's addresses (compose publishes the ports on the host's
--- loopback only), on the standard ports 5222 and 5347, and logs to stdout.
-
+-- The compose stack's copy: do not edit, run scripts/render-config --write.
+-- Made from contrib/config/prosody.cfg.lua.in (profile compose) by
+-- scripts/render-config: the one template for the demo, the tests and compose.
 pidfile = "/var/lib/prosody/prosody.pid"
 data_path = "/var/lib/prosody"
 certificates = "/var/lib/prosody/certs"
@@ -14,33 +10,46 @@ log = {
 modules_enabled = {
     "roster"; "saslauth"; "tls"; "disco"; "ping"; "time"; "version"; "uptime";
     "private"; "vcard4"; "vcard_legacy"; "blocklist"; "carbons"; "pep"; "smacks";
-    "csi_simple"; "mam"; "posix";
+    "csi_simple"; "mam";
+    "posix"; -- SIGTERM handling (with -F it does not daemonize)
+    "websocket"; -- browser clients (Converse.js) on http_ports, /xmpp-websocket
+    "firewall"; -- copies of blocking requests (abuse reports) to Stoa
 }
+-- prosody-modules' mod_firewall with contrib/prosody/stoa-reports.pfw:
+-- docs/prosody.md, "Reports reach the desk".
+firewall_scripts = { "/etc/prosody/stoa-reports.pfw" }
 modules_disabled = { "s2s"; "admin_shell" }
-
--- Inside the container network. Nothing here is reachable from other
--- machines: compose.yaml publishes 5222 and 5347 on 127.0.0.1 only.
 interfaces = { "*" }
+local_interfaces = { "*" }
 c2s_ports = { 5222 }
 c2s_interfaces = { "*" }
 c2s_direct_tls_ports = { }
+legacy_ssl_ports = { }
 s2s_ports = { }
-http_ports = { }
+s2s_direct_tls_ports = { }
+http_ports = { 5280 }
+http_interfaces = { "*" }
+-- Any Host header (127.0.0.1:PORT too) reaches the VirtualHost.
+http_default_host = "localhost"
+-- Plain ws:// on a private address counts as secure (SASL PLAIN allowed);
+-- behind a TLS proxy in production, see docs/prosody.md.
+consider_websocket_secure = true
 https_ports = { }
--- The XEP-0114 component port stoa-component connects to (prosody:5347).
+-- The XEP-0114 component port stoa-component connects to.
 component_ports = { 5347 }
 component_interfaces = { "*" }
-
 authentication = "internal_hashed"
 storage = "internal"
--- Loopback demo: TLS is offered (self-signed) but not required.
+-- Private demo and test servers: TLS is offered (self-signed) but not
+-- required. A real server sets c2s_require_encryption = true.
 c2s_require_encryption = false
+s2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 allow_registration = false
 
 VirtualHost "localhost"
 
--- Must equal [component] secret in docker/stoa-component.conf.
--- Change both before letting anyone else near this setup.
 Component "rooms.localhost"
-    component_secret = "stoa-compose-demo-secret-change-me"
+    -- The secret is read from its own file, never written here.
+    component_secret = assert(io.open("/run/stoa-secrets/stoa_component_secret")):read("*l")
+

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import importlib.machinery
 import os
 import pwd
 import random
@@ -373,62 +374,12 @@ class Redis(Process):
 # --------------------------------------------------------------------------
 # Prosody
 
-PROSODY_CONFIG = """\
--- Private Prosody for Stoa's tests: written by tests/e2e/servers.py.
-pidfile = "{dir}/prosody.pid"
-data_path = "{dir}/data"
-plugin_paths = {{}}
-log = {{
-    {{ levels = {{ min = "{log_level}" }}, to = "file", filename = "{dir}/prosody.log" }};
-    {{ levels = {{ min = "error" }}, to = "console" }};
-}}
-modules_enabled = {{
-    "roster"; "saslauth"; "disco"; "ping"; "time"; "version"; "uptime";
-    "private"; "vcard"; "blocklist"; "carbons"; "pep";
-    "posix"; -- SIGTERM handling (with -F it does not daemonize)
-}}
-modules_disabled = {{ "s2s"; "offline"; "admin_shell" }}
-interfaces = {{ "127.0.0.1" }}
-local_interfaces = {{ "127.0.0.1" }}
-c2s_ports = {{ {c2s_port} }}
-c2s_interfaces = {{ "127.0.0.1" }}
-c2s_direct_tls_ports = {{ }}
-legacy_ssl_ports = {{ }}
-s2s_ports = {{ }}
-s2s_direct_tls_ports = {{ }}
-http_ports = {{ }}
-https_ports = {{ }}
-component_ports = {{ {component_port} }}
-component_interfaces = {{ "127.0.0.1" }}
-authentication = "internal_plain"
-storage = "internal"
-c2s_require_encryption = false
-s2s_require_encryption = false
-allow_unencrypted_plain_auth = true
-allow_registration = false
-certificates = "{dir}/certs"
-statistics = nil
-
-VirtualHost "{host}"
-
-{components}
-"""
-
-
-# mod_firewall rules: a copy of each XEP-0191 block/unblock IQ a local user
-# sends (reports ride inside) goes to Stoa, wrapped in XEP-0297 <forwarded>;
-# the IQ itself goes on to mod_blocklist untouched.
-FIREWALL_RULES = """\
-# Written by tests/e2e/servers.py: copies blocking requests to Stoa.
-::preroute
-KIND: iq
-TYPE: set
-PAYLOAD: urn:xmpp:blocking
-# This prosody-modules' FORWARD uses util.stanza without declaring it:
-# RULEDEP pulls it in.
-RULEDEP=st
-FORWARD={domain}
-"""
+# Prosody's and ejabberd's configurations come from the templates the demo
+# and the compose stack use too (contrib/config/, scripts/render-config), in
+# its "test" profile: one source, so the three cannot drift apart.
+_render_config = importlib.machinery.SourceFileLoader(
+    "render_config", str(ROOT / "scripts" / "render-config")).load_module()
+render_config = _render_config.render
 
 
 class XmppServer(Process):
@@ -484,61 +435,28 @@ class Prosody(XmppServer):
     def prepare(self) -> None:
         (self.dir / "data").mkdir(exist_ok=True)
         (self.dir / "certs").mkdir(exist_ok=True)
-        comps = "\n".join(
-            f'Component "{d}"\n    component_secret = "{s}"\n'
-            for d, s in self.components.items()
-        )
-        config = PROSODY_CONFIG.format(
-            dir=self.dir,
-            host=self.host,
-            c2s_port=self.c2s_port,
-            component_port=self.component_port,
-            components=comps,
-            log_level=self.log_level,
-        )
+        values = {
+            "HOST": self.host, "RUN": self.dir, "DATA": self.dir / "data",
+            "CERTS": self.dir / "certs", "LISTEN": "127.0.0.1", "C2S_PORT": self.c2s_port,
+            "COMPONENT_PORT": self.component_port, "LOG_LEVEL": self.log_level,
+        }
         if self.http_port is not None:
-            config = self.with_websocket(config)
+            # HTTP with WebSocket (RFC 7395) on loopback; cross_domain_websocket
+            # is left out: 0.12 only logs that it is deprecated, and its
+            # mod_websocket checks no Origin.
+            values.update(WEBSOCKET="yes", HTTP_PORT=self.http_port)
         if self.report_to is not None:
-            config = self.with_report_copies(config)
+            rules = self.dir / "stoa-reports.pfw"
+            rules.write_text(render_config("test", "firewall", {"DOMAIN": self.report_to}))
+            values["FIREWALL"] = rules
+        config = render_config("test", "prosody", values,
+                               components=[(d, s, None) for d, s in self.components.items()])
         self.config_path.write_text(config)
         chown_tree(self.dir, "prosody")
         if not self.registered:
             for user, password in self.users.items():
                 self.ctl("register", user, self.host, password)
             self.registered = True
-
-    def with_websocket(self, config: str) -> str:
-        """The config with mod_websocket on http_port (loopback only). Option
-        names are Prosody 0.12's (core/portmanager.lua, mod_http.lua,
-        mod_websocket.lua); cross_domain_websocket is left out: 0.12 only logs
-        that it is deprecated, and its mod_websocket checks no Origin."""
-        edits = [
-            ('    "posix"; -- SIGTERM handling (with -F it does not daemonize)\n',
-             '    "posix"; -- SIGTERM handling (with -F it does not daemonize)\n'
-             '    "websocket"; -- browser clients (http_port)\n'),
-            ("http_ports = { }\n",
-             f"http_ports = {{ {self.http_port} }}\n"
-             'http_interfaces = { "127.0.0.1" }\n'
-             # Any Host header (127.0.0.1:PORT too) reaches the VirtualHost.
-             f'http_default_host = "{self.host}"\n'
-             # Plain ws:// on loopback counts as secure (SASL PLAIN allowed).
-             "consider_websocket_secure = true\n"),
-        ]
-        for old, new in edits:
-            assert config.count(old) == 1, f"PROSODY_CONFIG has no single {old!r}"
-            config = config.replace(old, new)
-        return config
-
-    def with_report_copies(self, config: str) -> str:
-        """The config with mod_firewall copying blocking IQs to report_to
-        (the same rule scripts/demo installs)."""
-        rules = self.dir / "stoa-reports.pfw"
-        rules.write_text(FIREWALL_RULES.format(domain=self.report_to))
-        old = '    "posix"; -- SIGTERM handling (with -F it does not daemonize)\n'
-        assert config.count(old) == 1
-        config = config.replace(old, old + '    "firewall"; -- copies of blocking requests to Stoa\n')
-        return config.replace("statistics = nil\n",
-                              f'statistics = nil\nfirewall_scripts = {{ "{rules}" }}\n')
 
     def websocket_url(self) -> str:
         assert self.http_port is not None, "Prosody started without http_port"
@@ -572,67 +490,6 @@ class Prosody(XmppServer):
 
 # --------------------------------------------------------------------------
 # ejabberd
-
-EJABBERD_CONFIG = """\
-# Private ejabberd for Stoa's tests: written by tests/e2e/servers.py.
-hosts:
-  - "{host}"
-loglevel: {log_level}
-log_rotate_count: 0
-hide_sensitive_log_data: false
-certfiles: []
-define_macro: {{}}
-auth_method: internal
-auth_password_format: plain
-default_db: mnesia
-new_sql_schema: false
-language: en
-listen:
-  -
-    port: {c2s_port}
-    ip: "127.0.0.1"
-    module: ejabberd_c2s
-    max_stanza_size: 262144
-    access: c2s
-    starttls: false
-    starttls_required: false
-  -
-    port: {component_port}
-    ip: "127.0.0.1"
-    module: ejabberd_service
-    access: all
-    hosts:
-{components}
-{extra_listeners}
-acl:
-  local:
-    user_regexp: ""
-  loopback:
-    ip:
-      - 127.0.0.0/8
-access_rules:
-  local:
-    allow: local
-  c2s:
-    allow: all
-  register:
-    deny: all
-api_permissions:
-  "console commands":
-    from:
-      - ejabberd_ctl
-    who: all
-    what: "*"
-modules:
-  mod_disco: {{}}
-  mod_ping: {{}}
-  mod_roster: {{}}
-  mod_version:
-    show_os: false
-  mod_stream_mgmt: {{}}
-  mod_privacy: {{}}
-  mod_blocking: {{}}
-{extra_modules}"""
 
 # contrib/ejabberd/mod_stoa_report: ejabberd's counterpart of the
 # firewall rule above, built with erlc against the installed ejabberd.
@@ -712,24 +569,19 @@ class Ejabberd(XmppServer):
         (self.dir / "log").mkdir(exist_ok=True)
         log = self.dir / "log" / "ejabberd.log"
         self.log_start = log.stat().st_size if log.exists() else 0
-        comps = "\n".join(
-            f'      "{d}":\n        password: "{s}"' for d, s in self.components.items()
-        ) or "      {}"
-        self.config_path.write_text(
-            EJABBERD_CONFIG.format(
-                host=self.host,
-                c2s_port=self.c2s_port,
-                component_port=self.component_port,
-                components=comps,
-                log_level=self.log_level,
-                extra_modules=self.report_module(),
-                extra_listeners="\n".join(
-                    f'  -\n    port: {self.component_ports[d]}\n    ip: "127.0.0.1"\n'
-                    f'    module: ejabberd_service\n    access: all\n    hosts:\n'
-                    f'      "{d}":\n        password: "{sec}"'
-                    for d, sec in self.extra_components.items()),
-            )
-        )
+        values = {
+            "HOST": self.host, "LISTEN_IP": "127.0.0.1", "C2S_PORT": self.c2s_port,
+            "COMPONENT_PORT": self.component_port, "LOG_LEVEL": self.log_level,
+            "REPORT_MODULE": self.report_module(),
+            "EXTRA_LISTENERS": "\n".join(
+                f'  -\n    port: {self.component_ports[d]}\n    ip: "127.0.0.1"\n'
+                f'    module: ejabberd_service\n    access: all\n    hosts:\n'
+                f'      "{d}":\n        password: "{sec}"'
+                for d, sec in self.extra_components.items()),
+        }
+        self.config_path.write_text(render_config(
+            "test", "ejabberd", values,
+            components=[(d, f'"{s}"') for d, s in self.components.items()]))
         # Our own ejabberdctl.cfg: the system one points at /etc/ejabberd.
         self.ctl_config_path.write_text(
             "# Private ejabberdctl.cfg for Stoa's tests.\n"
@@ -756,8 +608,7 @@ class Ejabberd(XmppServer):
         if not self.report_to:
             return ""
         install_stoa_report_module(self.dir / "contrib")
-        return (f"  {STOA_REPORT_MODULE}:\n"
-                f"    service: \"{self.report_to}\"\n")
+        return _render_config.ejabberd_report_module(self.report_to)
 
     def base_cmd(self) -> List[str]:
         return [

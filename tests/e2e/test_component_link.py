@@ -175,30 +175,58 @@ def test_malformed_xml_is_stream_error_then_reconnect(fake, linked):
     assert link2.recv_stanza().get("id") == "back"
 
 
-def test_oversized_stanza_is_policy_violation(fake, linked):
+def bounced(link, mid, cond="policy-violation"):
+    """The stanza error the component answers a skipped stanza with."""
+    r = link.recv_stanza()
+    assert r.get("id") == mid and r.get("type") == "error", ET.tostring(r)
+    assert r.get("to") == "alice@localhost/x", ET.tostring(r)
+    assert stanza_error(r)[1] == [cond], ET.tostring(r)
+    return r
+
+
+def still_linked(comp, link, mark, iid):
+    link.send(iq(USER, DOMAIN, "get", "<ping xmlns='urn:xmpp:ping'/>", iid))
+    assert link.recv_stanza().get("id") == iid
+    lost = [line for line in comp.lines_since(mark) if "component link" in line]
+    assert not lost, lost
+
+
+def test_oversized_stanza_is_bounced_not_the_link(fake, linked):
+    """16 times the 64k limit: skipped unbuilt, answered policy-violation,
+    and the stream carries on."""
     comp, link = linked
-    big = ("<message from='alice@localhost/x' to='rooms.localhost'><body>"
+    mark = comp.mark()
+    big = ("<message from='alice@localhost/x' to='rooms.localhost' id='big'><body>"
            + "A" * (1024 * 1024) + "</body></message>").encode()
     link.send_background(big)
-    err = link.expect_stream_error("policy-violation")
+    bounced(link, "big")
+    still_linked(comp, link, mark, "after-big")
+
+
+def test_larger_than_any_server_relays_is_policy_violation(fake, linked):
+    """Past 64 MiB no server relays a stanza: the stream ends, and comes back."""
+    comp, link = linked
+    big = b"<message from='alice@localhost/x' to='rooms.localhost'><body>" \
+        + b"A" * (65 * 1024 * 1024) + b"</body></message>"
+    link.send_background(big)
+    err = link.expect_stream_error("policy-violation", timeout=60)
     assert err.find(f"{{{NS_STREAM_ERRORS}}}text") is not None
     link.close_stream()
     link.wait_eof(10)
-    # And it comes back.
     link2 = reconnects(fake, comp)
     link2.send(iq(USER, DOMAIN, "get", "<ping xmlns='urn:xmpp:ping'/>", "back"))
     assert link2.recv_stanza().get("id") == "back"
 
 
-def test_deep_nesting_is_policy_violation(fake, linked):
+def test_deep_nesting_is_bounced_not_the_link(fake, linked):
     comp, link = linked
+    mark = comp.mark()
     depth = 200
     nested = "<x>" * depth + "</x>" * depth
-    link.send(f"<message from='alice@localhost/x' to='rooms.localhost'>{nested}</message>")
-    link.expect_stream_error("policy-violation")
-    link.close_stream()
-    link.wait_eof(10)
-    reconnects(fake, comp)
+    link.send(f"<message from='alice@localhost/x' to='rooms.localhost' id='deep'>{nested}"
+              "</message>")
+    bounced(link, "deep")
+    still_linked(comp, link, mark, "after-deep")
 
 
 def test_stanza_just_under_limit_is_fine(linked):
@@ -220,12 +248,13 @@ def test_memory_stays_bounded_under_bad_input(fake, component_factory):
         # that RSS measures what the daemon holds, not what ASan holds.
         extra_env={"ASAN_OPTIONS": "quarantine_size_mb=4:detect_leaks=1:exitcode=23"},
     )
+    # A megabyte skipped (over the 64k limit), then what no server relays.
     big = ("<message from='a@localhost/x' to='rooms.localhost'><body>"
-           + "B" * (1024 * 1024) + "</body></message>").encode()
+           + "B" * (1024 * 1024) + "<!-- -->").encode()
     bad_inputs = [
-        ("policy-violation", big),
+        ("restricted-xml", big),
         ("not-well-formed", b"<message><body>x</message>"),
-        ("policy-violation", b"<message>" + b"<x>" * 100),
+        ("restricted-xml", b"<message>" + b"<x>" * 100 + b"<?pi?>"),
         ("not-well-formed", b"<iq type='get' id='1' from='a@localhost' to='rooms.localhost'"
                             b" a='1' a='2'/>"),
     ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import ssl
 import time
 import xml.etree.ElementTree as ET
 from typing import Callable, Dict, List, Optional
@@ -37,7 +38,7 @@ class Client:
     also kept in `inbox`, in arrival order, for wait_for()."""
 
     def __init__(self, jid: str, password: str, port: int, host: str = "127.0.0.1",
-                 timeout: float = 15.0, available: bool = False):
+                 timeout: float = 15.0, available: bool = False, starttls: bool = False):
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
         self.jid = jid
@@ -72,8 +73,13 @@ class Client:
         # slixmpp sees it (see _incoming).
         self.xmpp.incoming_filter = self._incoming
 
-        self.xmpp.connect((host, port), use_ssl=False, force_starttls=False,
-                          disable_starttls=True)
+        if starttls:
+            # Servers that require TLS (a packaged Prosody or ejabberd in
+            # tests/install/guide), with their self-signed certificates.
+            self.xmpp.ssl_context.check_hostname = False
+            self.xmpp.ssl_context.verify_mode = ssl.CERT_NONE
+        self.xmpp.connect((host, port), use_ssl=False, force_starttls=starttls,
+                          disable_starttls=not starttls)
         try:
             self.run(asyncio.wait_for(asyncio.shield(self._session), timeout))
         except asyncio.TimeoutError:

@@ -68,6 +68,41 @@ START_TEST(test_reset)
 }
 END_TEST
 
+/* The issue's attack: a hostile stanza once a second, each cutting the link
+ * after a second of service. Closed by our side for bad input on a working
+ * stream, each session earns a fresh start: delays stay at min, where they
+ * used to climb to the maximum (23 s were measured). */
+START_TEST(test_session_closed_for_bad_input_resets)
+{
+    backoff b;
+    backoff_init(&b, 0.25, 30, 11);
+    for (int i = 0; i < 60; i++) {
+        backoff_session_ended(&b, 1.0, 10.0, true);
+        ck_assert_double_eq(backoff_next(&b), 0.25);
+    }
+}
+END_TEST
+
+START_TEST(test_short_session_keeps_growing)
+{
+    /* A server that accepts and drops us at once, for no fault of the
+     * stream: the ceiling keeps climbing to the maximum. */
+    backoff b;
+    backoff_init(&b, 0.25, 30, 12);
+    for (int i = 0; i < 10; i++) {
+        backoff_session_ended(&b, 1.0, 10.0, false);
+        backoff_next(&b);
+    }
+    ck_assert_double_eq(b.ceiling, 30);
+    /* A session of at least `stable` seconds starts again from min. */
+    backoff_session_ended(&b, 9.99, 10.0, false);
+    ck_assert_double_eq(b.ceiling, 30);
+    backoff_session_ended(&b, 10.0, 10.0, false);
+    ck_assert_double_eq(b.ceiling, 0.25);
+    ck_assert_uint_eq(b.attempts, 0);
+}
+END_TEST
+
 START_TEST(test_to_max)
 {
     backoff b;
@@ -186,6 +221,8 @@ static Suite *backoff_suite(void)
     tcase_add_test(tc, test_bounds);
     tcase_add_test(tc, test_reset);
     tcase_add_test(tc, test_to_max);
+    tcase_add_test(tc, test_session_closed_for_bad_input_resets);
+    tcase_add_test(tc, test_short_session_keeps_growing);
     tcase_add_test(tc, test_reproducible);
     tcase_add_test(tc, test_spread);
     tcase_add_test(tc, test_unseeded);

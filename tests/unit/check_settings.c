@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "complink.h"
 #include "log.h"
@@ -49,7 +51,7 @@ START_TEST(example_file_loads)
     snprintf(path, sizeof path, "%s/component/stoa-component.conf.example", dir ? dir : ".");
     settings s;
     ck_assert_msg(settings_load(path, &s, err, sizeof err) == 0, "%s", err);
-    ck_assert_str_eq(s.domain, "rooms.localhost");
+    ck_assert_str_eq(s.domain, "rooms.example.org");
     settings_free(&s);
 }
 END_TEST
@@ -93,7 +95,8 @@ START_TEST(missing_secret)
     ck_assert_int_eq(settings_load_string("t.conf", "[component]\ndomain = rooms.example.org\n", &s,
                                           err, sizeof err),
                      -1);
-    ck_assert_str_eq(err, "t.conf: [component] secret is required but missing");
+    ck_assert_str_eq(err, "t.conf: [component] secret is required (or secret_file, or "
+                          "STOA_COMPONENT_SECRET in the environment)");
 }
 END_TEST
 
@@ -232,6 +235,183 @@ START_TEST(safety_defaults_and_domain_lists)
 }
 END_TEST
 
+/* A file in the temporary directory holding text; its path in path. */
+static void write_tmp(char *path, size_t len, const char *name, const char *text)
+{
+    snprintf(path, len, "%s/stoa-check-settings-%d-%s",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(), name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+START_TEST(secrets_from_files)
+{
+    char sec[512], pw[512], text[2048];
+    write_tmp(sec, sizeof sec, "secret", "from-a-file\n");
+    write_tmp(pw, sizeof pw, "password", "redis-pw\r\n");
+    snprintf(text, sizeof text,
+             "[component]\ndomain = r.example.org\nsecret_file = %s\n[redis]\npassword_file = %s\n",
+             sec, pw);
+    settings s;
+    ck_assert_msg(settings_load_string("t.conf", text, &s, err, sizeof err) == 0, "%s", err);
+    ck_assert_str_eq(s.secret, "from-a-file");
+    ck_assert_str_eq(s.redis_password, "redis-pw");
+    settings_free(&s);
+
+    /* One source only; a file of two lines is a mistake, not a secret. */
+    snprintf(text, sizeof text,
+             "[component]\ndomain = r.example.org\nsecret = x\nsecret_file = %s\n", sec);
+    ck_assert_int_eq(settings_load_string("t.conf", text, &s, err, sizeof err), -1);
+    ck_assert_str_eq(err, "t.conf: [component] secret and secret_file are both set: keep one");
+    write_tmp(sec, sizeof sec, "secret", "line-one\nline-two\n");
+    snprintf(text, sizeof text, "[component]\ndomain = r.example.org\nsecret_file = %s\n", sec);
+    ck_assert_int_eq(settings_load_string("t.conf", text, &s, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "[component] secret_file: "));
+    ck_assert_ptr_nonnull(strstr(err, ": holds more than one line"));
+    ck_assert_ptr_null(strstr(err, "line-one"));
+    write_tmp(sec, sizeof sec, "secret", "\n");
+    ck_assert_int_eq(settings_load_string("t.conf", text, &s, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, ": is empty"));
+    unlink(sec);
+    ck_assert_int_eq(settings_load_string("t.conf", text, &s, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, ": cannot read: No such file or directory"));
+    unlink(pw);
+}
+END_TEST
+
+START_TEST(secrets_from_the_environment)
+{
+    settings s;
+    setenv("STOA_COMPONENT_SECRET", "env-secret", 1);
+    setenv("STOA_REDIS_PASSWORD", "env-pw", 1);
+    ck_assert_msg(settings_load_string("t.conf", "[component]\ndomain = r.example.org\n", &s, err,
+                                       sizeof err) == 0,
+                  "%s", err);
+    ck_assert_str_eq(s.secret, "env-secret");
+    ck_assert_str_eq(s.redis_password, "env-pw");
+    settings_free(&s);
+    /* The file wins: the environment fills only what it leaves out. */
+    ck_assert_int_eq(settings_load_string("t.conf",
+                                          "[component]\ndomain = r.example.org\nsecret = f\n"
+                                          "[redis]\npassword =\n",
+                                          &s, err, sizeof err),
+                     0);
+    ck_assert_str_eq(s.secret, "f");
+    ck_assert_str_eq(s.redis_password, "");
+    settings_free(&s);
+    unsetenv("STOA_COMPONENT_SECRET");
+    unsetenv("STOA_REDIS_PASSWORD");
+    ck_assert_int_eq(settings_load_string("t.conf",
+                                          "[component]\ndomain = r.example.org\nsecret = f\n", &s,
+                                          err, sizeof err),
+                     0);
+    ck_assert_str_eq(s.redis_password, "");
+    settings_free(&s);
+}
+END_TEST
+
+/* A configuration that only names its secret's file may be world-readable;
+ * the secret file may not, nor a configuration holding a secret itself. */
+START_TEST(secret_files_must_be_private)
+{
+    char sec[512], conf[512], text[1024];
+    write_tmp(sec, sizeof sec, "private-secret", "s3cret\n");
+    chmod(sec, 0600);
+    snprintf(text, sizeof text, "[component]\ndomain = r.example.org\nsecret_file = %s\n", sec);
+    write_tmp(conf, sizeof conf, "private.conf", text);
+    chmod(conf, 0644);
+    settings s;
+    ck_assert_msg(settings_load(conf, &s, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(settings_check_private(conf, &s, err, sizeof err) == 0, "%s", err);
+    chmod(sec, 0644);
+    ck_assert_int_eq(settings_check_private(conf, &s, err, sizeof err), -1);
+    ck_assert_msg(strncmp(err, sec, strlen(sec)) == 0 && strstr(err, "holds [component] secret") &&
+                      strstr(err, "every user of this machine may read it"),
+                  "%s", err);
+    ck_assert_ptr_null(strstr(err, "s3cret"));
+    settings_free(&s);
+    /* The secret in the configuration itself: the configuration is checked. */
+    write_tmp(conf, sizeof conf, "private.conf",
+              "[component]\ndomain = r.example.org\nsecret = x\n");
+    chmod(conf, 0644);
+    ck_assert_int_eq(settings_load(conf, &s, err, sizeof err), 0);
+    ck_assert_int_eq(settings_check_private(conf, &s, err, sizeof err), -1);
+    ck_assert_msg(strncmp(err, conf, strlen(conf)) == 0, "%s", err);
+    settings_free(&s);
+    /* From the environment: nothing to check but the file's other secrets. */
+    setenv("STOA_COMPONENT_SECRET", "env", 1);
+    write_tmp(conf, sizeof conf, "private.conf", "[component]\ndomain = r.example.org\n");
+    chmod(conf, 0644);
+    ck_assert_int_eq(settings_load(conf, &s, err, sizeof err), 0);
+    ck_assert_msg(settings_check_private(conf, &s, err, sizeof err) == 0, "%s", err);
+    settings_free(&s);
+    unsetenv("STOA_COMPONENT_SECRET");
+    unlink(sec);
+    unlink(conf);
+}
+END_TEST
+
+/* Whether `key` appears in [section] of a text where section headers are
+ * lines starting with `head` ("[", ".SS [", "### [") and keys are lines
+ * matching `pre` KEY `post` once leading "# " is dropped. */
+static bool documents(const char *text, const char *head, const char *section, const char *pre,
+                      const char *key, const char *post)
+{
+    char want_head[128], want_key[128];
+    snprintf(want_head, sizeof want_head, "%s%s]", head, section);
+    snprintf(want_key, sizeof want_key, "%s%s%s", pre, key, post);
+    bool in = false;
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (strncmp(l, head, strlen(head)) == 0)
+            in = strncmp(l, want_head, strlen(want_head)) == 0;
+        const char *k = l;
+        if (k[0] == '#' && k[1] == ' ')
+            k += 2;
+        if (in && strncmp(k, want_key, strlen(want_key)) == 0)
+            return true;
+    }
+    return false;
+}
+
+static char *slurp(const char *rel)
+{
+    const char *dir = getenv("STOA_SRCDIR");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir ? dir : ".", rel);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot read %s", path);
+    static char text[256 * 1024];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    return strdup(text);
+}
+
+/* The example, the manual page and the reference list every key of the
+ * schema, each in its own section, so none of them can fall behind it. */
+START_TEST(every_key_documented)
+{
+    char *example = slurp("component/stoa-component.conf.example");
+    char *man = slurp("man/stoa.conf.5");
+    char *md = slurp("docs/configuration.md");
+    int keys = 0;
+    for (const config_key *k = settings_schema; k->name; k++, keys++) {
+        ck_assert_msg(documents(example, "[", k->section, "", k->name, " ="),
+                      "[%s] %s missing from stoa-component.conf.example", k->section, k->name);
+        ck_assert_msg(documents(man, ".SS [", k->section, ".B ", k->name, "\n"),
+                      "[%s] %s missing from man/stoa.conf.5", k->section, k->name);
+        ck_assert_msg(documents(md, "### [", k->section, "| `", k->name, "` |"),
+                      "[%s] %s missing from docs/configuration.md", k->section, k->name);
+    }
+    ck_assert_int_gt(keys, 70);
+    free(example);
+    free(man);
+    free(md);
+}
+END_TEST
+
 /* Every module's struct gets what the file says, through the table. */
 START_TEST(settings_reach_the_modules)
 {
@@ -332,6 +512,10 @@ int main(void)
     tcase_add_test(tc, port_out_of_range);
     tcase_add_test(tc, reload_detects_restart_only_keys);
     tcase_add_test(tc, safety_defaults_and_domain_lists);
+    tcase_add_test(tc, secrets_from_files);
+    tcase_add_test(tc, secrets_from_the_environment);
+    tcase_add_test(tc, every_key_documented);
+    tcase_add_test(tc, secret_files_must_be_private);
     tcase_add_test(tc, settings_reach_the_modules);
     tcase_add_test(tc, reload_takes_the_reloadable_keys);
     suite_add_tcase(s, tc);
