@@ -150,21 +150,6 @@ xml_node *stanza_iq_payload(const xml_node *iq)
     return found;
 }
 
-const char *stanza_form_value(const xml_node *x, const char *var)
-{
-    for (xml_node *f = x ? xml_first_child(x) : NULL; f; f = xml_next(f)) {
-        if (xml_is_text(f) || strcmp(xml_name(f), "field") != 0)
-            continue;
-        const char *v = xml_attr(f, "var");
-        if (!v || strcmp(v, var) != 0)
-            continue;
-        xml_node *val = xml_child(f, "value", NULL);
-        const char *t = val ? xml_text(val) : NULL;
-        return t ? t : "";
-    }
-    return NULL;
-}
-
 /* ---- a stanza as it comes in ---- */
 
 static jid_err parse_addr(const xml_node *st, const char *name, jid *out, bool *has)

@@ -71,10 +71,6 @@ xml_node *stanza_iq_reply(const xml_node *iq, const char *name, const char *ns, 
  * IQ has none or more than one (a bad-request for get/set). */
 xml_node *stanza_iq_payload(const xml_node *iq);
 
-/* The first value of field `var` in a data form (XEP-0004) x, "" for a
- * field without a value, NULL when x (which may be NULL) has no such field. */
-const char *stanza_form_value(const xml_node *x, const char *var);
-
 /* ---- a stanza as it comes in ---- */
 
 typedef enum { STANZA_IQ, STANZA_MESSAGE, STANZA_PRESENCE, STANZA_OTHER } stanza_kind;

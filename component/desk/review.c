@@ -407,7 +407,7 @@ static void act_submit(adhoc_req *q)
 }
 
 /* Clients send the report's text and evidence back with the form. */
-static const dataform_limits report_limits = {0, 0, 1 << 20};
+static const dataform_limits report_limits = {.value_len = 1 << 20};
 
 const adhoc_step desk_list_steps[1] = {{list_show, NULL, NULL, 0, NULL}};
 static const dataform_spec pick_fields[] = {

@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataform.h"
+#include "muc/disco.h"
+#include "muc/fanout.h"
 #include "ns.h"
-#include "room.h"
 
 /* disco#items nodes: "topics" lists the categories, "topic/NAME" the public
  * rooms of one category. */
@@ -46,22 +48,6 @@ static bool known_topic(const muc *m, const char *t)
     }
     return false;
 }
-
-static bool search_route(void *ud, const stanza_ctx *c)
-{
-    muc_search(ud, c->st, c->payload);
-    return true;
-}
-
-const router_route muc_routes[MUC_ROUTES] = {
-    {0, 0, NULL, NULL, NULL, NS_MUC},
-    {0, 0, NULL, NULL, NULL, NS_SID},
-    {0, 0, NULL, NULL, NULL, NS_OCCUPANT_ID},
-    /* Rooms and occupants: everything, answers too (an occupant's answer
-     * to an IQ the room forwarded, a client's to the room's own check). */
-    {ROUTE_ANY | ROUTE_IQ_ANSWER, ROUTE_TO_NODES, NULL, NULL, muc_route, NULL},
-    {ROUTE_IQ, ROUTE_TO_SERVICE, NS_CHANNEL_SEARCH, "search", search_route, NS_CHANNEL_SEARCH},
-};
 
 bool muc_disco_items(muc *m, const char *node, xml_node *query)
 {
@@ -106,15 +92,10 @@ static void feature(xml_node *q, const char *var)
         xml_set_attr(f, "var", var);
 }
 
+/* A muc#roominfo field (XEP-0045 15.5.4), its value "" when unset. */
 static void field(xml_node *x, const char *var, const char *label, const char *value)
 {
-    xml_node *f = xml_append_new(x, "field", NULL);
-    if (!f)
-        return;
-    xml_set_attr(f, "var", var);
-    if (label)
-        xml_set_attr(f, "label", label);
-    xml_append_text(xml_append_new(f, "value", NULL), value ? value : "");
+    dataform_add_field(x, var, DATAFORM_UNTYPED, label, value ? value : "", 0);
 }
 
 static void room_info(muc *m, muc_room *r, const xml_node *iq)
@@ -145,15 +126,9 @@ static void room_info(muc *m, muc_room *r, const xml_node *iq)
     feature(q, r->cfg.moderated ? "muc_moderated" : "muc_unmoderated");
     feature(q, r->cfg.whois == WHO_ANYONE ? "muc_nonanonymous" : "muc_semianonymous");
     feature(q, r->cfg.password ? "muc_passwordprotected" : "muc_unsecured");
-    xml_node *x = xml_append_new(q, "x", NS_DATA);
+    xml_node *x = dataform_new(q, DATAFORM_RESULT, NULL, NULL);
     if (x) {
-        xml_set_attr(x, "type", "result");
-        xml_node *ft = xml_append_new(x, "field", NULL);
-        if (ft) {
-            xml_set_attr(ft, "var", "FORM_TYPE");
-            xml_set_attr(ft, "type", "hidden");
-            xml_append_text(xml_append_new(ft, "value", NULL), NS_MUC_ROOMINFO);
-        }
+        dataform_add_form_type(x, NS_MUC_ROOMINFO);
         field(x, "muc#roominfo_description", "Description", r->cfg.description);
         field(x, "muc#roominfo_subject", "Subject", r->subject);
         char count[24];
@@ -167,9 +142,10 @@ static void room_info(muc *m, muc_room *r, const xml_node *iq)
     xml_free(res);
 }
 
-void muc_room_disco(muc *m, muc_room *r, const xml_node *iq, const xml_node *q)
+void muc_room_disco(muc *m, muc_room *r, const stanza_ctx *c)
 {
-    const char *type = xml_attr(iq, "type");
+    const xml_node *iq = c->st, *q = c->payload;
+    const char *type = c->type;
     if (strcmp(type, "get") != 0) {
         muc_error(m, iq, STANZA_ERR_FEATURE_NOT_IMPLEMENTED, NULL);
         return;

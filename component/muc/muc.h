@@ -1,10 +1,18 @@
-/* muc: multi-user chat rooms (XEP-0045) on the component.
+/* muc: multi-user chat rooms (XEP-0045) on the component; what the rest of
+ * the component sees of them.
  *
- * The room core (room.c) keeps rooms, occupants and affiliations; each
- * feature lives in its own file, as in Prosody's plugins/muc: presence.c
+ * Inside, a core and features, as in Prosody's plugins/muc: room.c is the
+ * model (rooms, occupants, affiliations, history ring, identifiers), muc.c
+ * the service object and the dispatch, fanout.c how a room writes to its
+ * occupants, and one file per feature with a header of its own: presence.c
  * (joining, leaving, nick changes), message.c (groupchat, subject, private
- * messages), history.c (discussion history), disco.c (the directory and room
- * info), owner.c (room configuration) and admin.c (roles and affiliations).
+ * messages, invitations), history.c (replay), disco.c (the directory and
+ * room info), search.c (XEP-0433), owner.c (configuration), admin.c (roles
+ * and affiliations), mam.c (archive queries), moderation.c (retraction),
+ * iqfwd.c (IQs between occupants), recheck.c (occupants checked after a
+ * restart), sanction.c (what the desk does in rooms). Persistence is
+ * store.c, occstore.c and persist.c, which the model reaches only through
+ * its change hook.
  *
  * Ownership: muc_route borrows the stanza context; the muc owns its rooms. */
 #ifndef STOA_MUC_H
@@ -52,8 +60,8 @@ extern const router_route muc_routes[MUC_ROUTES];
  * node is unknown. */
 bool muc_disco_items(muc *m, const char *node, xml_node *query);
 
-/* Persists rooms and archives through store (see store.h); NULL: memory
- * only. The muc borrows it. */
+/* Persists rooms, occupants and archives through store (see store.h): its
+ * change hook is set on the rooms; NULL: memory only. The muc borrows it. */
 struct muc_store;
 void muc_set_store(muc *m, struct muc_store *store);
 

@@ -1,10 +1,11 @@
-#include "occstore.h"
+#include "muc/occstore.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "muc/recheck.h"
 #include "ns.h"
 #include "xmlparse.h"
 

@@ -1,4 +1,4 @@
-#include "store.h"
+#include "muc/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -17,8 +17,8 @@
 #include <stddef.h>
 
 #include "keys.h"
+#include "muc/room.h"
 #include "rdb.h"
-#include "room.h"
 
 typedef struct muc_store muc_store;
 
@@ -76,6 +76,10 @@ char *muc_store_key(const muc_store *s, const char *stem, const char *jid);
 /* The set of rooms with occupants on room_jid's service domain. */
 char *muc_store_live_key(const muc_store *s, const char *room_jid);
 rdb *muc_store_rdb(const muc_store *s);
+
+/* The rooms' change hook (room.h) when they are kept in store (ud): every
+ * change becomes the writes that keep Redis in step (persist.c). */
+void muc_persist_change(void *ud, const muc_change *c);
 
 /* Room state as a document, and back: exposed for tests. */
 char *muc_room_state(const muc_room *r);

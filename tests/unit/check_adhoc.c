@@ -100,7 +100,7 @@ static void finish_held(void)
 static const adhoc_who admins = {ROLE_ADMIN, "only admins may do that"};
 
 static const adhoc_step hello_steps[] = {{hello_show, NULL, NULL, 0, NULL}};
-static const dataform_limits short_values = {0, 0, 32};
+static const dataform_limits short_values = {.value_len = 32};
 static const adhoc_step survey_steps[] = {
     {name_show, name_submit, name_fields, 1, NULL},
     {colour_show, colour_submit, colour_fields, 1, &short_values}};

@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "muc/occstore.h"
+#include "muc/recheck.h"
 #include "muc/store.h"
 #include "safety/linkpol.h"
 #include "safety/ublock.h"
