@@ -70,8 +70,7 @@ static void filed_done(pend *p, const redisReply *r)
     desk *d = p->d;
     desk_store_filed out;
     if (desk_store_read_filed(r, &out) < 0) {
-        log_warn("desk: storing a report failed: %s",
-                 r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
+        log_warn("desk: storing a report failed: %s", rdb_error(r) ? rdb_error(r) : "no reply");
         f->failed = true;
     } else if (out.flooded) {
         f->flooded = true;

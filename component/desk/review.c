@@ -67,7 +67,7 @@ static void open_done(pend *p, const redisReply *r)
 {
     open_for mode = ((open_pend *)p)->mode;
     adhoc_req *q = desk_cmd_take(p);
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
+    if (!rdb_is_array(r, NULL)) {
         desk_redis_away(q);
         return;
     }
@@ -327,7 +327,7 @@ static void report_done(pend *p, const redisReply *r)
 {
     desk *d = p->d;
     adhoc_req *q = desk_cmd_take(p);
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
+    if (!rdb_is_array(r, NULL)) {
         desk_redis_away(q);
         return;
     }

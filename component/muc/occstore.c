@@ -269,9 +269,9 @@ static void step_free(room_step *rs)
 static void on_room_doc(void *ud, redisReply *rep)
 {
     room_step *rs = ud;
-    if (!rep || rep->type == REDIS_REPLY_ERROR)
+    if (!rep || rdb_error(rep))
         rs->c->failed = true;
-    else if (rep->type == REDIS_REPLY_STRING && !muc_room_restore(rs->c->m, rep->str, rep->len))
+    else if (rdb_str(rep) && !muc_room_restore(rs->c->m, rep->str, rep->len))
         log_warn("muc: the state of %s could not be read back", rs->jid);
     step_free(rs);
 }
@@ -281,12 +281,12 @@ static void on_sessions(void *ud, redisReply *rep)
     room_step *rs = ud;
     occ_load *c = rs->c;
     muc_room *r = muc_room_by_jid(c->m, rs->jid);
-    if (!rep || rep->type != REDIS_REPLY_ARRAY)
+    size_t n;
+    if (!rdb_is_array(rep, &n))
         c->failed = true;
-    for (size_t i = 0; r && rep && rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements;
-         i += 2) {
+    for (size_t i = 0; r && i + 1 < n; i += 2) {
         const redisReply *f = rep->element[i], *v = rep->element[i + 1];
-        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+        if (!rdb_str(f) || !rdb_str(v))
             continue;
         muc_session *s = muc_occupant_restore(r, f->str, v->str, v->len);
         if (s) {
@@ -333,19 +333,20 @@ static void ask_room(occ_load *c, const char *room_jid)
 static void on_live_rooms(void *ud, redisReply *rep)
 {
     occ_load *c = ud;
-    if (!rep || rep->type != REDIS_REPLY_ARRAY) {
+    size_t n;
+    if (!rdb_is_array(rep, &n)) {
         c->done(c->ud, -1);
         free(c);
         return;
     }
-    c->rooms = calloc(rep->elements ? rep->elements : 1, sizeof *c->rooms);
+    c->rooms = calloc(n ? n : 1, sizeof *c->rooms);
     c->waiting = 1; /* held until every request is sent */
-    for (size_t i = 0; c->rooms && i < rep->elements; i++) {
-        const redisReply *e = rep->element[i];
-        const char *at = e->type == REDIS_REPLY_STRING ? strchr(e->str, '@') : NULL;
+    for (size_t i = 0; c->rooms && i < n; i++) {
+        const char *room = rdb_str(rep->element[i]);
+        const char *at = room ? strchr(room, '@') : NULL;
         /* The list is per domain; a room of another service is not ours to
          * seat or to tidy, whatever the list says. */
-        if (!at || strcmp(at + 1, c->m->domain) != 0 || !(c->rooms[c->nrooms] = strdup(e->str)))
+        if (!at || strcmp(at + 1, c->m->domain) != 0 || !(c->rooms[c->nrooms] = strdup(room)))
             continue;
         ask_room(c, c->rooms[c->nrooms++]);
     }

@@ -502,19 +502,19 @@ static void on_rows(void *ud, redisReply *reply)
 {
     query_ctx *q = ud;
     const redisReply *rep = NULL;
-    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
-        reply->element[0]->type == REDIS_REPLY_INTEGER) {
+    size_t len;
+    if (rdb_is_array(reply, &len) && len >= 1 && reply->element[0]->type == REDIS_REPLY_INTEGER) {
         if (reply->element[0]->integer == 0) {
             q->cb(q->ud, MUC_STORE_UNKNOWN, NULL, 0, false);
             free(q);
             return;
         }
-        if (reply->elements == 2 && reply->element[1]->type == REDIS_REPLY_ARRAY)
+        if (len == 2 && rdb_is_array(reply->element[1], NULL))
             rep = reply->element[1];
     }
     if (!rep) {
-        if (reply && reply->type == REDIS_REPLY_ERROR)
-            log_error("store: archive query failed: %s", reply->str);
+        if (rdb_error(reply))
+            log_error("store: archive query failed: %s", rdb_error(reply));
         q->cb(q->ud, MUC_STORE_FAILED, NULL, 0, false);
         free(q);
         return;
@@ -624,7 +624,7 @@ static void on_room_log(void *ud, redisReply *rep)
 {
     room_load *rl = ud;
     jid j;
-    if (rep && rep->type == REDIS_REPLY_ARRAY && jid_parse(rl->jid, &j) == JID_OK) {
+    if (rdb_is_array(rep, NULL) && jid_parse(rl->jid, &j) == JID_OK) {
         muc_room *r = j.local ? muc_room_get(rl->c->m, j.local) : NULL;
         if (r && r->hist_cap) {
             muc_history_entry *rows = calloc(r->hist_cap, sizeof *rows);
@@ -652,7 +652,7 @@ static void on_room_state(void *ud, redisReply *rep)
     room_load *rl = ud;
     load_ctx *c = rl->c;
     muc_room *r = NULL;
-    if (rep && rep->type == REDIS_REPLY_STRING)
+    if (rdb_str(rep))
         r = muc_room_restore(c->m, rep->str, rep->len);
     if (r) {
         c->loaded++;
@@ -665,7 +665,7 @@ static void on_room_state(void *ud, redisReply *rep)
             return; /* on_room_log finishes this room */
         }
         free(lk);
-    } else if (rep && rep->type == REDIS_REPLY_STRING) {
+    } else if (rdb_str(rep)) {
         log_warn("store: room %s not restored (unreadable, or already open)", rl->jid);
     }
     free(rl->jid);
@@ -676,7 +676,7 @@ static void on_room_state(void *ud, redisReply *rep)
 static void on_room_list(void *ud, redisReply *rep)
 {
     load_ctx *c = ud;
-    if (!rep || rep->type != REDIS_REPLY_ARRAY) {
+    if (!rdb_is_array(rep, NULL)) {
         c->done(c->ud, -1);
         free(c);
         return;
@@ -684,7 +684,7 @@ static void on_room_list(void *ud, redisReply *rep)
     c->waiting = 1; /* held until every request below is sent */
     for (size_t i = 0; i < rep->elements; i++) {
         const redisReply *e = rep->element[i];
-        if (e->type != REDIS_REPLY_STRING)
+        if (!rdb_str(e))
             continue;
         room_load *rl = calloc(1, sizeof *rl);
         char *rk = muc_store_key(c->s, KEY_MUC_ROOM, e->str);
@@ -711,7 +711,7 @@ static void on_secret(void *ud, redisReply *rep)
 {
     muc *m = ud;
     unsigned long long a, b;
-    if (rep && rep->type == REDIS_REPLY_STRING && sscanf(rep->str, "%16llx%16llx", &a, &b) == 2) {
+    if (rdb_str(rep) && sscanf(rep->str, "%16llx%16llx", &a, &b) == 2) {
         m->id_key[0] = a;
         m->id_key[1] = b;
     } else {

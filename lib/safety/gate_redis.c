@@ -110,8 +110,7 @@ static void on_reply(void *ud, redisReply *reply)
         gate_entry_free(e);
         return;
     }
-    if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0 &&
-        !e->eval) {
+    if (rdb_error(reply) && strncmp(rdb_error(reply), "NOSCRIPT", 8) == 0 && !e->eval) {
         /* Redis lost the script (restart, SCRIPT FLUSH): send it whole
          * once; the entry keeps its place in the FIFO. */
         e->eval = true;
@@ -121,23 +120,22 @@ static void on_reply(void *ud, redisReply *reply)
         reply = NULL;
     }
     e->waiting = false;
-    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
-        reply->element[0]->type == REDIS_REPLY_INTEGER) {
+    size_t n;
+    if (rdb_is_array(reply, &n) && n == 3 && reply->element[0]->type == REDIS_REPLY_INTEGER) {
         long long v = reply->element[0]->integer;
-        long long ttl =
-            reply->element[2]->type == REDIS_REPLY_INTEGER ? reply->element[2]->integer : 0;
-        const redisReply *rs = reply->element[1];
+        long long ttl = rdb_int(reply->element[2], 0);
+        const char *rs = rdb_str(reply->element[1]);
         e->v = v >= 0 && v <= GATE_RATE_ROOM ? (gate_verdict)v : GATE_PASS;
         if (e->v == GATE_RATE_ROOM)
             snprintf(e->reason, sizeof e->reason, "%u messages a minute", e->room_rate);
-        else if (rs->type == REDIS_REPLY_STRING || rs->type == REDIS_REPLY_STATUS)
-            snprintf(e->reason, sizeof e->reason, "%.*s", (int)rs->len, rs->str);
+        else if (rs)
+            snprintf(e->reason, sizeof e->reason, "%s", rs);
         e->ttl = ttl > 0 ? (double)ttl / 1000.0 : 0;
         gate_cache_verdict(g, e, ttl);
     } else {
         /* Lost connection or a refusal: judge here rather than drop. */
-        if (reply && reply->type == REDIS_REPLY_ERROR)
-            log_warn("gate: Redis refused the check: %s", reply->str);
+        if (rdb_error(reply))
+            log_warn("gate: Redis refused the check: %s", rdb_error(reply));
         else if (!reply && !g->lost_logged)
             log_info("gate: checks in flight when Redis went away are judged locally");
         g->lost_logged |= !reply;
@@ -203,7 +201,7 @@ static void on_script_loaded(void *ud, redisReply *reply)
     gate *g = ud;
     if (g->closed)
         return;
-    if (reply && reply->type == REDIS_REPLY_STRING && reply->len == 40)
+    if (rdb_str(reply) && reply->len == 40)
         memcpy(g->sha, reply->str, 41);
     else
         log_warn("gate: SCRIPT LOAD failed; sending the script whole");
@@ -235,8 +233,8 @@ void gate_redis_state(gate *g, rdb_state state)
 static void on_spam_reply(void *ud, redisReply *reply)
 {
     (void)ud;
-    if (reply && reply->type == REDIS_REPLY_ERROR)
-        log_warn("gate: storing the spam-domain list failed: %s", reply->str);
+    if (rdb_error(reply))
+        log_warn("gate: storing the spam-domain list failed: %s", rdb_error(reply));
 }
 
 /* Replaces {p}safety:spamdomains with the local list: filled under a

@@ -168,13 +168,14 @@ static void on_load(void *ud, redisReply *reply)
     ublock_list *l = ud;
     l->loading--;
     /* Only the last reply due tells the newest state. */
-    if (!l->loading && reply && reply->type == REDIS_REPLY_ARRAY) {
+    size_t n;
+    if (!l->loading && rdb_is_array(reply, &n)) {
         items_clear(l);
-        for (size_t i = 0; i < reply->elements; i++) {
-            const redisReply *e = reply->element[i];
-            if (e->type != REDIS_REPLY_STRING)
+        for (size_t i = 0; i < n; i++) {
+            const char *s = rdb_str(reply->element[i]);
+            if (!s)
                 continue;
-            char *it = normalize_item(e->str, NULL);
+            char *it = normalize_item(s, NULL);
             if (it && add_item(l, it) < 0)
                 log_warn("ublock: the block list of %s is over %d items; rest ignored", l->owner,
                          UBLOCK_MAX_ITEMS);
@@ -248,7 +249,7 @@ static void on_set(void *ud, redisReply *reply)
     set_req *q = ud;
     ublock *u = q->u;
     if (!u->closed) {
-        if (reply && reply->type != REDIS_REPLY_ERROR) {
+        if (reply && !rdb_error(reply)) {
             emit(u, stanza_iq_result(q->iq));
         } else {
             if (reply)
@@ -286,11 +287,12 @@ static void on_list(void *ud, redisReply *reply)
 {
     list_req *q = ud;
     if (!q->u->closed) {
-        if (reply && reply->type == REDIS_REPLY_ARRAY) {
-            char **items = calloc(reply->elements + 1, sizeof *items);
+        size_t len;
+        if (rdb_is_array(reply, &len)) {
+            char **items = calloc(len + 1, sizeof *items);
             size_t n = 0;
-            for (size_t i = 0; items && i < reply->elements; i++)
-                if (reply->element[i]->type == REDIS_REPLY_STRING)
+            for (size_t i = 0; items && i < len; i++)
+                if (rdb_str(reply->element[i]))
                     items[n++] = reply->element[i]->str;
             reply_list(q->u, q->iq, items, n);
             free(items);
@@ -518,10 +520,11 @@ static void on_member(void *ud, redisReply *reply)
 {
     send_req *q = ud;
     bool blocked = false;
-    if (reply && reply->type == REDIS_REPLY_ARRAY)
-        for (size_t i = 0; i < reply->elements; i++)
-            blocked |=
-                reply->element[i]->type == REDIS_REPLY_INTEGER && reply->element[i]->integer == 1;
+    size_t n;
+    rdb_is_array(reply, &n);
+    for (size_t i = 0; i < n; i++)
+        blocked |=
+            reply->element[i]->type == REDIS_REPLY_INTEGER && reply->element[i]->integer == 1;
     if (!q->u->closed && !blocked)
         emit(q->u, q->msg);
     else
