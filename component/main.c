@@ -18,6 +18,8 @@
 #include <string.h>
 
 #include "complink.h"
+#include "gateways.h"
+#include "jid.h"
 #include "log.h"
 #include "notify.h"
 #include "ns.h"
@@ -43,7 +45,9 @@ typedef struct daemon_state {
     service *svc;
     rdb *redis;
     gate *gate;
-    out sink;
+    out sink;                     /* where handlers write: the link, or split off to gateways */
+    gateways *gws;                /* NULL: no gateway listener */
+    char **host_domains;          /* [gateways] host_domains, parsed */
     size_t high_water, low_water; /* the link's, from its stream options */
     bool congested;
     ev_prepare drained; /* lets the gate go on once the link has drained */
@@ -249,6 +253,7 @@ static void on_terminate(struct ev_loop *loop, ev_signal *w, int revents)
     ev_timer_start(loop, &d->shutdown_deadline);
     ev_timer_stop(loop, &d->recheck);
     muc_shutdown(service_muc(d->svc), announce);
+    gateways_stop(d->gws);
     complink_stop(d->link);
 }
 
@@ -279,6 +284,29 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
     complink_set_stream_options(d->link, &o);
     load_spam_domains(d);
     log_info("configuration reloaded from %s", d->config_path);
+}
+
+/* Gateways (docs/gateway.md) attach beside the host link: what they send
+ * enters where the host's stanzas do; the sink handlers write into becomes
+ * the one that splits remote domains' stanzas off to a gateway. */
+static int start_gateways(daemon_state *d, out *sink)
+{
+    static const gateways_callbacks gcb = {on_stanza, on_dropped};
+    char err[512], bad[256];
+    if (d->cfg.gateways_port == 0)
+        return 0;
+    d->host_domains =
+        jid_list_parse(d->cfg.gateways_host_domains, JID_LIST_DOMAINS, bad, sizeof bad);
+    gateways_config gc = {.host_domains = d->host_domains};
+    settings_fill(&d->cfg, SETTINGS_GATEWAYS, &gc);
+    stream_options_from(&d->cfg, &gc.stream);
+    d->gws = d->host_domains ? gateways_new(d->loop, &gc, sink, &gcb, d, err, sizeof err) : NULL;
+    if (!d->gws) {
+        fprintf(stderr, "stoa-component: %s\n", d->host_domains ? err : "out of memory");
+        return -1;
+    }
+    *sink = *gateways_sink(d->gws);
+    return 0;
 }
 
 static void usage(FILE *f)
@@ -348,6 +376,8 @@ static int parse_options(int argc, char **argv, daemon_state *d, options *o)
 static int build(daemon_state *d)
 {
     d->sink = (out){link_begin, link_commit, d, NS_COMPONENT};
+    if (start_gateways(d, &d->sink) < 0)
+        return EXIT_CONFIG;
     if (d->cfg.redis_enabled) {
         rdb_config rc = {.ping_interval = 5};
         settings_fill(&d->cfg, SETTINGS_REDIS, &rc);
@@ -426,6 +456,8 @@ static void teardown(daemon_state *d)
     if (d->svc)
         service_close(d->svc);
     rdb_free(d->redis);
+    gateways_free(d->gws);
+    config_list_free(d->host_domains);
     complink_free(d->link);
     service_free(d->svc);
     gate_free(d->gate);

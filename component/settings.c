@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "complink.h"
+#include "gateways.h"
 #include "jid.h"
 #include "log.h"
 #include "rdb.h"
@@ -146,6 +147,16 @@ const config_key settings_schema[] = {
      1, 10000, NULL, "reports one reporter may file per minute"},
     {"desk", "audit_max", CFG_INT, OFF(desk_audit_max), "10000", false, false, false, 100,
      100000000, NULL, "entries kept in the audit log"},
+    {"gateways", "listen", CFG_STRING, OFF(gateways_listen), "127.0.0.1", false, false, false, 0, 0,
+     NULL, "address where stoa-gateway processes connect"},
+    {"gateways", "port", CFG_INT, OFF(gateways_port), "0", false, false, false, 0, 65535, NULL,
+     "port of the gateway listener (0: no gateway)"},
+    {"gateways", "secret", CFG_STRING, OFF(gateways_secret), "", false, false, true, 0, 0, NULL,
+     "the secret gateways authenticate with"},
+    {"gateways", "host_domains", CFG_STRING, OFF(gateways_host_domains), "", false, false, false, 0,
+     0, NULL,
+     "the host server's domains (and their subdomains), comma separated: their "
+     "traffic stays on the host link, any other domain's goes through a gateway"},
     {"log", "level", CFG_ENUM, OFF(log_level), "info", false, true, false, 0, 0, log_levels,
      "least severe level logged"},
     {"log", "syslog", CFG_BOOL, OFF(log_syslog), "false", false, false, false, 0, 0, NULL,
@@ -172,6 +183,7 @@ typedef struct binding {
 #define LINK(f) SETTINGS_LINK, offsetof(complink_config, f)
 #define STREAM(f) SETTINGS_STREAM, offsetof(xstream_options, f)
 #define REDIS(f) SETTINGS_REDIS, offsetof(rdb_config, f)
+#define GATEWAYS(f) SETTINGS_GATEWAYS, offsetof(gateways_config, f)
 /* One stanza class's four limits, in gate_config's buckets. */
 #define RL_TO(cls, i)                                                                              \
     {GATE(jid[i].interval), AS_DOUBLE, "ratelimit", cls "_interval"},                              \
@@ -237,6 +249,11 @@ static const binding bindings[] = {
     {REDIS(db), AS_INT, "redis", "db"},
     {REDIS(backoff_min), AS_DOUBLE, "component", "reconnect_min"},
     {REDIS(backoff_max), AS_DOUBLE, "component", "reconnect_max"},
+    {GATEWAYS(listen), AS_STR, "gateways", "listen"},
+    {GATEWAYS(port), AS_INT, "gateways", "port"},
+    {GATEWAYS(secret), AS_STR, "gateways", "secret"},
+    {GATEWAYS(domain), AS_STR, "component", "domain"},
+    {GATEWAYS(handshake_timeout), AS_DOUBLE, "component", "connect_timeout"},
 };
 
 static const config_key *schema_key(const char *section, const char *name)
@@ -394,6 +411,7 @@ static int validate(const char *name, settings *s, char *err, size_t errlen)
         {"blocking", "only_domains", "a domain", s->only_domains, JID_LIST_DOMAINS},
         {"desk", "moderators", "a bare user JID", s->desk_moderators, JID_LIST_USERS},
         {"desk", "report_servers", "a domain", s->desk_report_servers, JID_LIST_DOMAINS},
+        {"gateways", "host_domains", "a domain", s->gateways_host_domains, JID_LIST_DOMAINS},
     };
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
         char bad[256];
@@ -404,6 +422,10 @@ static int validate(const char *name, settings *s, char *err, size_t errlen)
             return -1;
         }
         config_list_free(l);
+    }
+    if (s->gateways_port > 0 && !s->gateways_secret[0]) {
+        snprintf(err, errlen, "%s: [gateways] secret must be set when port is", name);
+        return -1;
     }
     if (s->reconnect_min > s->reconnect_max) {
         snprintf(err, errlen, "%s: [component] reconnect_min must not exceed reconnect_max", name);

@@ -60,6 +60,11 @@ typedef struct settings {
     char *desk_report_servers; /* comma-separated trusted server domains */
     double desk_report_retention, desk_escalate_window;
     long desk_escalate_reporters, desk_reports_per_minute, desk_audit_max;
+    /* [gateways] (stoa-gateway links, docs/gateway.md) */
+    char *gateways_listen;
+    long gateways_port; /* 0: no gateway listener */
+    char *gateways_secret;
+    char *gateways_host_domains; /* comma separated: traffic that stays on the host link */
     /* [log] */
     int log_level; /* log_level value */
     bool log_syslog;
@@ -75,11 +80,12 @@ int settings_load_string(const char *name, const char *text, settings *s, char *
 void settings_free(settings *s);
 /* The configuration structs of the modules the settings feed. */
 typedef enum {
-    SETTINGS_SERVICE, /* service_config (service.h): names, rooms, desk, prefix, blocking */
-    SETTINGS_GATE,    /* gate_config (safety/gate.h) */
-    SETTINGS_LINK,    /* complink_config (complink.h), but its stream options */
-    SETTINGS_STREAM,  /* xstream_options (xstream.h): the link's limits and keepalive */
-    SETTINGS_REDIS,   /* rdb_config (rdb.h) */
+    SETTINGS_SERVICE,  /* service_config (service.h): names, rooms, desk, prefix, blocking */
+    SETTINGS_GATE,     /* gate_config (safety/gate.h) */
+    SETTINGS_LINK,     /* complink_config (complink.h), but its stream options */
+    SETTINGS_STREAM,   /* xstream_options (xstream.h): the link's limits and keepalive */
+    SETTINGS_REDIS,    /* rdb_config (rdb.h) */
+    SETTINGS_GATEWAYS, /* gateways_config (gateways.h), but host_domains and stream */
 } settings_target;
 
 /* Copies into dst, a struct of target t already set to its defaults,

@@ -1,20 +1,16 @@
 #include "complink.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "backoff.h"
+#include "dial.h"
 #include "log.h"
 #include "ns.h"
-#include "resolve.h"
 
 /* A session shorter than this does not earn a fresh, short backoff: a server
  * that accepts and then drops us at once must not be hammered. Unless we
@@ -29,11 +25,8 @@ struct complink {
     void *ud;
     complink_state state;
     backoff bo;
-    resolve_req *resolving;
-    struct addrinfo *addrs, *next_addr;
-    int fd; /* during CONNECTING */
-    ev_io connect_w;
-    ev_timer timer; /* connect/handshake deadline, or the backoff wait */
+    dial_req *dialing; /* during CONNECTING */
+    ev_timer timer;    /* connect/handshake deadline, or the backoff wait */
     xstream *xs;
     ev_tstamp ready_at;
     unsigned sessions;
@@ -45,7 +38,6 @@ struct complink {
 };
 
 static void attempt(complink *cl);
-static void try_next_addr(complink *cl);
 
 const char *complink_state_name(complink_state s)
 {
@@ -54,20 +46,10 @@ const char *complink_state_name(complink_state s)
     return s <= COMPLINK_STOPPED ? names[s] : "?";
 }
 
-static void drop_addrs(complink *cl)
-{
-    if (cl->addrs)
-        freeaddrinfo(cl->addrs);
-    cl->addrs = cl->next_addr = NULL;
-}
-
 static void drop_connect(complink *cl)
 {
-    ev_io_stop(cl->loop, &cl->connect_w);
-    if (cl->fd >= 0) {
-        close(cl->fd);
-        cl->fd = -1;
-    }
+    dial_cancel(cl->dialing);
+    cl->dialing = NULL;
 }
 
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents);
@@ -83,7 +65,6 @@ static void arm_timer(complink *cl, double seconds)
 static void schedule_retry(complink *cl, log_level lvl, const char *what)
 {
     drop_connect(cl);
-    drop_addrs(cl);
     if (cl->state == COMPLINK_STOPPING || cl->state == COMPLINK_STOPPED)
         return;
     /* Only these say the server will not have us as configured; anything
@@ -121,29 +102,34 @@ static void schedule_retry(complink *cl, log_level lvl, const char *what)
 
 /* ---- the stream ---- */
 
-static void send_handshake(complink *cl, const char *id)
+int complink_handshake_digest(const char *id, const char *secret, char hex[41])
 {
     /* XEP-0114: hex SHA-1 of the stream id followed by the secret. */
-    size_t idlen = strlen(id), slen = strlen(cl->secret);
-    char *in = malloc(idlen + slen);
+    size_t idlen = strlen(id), slen = strlen(secret);
+    char *in = malloc(idlen + slen + 1);
     unsigned char digest[20];
-    char hex[41];
-    if (!in) {
-        xstream_close(cl->xs, "internal-server-error", NULL);
-        return;
-    }
+    if (!in)
+        return -1;
     memcpy(in, id, idlen);
-    memcpy(in + idlen, cl->secret, slen);
+    memcpy(in + idlen, secret, slen);
     int rc = gnutls_hash_fast(GNUTLS_DIG_SHA1, in, idlen + slen, digest);
     /* The secret must not linger in freed memory. */
     memset(in, 0, idlen + slen);
     free(in);
-    if (rc < 0) {
+    if (rc < 0)
+        return -1;
+    for (int i = 0; i < 20; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    return 0;
+}
+
+static void send_handshake(complink *cl, const char *id)
+{
+    char hex[41];
+    if (complink_handshake_digest(id, cl->secret, hex) < 0) {
         xstream_close(cl->xs, "internal-server-error", NULL);
         return;
     }
-    for (int i = 0; i < 20; i++)
-        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
     char msg[80];
     int n = snprintf(msg, sizeof msg, "<handshake>%s</handshake>", hex);
     xstream_send_raw(cl->xs, msg, (size_t)n);
@@ -239,6 +225,8 @@ static const char *close_reason_text(xstream_close_reason why)
         return "bad input from the server";
     case XSTREAM_CLOSED_TIMEOUT:
         return "close timed out";
+    case XSTREAM_CLOSED_TLS:
+        return "TLS failed";
     }
     return "?";
 }
@@ -275,17 +263,15 @@ static void s_closed(void *ud, xstream_close_reason why, const char *detail)
 
 /* ---- connecting ---- */
 
-static void connected(complink *cl)
+static void connected(complink *cl, int fd)
 {
-    static const xstream_callbacks xcb = {s_open, s_stanza, s_closed, s_dropped};
-    ev_io_stop(cl->loop, &cl->connect_w);
-    drop_addrs(cl);
-    cl->xs = xstream_new(cl->loop, cl->fd, &cl->cfg.stream, &xcb, cl);
+    static const xstream_callbacks xcb = {s_open, s_stanza, s_closed, s_dropped, NULL};
+    cl->xs = xstream_new(cl->loop, fd, &cl->cfg.stream, &xcb, cl);
     if (!cl->xs) {
+        close(fd);
         schedule_retry(cl, LOG_LVL_ERROR, "component link: out of memory");
         return;
     }
-    cl->fd = -1; /* the stream owns it now */
     cl->state = COMPLINK_HANDSHAKE;
     cl->refusal[0] = cl->refusal_text[0] = '\0';
     char hdr[600];
@@ -296,89 +282,26 @@ static void connected(complink *cl)
     xstream_send_raw(cl->xs, hdr, (size_t)n);
 }
 
-static void on_connect(struct ev_loop *loop, ev_io *w, int revents)
-{
-    (void)loop;
-    (void)revents;
-    complink *cl = w->data;
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (getsockopt(cl->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-        err = errno;
-    if (err == 0) {
-        connected(cl);
-        return;
-    }
-    drop_connect(cl);
-    if (cl->next_addr) {
-        try_next_addr(cl);
-        return;
-    }
-    char what[200];
-    snprintf(what, sizeof what, "cannot connect to %s:%d: %s", cl->host, cl->cfg.port,
-             strerror(err));
-    ev_timer_stop(cl->loop, &cl->timer);
-    schedule_retry(cl, LOG_LVL_WARN, what);
-}
-
-static void try_next_addr(complink *cl)
-{
-    while (cl->next_addr) {
-        struct addrinfo *ai = cl->next_addr;
-        cl->next_addr = ai->ai_next;
-        int fd =
-            socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0)
-            continue;
-        cl->fd = fd;
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-            connected(cl);
-            return;
-        }
-        if (errno == EINPROGRESS) {
-            cl->state = COMPLINK_CONNECTING;
-            ev_io_set(&cl->connect_w, fd, EV_WRITE);
-            ev_io_start(cl->loop, &cl->connect_w);
-            return;
-        }
-        int e = errno;
-        drop_connect(cl);
-        if (!cl->next_addr) {
-            char what[200];
-            snprintf(what, sizeof what, "cannot connect to %s:%d: %s", cl->host, cl->cfg.port,
-                     strerror(e));
-            ev_timer_stop(cl->loop, &cl->timer);
-            schedule_retry(cl, LOG_LVL_WARN, what);
-            return;
-        }
-    }
-    ev_timer_stop(cl->loop, &cl->timer);
-    schedule_retry(cl, LOG_LVL_WARN, "component link: no usable address");
-}
-
-static void on_resolved(void *ud, int status, struct addrinfo *res)
+static void on_dialed(void *ud, int fd, const char *error)
 {
     complink *cl = ud;
-    cl->resolving = NULL;
-    if (status != 0) {
-        char what[300];
-        snprintf(what, sizeof what, "cannot resolve %s: %s", cl->host, gai_strerror(status));
-        ev_timer_stop(cl->loop, &cl->timer);
-        schedule_retry(cl, LOG_LVL_WARN, what);
+    cl->dialing = NULL;
+    if (fd >= 0) {
+        connected(cl, fd);
         return;
     }
-    cl->addrs = cl->next_addr = res;
-    try_next_addr(cl);
+    ev_timer_stop(cl->loop, &cl->timer);
+    schedule_retry(cl, LOG_LVL_WARN, error);
 }
 
 static void attempt(complink *cl)
 {
-    cl->state = COMPLINK_RESOLVING;
+    cl->state = COMPLINK_CONNECTING;
     /* One deadline covers resolving, connecting and the handshake. */
     arm_timer(cl, cl->cfg.connect_timeout);
-    cl->resolving = resolve_start(cl->loop, cl->host, cl->cfg.port, on_resolved, cl);
-    if (!cl->resolving)
-        schedule_retry(cl, LOG_LVL_ERROR, "component link: cannot start resolver");
+    cl->dialing = dial_host(cl->loop, cl->host, cl->cfg.port, 0, on_dialed, cl);
+    if (!cl->dialing)
+        schedule_retry(cl, LOG_LVL_ERROR, "component link: cannot start connecting");
 }
 
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -391,10 +314,6 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
         attempt(cl);
         break;
     case COMPLINK_RESOLVING:
-        resolve_cancel(cl->resolving);
-        cl->resolving = NULL;
-        schedule_retry(cl, LOG_LVL_WARN, "component link: resolving timed out");
-        break;
     case COMPLINK_CONNECTING:
         schedule_retry(cl, LOG_LVL_WARN, "component link: connection timed out");
         break;
@@ -432,10 +351,7 @@ complink *complink_new(struct ev_loop *loop, const complink_config *cfg,
     cl->cfg.secret = cl->secret;
     cl->cb = *cb;
     cl->ud = ud;
-    cl->fd = -1;
     backoff_init(&cl->bo, cfg->backoff_min, cfg->backoff_max, 0);
-    ev_init(&cl->connect_w, on_connect);
-    cl->connect_w.data = cl;
     ev_init(&cl->timer, on_timer);
     cl->timer.data = cl;
     return cl;
@@ -449,9 +365,6 @@ void complink_free(complink *cl)
         ev_timer_stop(cl->loop, &cl->timer);
         drop_connect(cl);
     }
-    if (cl->resolving)
-        resolve_cancel(cl->resolving);
-    drop_addrs(cl);
     if (cl->xs)
         xstream_free(cl->xs);
     if (cl->secret)
@@ -484,12 +397,7 @@ void complink_stop(complink *cl)
         break;
     }
     ev_timer_stop(cl->loop, &cl->timer);
-    if (cl->resolving) {
-        resolve_cancel(cl->resolving);
-        cl->resolving = NULL;
-    }
     drop_connect(cl);
-    drop_addrs(cl);
     cl->state = COMPLINK_STOPPED;
     if (cl->cb.on_stopped)
         cl->cb.on_stopped(cl->ud);

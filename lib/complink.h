@@ -37,7 +37,7 @@ typedef struct complink_config {
 
 typedef enum {
     COMPLINK_IDLE = 0,
-    COMPLINK_RESOLVING,
+    COMPLINK_RESOLVING, /* not entered since the dialer resolves and connects in one step */
     COMPLINK_CONNECTING,
     COMPLINK_HANDSHAKE,
     COMPLINK_READY,
@@ -70,6 +70,9 @@ complink_state complink_get_state(const complink *cl);
 const char *complink_state_name(complink_state s);
 /* Applies new stream options (keepalive, limits) to the live link. */
 void complink_set_stream_options(complink *cl, const xstream_options *opt);
+/* The XEP-0114 handshake value for a stream id and secret: 40 lowercase hex
+ * digits and a NUL into hex. 0, or -1. (The accepting side uses it too.) */
+int complink_handshake_digest(const char *id, const char *secret, char hex[41]);
 /* How many times the link became ready (for tests and stats). */
 unsigned complink_sessions(const complink *cl);
 

@@ -13,6 +13,11 @@
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define NS_STREAM_ERRORS "urn:ietf:params:xml:ns:xmpp-streams"
 #define NS_XML "http://www.w3.org/XML/1998/namespace"
+/* Server-to-server streams (lib/s2s.c). */
+#define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
+#define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
+#define NS_DIALBACK "jabber:server:dialback"
+#define NS_DIALBACK_FEATURE "urn:xmpp:features:dialback"
 
 /* ---- the service (XEP-0030, XEP-0199, XEP-0092, XEP-0004, XEP-0050) ---- */
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"

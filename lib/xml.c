@@ -119,6 +119,18 @@ int xml_set_ns(xml_node *n, const char *ns)
     return 0;
 }
 
+int xml_move_ns(xml_node *n, const char *from, const char *to)
+{
+    if (xml_is_text(n))
+        return 0;
+    if (xml_ns(n) && strcmp(xml_ns(n), from) == 0 && xml_set_ns(n, to) < 0)
+        return -1;
+    for (xml_node *c = xml_first_child(n); c; c = xml_next(c))
+        if (xml_move_ns(c, from, to) < 0)
+            return -1;
+    return 0;
+}
+
 int xml_set_attr(xml_node *n, const char *name, const char *value)
 {
     for (size_t i = 0; i < n->nattrs; i++) {

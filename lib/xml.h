@@ -34,6 +34,10 @@ const char *xml_name(const xml_node *n);
 /* Namespace URI, or NULL when it was never set (inherits from parent). */
 const char *xml_ns(const xml_node *n);
 int xml_set_ns(xml_node *n, const char *ns);
+/* Moves n and every descendant in namespace `from` to namespace `to`: a
+ * stanza passing from a server stream (jabber:server) to a component stream
+ * (jabber:component:accept) or back. 0, or -1 on OOM (partly moved). */
+int xml_move_ns(xml_node *n, const char *from, const char *to);
 
 /* Attributes are unprefixed except xml:lang-style names written literally
  * ("xml:lang"). Setting NULL removes. Return 0 or -1 on OOM. */

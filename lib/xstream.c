@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "buf.h"
 #include "ns.h"
@@ -16,7 +14,7 @@ typedef enum { XS_OPEN, XS_CLOSING, XS_DEAD } xs_state;
 
 struct xstream {
     struct ev_loop *loop;
-    int fd;
+    transport *tr;
     ev_io rw, ww;
     ev_timer keepalive, close_timer;
     xmlparse *parser;
@@ -39,6 +37,10 @@ struct xstream {
     unsigned busy;
     bool free_pending;
     bool restart_pending;
+    /* STARTTLS: the transport is replaced once the queue has drained. */
+    xstream_wrap_fn tls_wrap;
+    void *tls_arg;
+    bool handshaking; /* the transport's handshake runs; no stanza I/O */
 };
 
 static void finish(xstream *xs, xstream_close_reason why, const char *detail);
@@ -59,7 +61,8 @@ void xstream_options_default(xstream_options *o)
 
 static void set_reading(xstream *xs, bool on)
 {
-    if (on == xs->reading || xs->state == XS_DEAD)
+    /* While TLS is being set up, the watchers follow the handshake. */
+    if (on == xs->reading || xs->state == XS_DEAD || xs->handshaking || xs->tls_wrap)
         return;
     xs->reading = on;
     if (on)
@@ -74,8 +77,7 @@ static void release(xstream *xs)
     ev_io_stop(xs->loop, &xs->ww);
     ev_timer_stop(xs->loop, &xs->keepalive);
     ev_timer_stop(xs->loop, &xs->close_timer);
-    if (xs->fd >= 0)
-        close(xs->fd);
+    transport_free(xs->tr);
     xmlparse_free(xs->parser);
     buf_free(&xs->out);
     free(xs->content_ns);
@@ -144,18 +146,19 @@ static void finish(xstream *xs, xstream_close_reason why, const char *detail)
 {
     if (xs->state == XS_DEAD)
         return;
+    /* detail may point into close_detail or the transport's error text;
+     * copy before either is freed. */
+    char *d = detail ? strdup(detail) : NULL;
     xs->state = XS_DEAD;
     ev_io_stop(xs->loop, &xs->rw);
     ev_io_stop(xs->loop, &xs->ww);
     ev_timer_stop(xs->loop, &xs->keepalive);
     ev_timer_stop(xs->loop, &xs->close_timer);
     xs->reading = false;
-    if (xs->fd >= 0) {
-        close(xs->fd);
-        xs->fd = -1;
-    }
-    /* detail may point into close_detail; copy before anyone frees it. */
-    char *d = detail ? strdup(detail) : NULL;
+    xs->handshaking = false;
+    xs->tls_wrap = NULL;
+    transport_free(xs->tr);
+    xs->tr = NULL;
     if (xs->cb.on_closed && !xs->free_pending)
         xs->cb.on_closed(xs->ud, why, d);
     free(d);
@@ -220,23 +223,11 @@ static void handle_bad_input(xstream *xs, xmlparse_err err)
     start_closing(xs, XSTREAM_CLOSED_BAD_INPUT, detail, false);
 }
 
-static void on_read(struct ev_loop *loop, ev_io *w, int revents)
+/* Hands what was read to the parser, while the stream still wants input. */
+static void feed(xstream *xs, const char *data, size_t n)
 {
-    (void)loop;
-    (void)revents;
-    xstream *xs = w->data;
-    char data[READ_CHUNK];
-    ssize_t n = read(xs->fd, data, sizeof data);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-        return;
-    enter(xs);
-    if (n < 0) {
-        finish(xs, XSTREAM_CLOSED_IO_ERROR, strerror(errno));
-    } else if (n == 0) {
-        finish(xs, xs->state == XS_CLOSING ? xs->close_reason : XSTREAM_CLOSED_EOF,
-               xs->state == XS_CLOSING ? xs->close_detail : "connection closed by peer");
-    } else if (xs->state == XS_OPEN || (xs->state == XS_CLOSING && xs->wait_peer_close)) {
-        xmlparse_err err = xmlparse_feed(xs->parser, data, (size_t)n);
+    if (xs->state == XS_OPEN || (xs->state == XS_CLOSING && xs->wait_peer_close)) {
+        xmlparse_err err = xmlparse_feed(xs->parser, data, n);
         if (err != XMLPARSE_OK && err != XMLPARSE_ERR_CLOSED && xs->state == XS_OPEN &&
             !xs->free_pending)
             handle_bad_input(xs, err);
@@ -245,7 +236,130 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
             xmlparse_reset(xs->parser);
         }
     }
+}
+
+static bool may_read(const xstream *xs)
+{
+    return xs->state != XS_DEAD && !xs->free_pending && !xs->handshaking && !xs->tls_wrap;
+}
+
+/* Reads while the transport has input: a TLS transport can hold decrypted
+ * records that the socket no longer signals. */
+static void read_input(xstream *xs)
+{
+    char data[READ_CHUNK];
+    do {
+        ssize_t n = transport_read(xs->tr, data, sizeof data);
+        if (n == TRANSPORT_AGAIN) {
+            /* TLS may have to write before it can read on. */
+            if (transport_wants(xs->tr) == EV_WRITE)
+                ev_io_start(xs->loop, &xs->ww);
+            return;
+        }
+        if (n < 0) {
+            finish(xs, XSTREAM_CLOSED_IO_ERROR, transport_error(xs->tr));
+            return;
+        }
+        if (n == 0) {
+            finish(xs, xs->state == XS_CLOSING ? xs->close_reason : XSTREAM_CLOSED_EOF,
+                   xs->state == XS_CLOSING ? xs->close_detail : "connection closed by peer");
+            return;
+        }
+        feed(xs, data, (size_t)n);
+    } while (may_read(xs) && xs->reading && transport_pending(xs->tr) > 0);
+}
+
+/* STARTTLS, once the queue has drained: the TLS transport replaces the
+ * plain one and its handshake begins. */
+static void advance_handshake(xstream *xs);
+
+static void begin_tls(xstream *xs)
+{
+    xstream_wrap_fn wrap = xs->tls_wrap;
+    xs->tls_wrap = NULL;
+    xs->tr = wrap(xs->tls_arg, xs->tr);
+    if (!xs->tr) {
+        finish(xs, XSTREAM_CLOSED_TLS, "cannot set up TLS");
+        return;
+    }
+    xs->handshaking = true;
+    advance_handshake(xs);
+}
+
+static void advance_handshake(xstream *xs)
+{
+    int rc = transport_handshake(xs->tr);
+    if (rc == TRANSPORT_AGAIN) {
+        bool wr = transport_wants(xs->tr) == EV_WRITE;
+        if (wr) {
+            ev_io_stop(xs->loop, &xs->rw);
+            ev_io_start(xs->loop, &xs->ww);
+        } else {
+            ev_io_stop(xs->loop, &xs->ww);
+            ev_io_start(xs->loop, &xs->rw);
+        }
+        return;
+    }
+    if (rc < 0) {
+        finish(xs, XSTREAM_CLOSED_TLS, transport_error(xs->tr));
+        return;
+    }
+    xs->handshaking = false;
+    ev_io_stop(xs->loop, &xs->rw);
+    ev_io_stop(xs->loop, &xs->ww);
+    xs->reading = false;
+    if (xs->cb.on_secured && !xs->free_pending)
+        xs->cb.on_secured(xs->ud);
+    if (xs->state == XS_DEAD || xs->free_pending)
+        return;
+    if (buf_unread_len(&xs->out) > 0)
+        ev_io_start(xs->loop, &xs->ww);
+    set_reading(xs, true);
+    if (transport_pending(xs->tr) > 0)
+        read_input(xs);
+}
+
+static void on_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    xstream *xs = w->data;
+    enter(xs);
+    if (xs->handshaking)
+        advance_handshake(xs);
+    else if (may_read(xs))
+        read_input(xs);
     leave(xs);
+}
+
+static void write_output(xstream *xs)
+{
+    while (buf_unread_len(&xs->out) > 0) {
+        ssize_t n = transport_write(xs->tr, buf_unread(&xs->out), buf_unread_len(&xs->out));
+        if (n == TRANSPORT_AGAIN)
+            break;
+        if (n < 0) {
+            finish(xs, XSTREAM_CLOSED_IO_ERROR, transport_error(xs->tr));
+            return;
+        }
+        buf_consume(&xs->out, (size_t)n);
+        xs->last_write = ev_now(xs->loop);
+    }
+    if (buf_unread_len(&xs->out) == 0) {
+        ev_io_stop(xs->loop, &xs->ww);
+        /* A burst can leave a large buffer behind; keep a modest one. */
+        buf_shrink(&xs->out, 64 * 1024);
+        if (xs->tls_wrap) {
+            begin_tls(xs);
+            return;
+        }
+        /* A TLS read that had to wait for a write goes on. */
+        if (xs->reading && transport_pending(xs->tr) > 0)
+            read_input(xs);
+    }
+    if (xs->state == XS_OPEN && !xs->reading && buf_unread_len(&xs->out) <= xs->opt.low_water)
+        set_reading(xs, true);
+    check_close_done(xs);
 }
 
 static void on_write(struct ev_loop *loop, ev_io *w, int revents)
@@ -253,29 +367,11 @@ static void on_write(struct ev_loop *loop, ev_io *w, int revents)
     (void)loop;
     (void)revents;
     xstream *xs = w->data;
-    size_t len = buf_unread_len(&xs->out);
-    if (len == 0) {
-        ev_io_stop(xs->loop, &xs->ww);
-        return;
-    }
-    ssize_t n = send(xs->fd, buf_unread(&xs->out), len, MSG_NOSIGNAL);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-        return;
     enter(xs);
-    if (n < 0) {
-        finish(xs, XSTREAM_CLOSED_IO_ERROR, strerror(errno));
-    } else {
-        buf_consume(&xs->out, (size_t)n);
-        xs->last_write = ev_now(xs->loop);
-        if (buf_unread_len(&xs->out) == 0) {
-            ev_io_stop(xs->loop, &xs->ww);
-            /* A burst can leave a large buffer behind; keep a modest one. */
-            buf_shrink(&xs->out, 64 * 1024);
-        }
-        if (xs->state == XS_OPEN && !xs->reading && buf_unread_len(&xs->out) <= xs->opt.low_water)
-            set_reading(xs, true);
-        check_close_done(xs);
-    }
+    if (xs->handshaking)
+        advance_handshake(xs);
+    else if (xs->state != XS_DEAD && !xs->free_pending)
+        write_output(xs);
     leave(xs);
 }
 
@@ -285,6 +381,10 @@ static void on_keepalive(struct ev_loop *loop, ev_timer *w, int revents)
     xstream *xs = w->data;
     if (xs->state != XS_OPEN || xs->opt.keepalive <= 0)
         return;
+    if (xs->handshaking || xs->tls_wrap) {
+        ev_timer_again(loop, w);
+        return;
+    }
     ev_tstamp idle = ev_now(loop) - xs->last_write;
     if (idle >= xs->opt.keepalive && buf_unread_len(&xs->out) == 0) {
         xstream_send_raw(xs, " ", 1);
@@ -312,15 +412,14 @@ static void on_close_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- public API ---- */
 
-xstream *xstream_new(struct ev_loop *loop, int fd, const xstream_options *opt,
-                     const xstream_callbacks *cb, void *ud)
+static xstream *create(struct ev_loop *loop, transport *t, const xstream_options *opt,
+                       const xstream_callbacks *cb, void *ud)
 {
     xstream *xs = calloc(1, sizeof *xs);
     if (!xs)
         return NULL;
     static const xmlparse_callbacks pcb = {p_open, p_stanza, p_close, p_dropped};
     xs->loop = loop;
-    xs->fd = fd;
     xs->opt = *opt;
     xs->content_ns = strdup(opt->content_ns ? opt->content_ns : NS_COMPONENT);
     xs->parser = xmlparse_new(&opt->limits, &pcb, xs);
@@ -330,22 +429,53 @@ xstream *xstream_new(struct ev_loop *loop, int fd, const xstream_options *opt,
         free(xs);
         return NULL;
     }
+    xs->tr = t;
     xs->opt.content_ns = xs->content_ns;
     xs->cb = *cb;
     xs->ud = ud;
     xs->state = XS_OPEN;
     xs->last_write = ev_now(loop);
-    ev_io_init(&xs->rw, on_read, fd, EV_READ);
-    ev_io_init(&xs->ww, on_write, fd, EV_WRITE);
+    ev_io_init(&xs->rw, on_read, t->fd, EV_READ);
+    ev_io_init(&xs->ww, on_write, t->fd, EV_WRITE);
     xs->rw.data = xs->ww.data = xs;
     ev_init(&xs->keepalive, on_keepalive);
     ev_init(&xs->close_timer, on_close_timeout);
     xs->keepalive.data = xs->close_timer.data = xs;
-    set_reading(xs, true);
+    if (transport_has_handshake(t)) {
+        /* Direct TLS: the handshake starts from the loop, so that
+         * on_secured never runs inside this constructor. */
+        xs->handshaking = true;
+        ev_io_start(loop, &xs->ww);
+    } else {
+        set_reading(xs, true);
+    }
     if (opt->keepalive > 0) {
         xs->keepalive.repeat = opt->keepalive;
         ev_timer_again(loop, &xs->keepalive);
     }
+    return xs;
+}
+
+xstream *xstream_new(struct ev_loop *loop, int fd, const xstream_options *opt,
+                     const xstream_callbacks *cb, void *ud)
+{
+    transport *t = transport_socket_new(fd);
+    if (!t)
+        return NULL;
+    xstream *xs = create(loop, t, opt, cb, ud);
+    if (!xs) {
+        t->fd = -1; /* the caller keeps its descriptor on failure */
+        transport_free(t);
+    }
+    return xs;
+}
+
+xstream *xstream_new_transport(struct ev_loop *loop, transport *t, const xstream_options *opt,
+                               const xstream_callbacks *cb, void *ud)
+{
+    xstream *xs = create(loop, t, opt, cb, ud);
+    if (!xs)
+        transport_free(t);
     return xs;
 }
 
@@ -411,6 +541,27 @@ int xstream_restart(xstream *xs)
         return 0;
     }
     return xmlparse_reset(xs->parser);
+}
+
+int xstream_starttls(xstream *xs, xstream_wrap_fn wrap, void *arg)
+{
+    if (xs->state != XS_OPEN || xs->free_pending || xs->handshaking || xs->tls_wrap)
+        return -1;
+    /* Not a byte more in the clear: what follows is the TLS handshake. */
+    ev_io_stop(xs->loop, &xs->rw);
+    xs->reading = false;
+    xs->tls_wrap = wrap;
+    xs->tls_arg = arg;
+    if (xstream_restart(xs) < 0)
+        return -1;
+    /* on_write begins TLS once the queue is empty, from the loop. */
+    ev_io_start(xs->loop, &xs->ww);
+    return 0;
+}
+
+transport *xstream_transport(xstream *xs)
+{
+    return xs->tr;
 }
 
 void xstream_set_options(xstream *xs, const xstream_options *opt)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "complink.h"
+#include "gateways.h"
 #include "log.h"
 #include "rdb.h"
 #include "safety/gate.h"
@@ -462,6 +463,12 @@ START_TEST(settings_reach_the_modules)
     ck_assert_int_eq(settings_fill(&s, SETTINGS_REDIS, &rc), 0);
     ck_assert_int_eq(rc.db, 2);
     ck_assert_int_eq(rc.port, 6379);
+    gateways_config gw = {0};
+    ck_assert_int_eq(settings_fill(&s, SETTINGS_GATEWAYS, &gw), 0);
+    ck_assert_str_eq(gw.listen, "127.0.0.1");
+    ck_assert_int_eq(gw.port, 0);
+    ck_assert_str_eq(gw.domain, "r.example.org");
+    ck_assert_double_eq(gw.handshake_timeout, 10);
     settings_free(&s);
 }
 END_TEST
