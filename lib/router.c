@@ -163,11 +163,15 @@ static void route_rows(router *r, const stanza_ctx *c)
 {
     unsigned kind = kind_of(c), shape = shape_of(&c->to);
     bool known = false;
+    /* Whether a payload is known matters only for an IQ get or set: for
+     * anything else a row of other kinds is passed over at once. */
+    bool request = kind & (ROUTE_IQ_GET | ROUTE_IQ_SET);
     for (size_t i = 0; i < r->n; i++) {
         const router_route *rt = r->rows[i].r;
-        if (!rt->handle || !(rt->to & shape) || !payload_matches(rt, c))
+        bool kind_ok = rt->kinds & kind;
+        if (!rt->handle || !(rt->to & shape) || (!kind_ok && !request) || !payload_matches(rt, c))
             continue;
-        if (!(rt->kinds & kind)) {
+        if (!kind_ok) {
             known |= rt->ns != NULL;
             continue;
         }

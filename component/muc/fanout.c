@@ -18,7 +18,16 @@ static bool reaches(const muc_audience *who, const muc_occupant *p)
     return !who->unless_blocking || !p->blocks || !ublock_blocks(p->blocks, who->unless_blocking);
 }
 
-void muc_fanout(muc_room *r, const muc_audience *who, muc_write_fn write, void *ud)
+/* The head-address-tail shape, written in the loop itself: a groupchat
+ * message to a thousand occupants is a thousand such writes. */
+typedef struct wrapped {
+    const char *head, *tail;
+    size_t hl, tl;
+} wrapped;
+
+/* One stanza per session in the audience: by write, or wrapped by w. */
+static void fanout(muc_room *r, const muc_audience *who, muc_write_fn write, void *ud,
+                   const wrapped *w)
 {
     out *sink = &r->svc->sink;
     buf *b = sink->begin(sink->ud);
@@ -28,32 +37,32 @@ void muc_fanout(muc_room *r, const muc_audience *who, muc_write_fn write, void *
         const muc_occupant *p = r->occupants[i];
         if (!reaches(who, p))
             continue;
-        for (size_t j = 0; j < p->nsessions; j++)
-            if (!who || !who->session || who->session == p->sessions[j])
-                write(ud, b, p, p->sessions[j]);
+        for (size_t j = 0; j < p->nsessions; j++) {
+            const muc_session *to = p->sessions[j];
+            if (who && who->session && who->session != to)
+                continue;
+            if (!w) {
+                write(ud, b, p, to);
+                continue;
+            }
+            buf_append(b, w->head, w->hl);
+            buf_puts(b, to->jid_attr);
+            buf_append(b, w->tail, w->tl);
+        }
     }
     sink->commit(sink->ud);
 }
 
-typedef struct wrapped {
-    const char *head, *tail;
-    size_t hl, tl;
-} wrapped;
-
-static void write_wrapped(void *ud, buf *b, const muc_occupant *p, const muc_session *to)
+void muc_fanout(muc_room *r, const muc_audience *who, muc_write_fn write, void *ud)
 {
-    (void)p;
-    const wrapped *w = ud;
-    buf_append(b, w->head, w->hl);
-    buf_puts(b, to->jid_attr);
-    buf_append(b, w->tail, w->tl);
+    fanout(r, who, write, ud, NULL);
 }
 
 void muc_fanout_wrapped(muc_room *r, const muc_audience *who, const char *head, size_t hl,
                         const char *tail, size_t tl)
 {
     wrapped w = {head, tail, hl, tl};
-    muc_fanout(r, who, write_wrapped, &w);
+    fanout(r, who, NULL, NULL, &w);
 }
 
 void muc_room_notice(muc_room *r, const char *rest, size_t len)
