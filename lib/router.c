@@ -15,6 +15,8 @@ struct router {
     out sink;
     row *rows;
     size_t n;
+    const char **features; /* the rows' features, each once, in order */
+    size_t nfeatures;
 };
 
 router *router_new(const char *domain, const out *sink)
@@ -33,8 +35,17 @@ void router_free(router *r)
     if (!r)
         return;
     free(r->rows);
+    free(r->features);
     free(r->domain);
     free(r);
+}
+
+static bool has_feature(const router *r, const char *f)
+{
+    for (size_t i = 0; i < r->nfeatures; i++)
+        if (strcmp(r->features[i], f) == 0)
+            return true;
+    return false;
 }
 
 int router_add(router *r, const router_route *rows, size_t n, void *ud)
@@ -43,22 +54,23 @@ int router_add(router *r, const router_route *rows, size_t n, void *ud)
     if (!a)
         return -1;
     r->rows = a;
-    for (size_t i = 0; i < n; i++)
+    const char **f = realloc(r->features, (r->nfeatures + n) * sizeof *f);
+    if (!f)
+        return -1;
+    r->features = f;
+    for (size_t i = 0; i < n; i++) {
         r->rows[r->n++] = (row){&rows[i], ud};
+        if (rows[i].feature && !has_feature(r, rows[i].feature))
+            r->features[r->nfeatures++] = rows[i].feature;
+    }
     return 0;
 }
 
 int router_features(const router *r, xml_node *query)
 {
-    for (size_t i = 0; i < r->n; i++) {
-        const char *f = r->rows[i].r->feature;
-        bool seen = !f;
-        for (size_t k = 0; k < i && !seen; k++)
-            seen = r->rows[k].r->feature && strcmp(r->rows[k].r->feature, f) == 0;
-        if (seen)
-            continue;
+    for (size_t i = 0; i < r->nfeatures; i++) {
         xml_node *fe = xml_append_new(query, "feature", NULL);
-        if (!fe || xml_set_attr(fe, "var", f) < 0)
+        if (!fe || xml_set_attr(fe, "var", r->features[i]) < 0)
             return -1;
     }
     return 0;
