@@ -157,6 +157,10 @@ const config_key settings_schema[] = {
      0, NULL,
      "the host server's domains (and their subdomains), comma separated: their "
      "traffic stays on the host link, any other domain's goes through a gateway"},
+    {"metrics", "address", CFG_STRING, OFF(metrics_address), "127.0.0.1", false, false, false, 0, 0,
+     NULL, "numeric address of the metrics and health endpoint (keep it on loopback)"},
+    {"metrics", "port", CFG_INT, OFF(metrics_port), "0", false, false, false, 0, 65535, NULL,
+     "port of the metrics and health endpoint, /metrics and /health (0: none)"},
     {"log", "level", CFG_ENUM, OFF(log_level), "info", false, true, false, 0, 0, log_levels,
      "least severe level logged"},
     {"log", "syslog", CFG_BOOL, OFF(log_syslog), "false", false, false, false, 0, 0, NULL,

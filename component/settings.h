@@ -65,6 +65,9 @@ typedef struct settings {
     long gateways_port; /* 0: no gateway listener */
     char *gateways_secret;
     char *gateways_host_domains; /* comma separated: traffic that stays on the host link */
+    /* [metrics] (docs/operating.md) */
+    char *metrics_address;
+    long metrics_port; /* 0: no endpoint */
     /* [log] */
     int log_level; /* log_level value */
     bool log_syslog;

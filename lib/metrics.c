@@ -1,0 +1,189 @@
+#include "autoconfig.h"
+
+#include "metrics.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "xtime.h"
+
+typedef enum { COUNTER, GAUGE } metric_type;
+
+typedef struct series {
+    const char *name;   /* rows of one name are consecutive */
+    const char *labels; /* "{kind=\"iq\"}" or "" */
+    metric_type type;
+    const char *help; /* on the first row of a name */
+} series;
+
+#define IN(k)                                                                                      \
+    {                                                                                              \
+        "stoa_stanzas_in_total", "{kind=\"" k "\"}", COUNTER, "stanzas read, by kind"              \
+    }
+#define OUT(k)                                                                                     \
+    {                                                                                              \
+        "stoa_stanzas_out_total", "{kind=\"" k "\"}", COUNTER, "stanzas written, by kind"          \
+    }
+#define REF(r)                                                                                     \
+    {                                                                                              \
+        "stoa_refusals_total", "{reason=\"" r "\"}", COUNTER,                                      \
+            "stanzas refused by the policy gate or the stanza limits, by reason"                   \
+    }
+#define REP(r)                                                                                     \
+    {                                                                                              \
+        "stoa_reports_total", "{result=\"" r "\"}", COUNTER,                                       \
+            "abuse reports received: filed (new), repeated, flooded (over the reporter's rate, "   \
+            "dropped), escalated (muted the target)"                                               \
+    }
+
+static const series table[METRIC__COUNT] = {
+    IN("message"),
+    IN("presence"),
+    IN("iq"),
+    IN("other"),
+    OUT("message"),
+    OUT("presence"),
+    OUT("iq"),
+    OUT("other"),
+    REF("banned_jid"),
+    REF("banned_domain"),
+    REF("spam_domain"),
+    REF("blocked_domain"),
+    REF("muted"),
+    REF("rate_jid"),
+    REF("rate_domain"),
+    REF("muted_now"),
+    REF("rate_room"),
+    REF("queue_full"),
+    REF("over_limits"),
+    REP("filed"),
+    REP("repeated"),
+    REP("flooded"),
+    REP("escalated"),
+    {"stoa_link_connects_total", "", COUNTER, "times the link to the XMPP server became ready"},
+    {"stoa_redis_connects_total", "", COUNTER, "times the Redis connection came up"},
+    {"stoa_link_up", "", GAUGE, "1 when the link to the XMPP server is ready"},
+    {"stoa_redis_up", "", GAUGE, "1 when Redis answers"},
+    {"stoa_rooms", "", GAUGE, "rooms in memory"},
+    {"stoa_occupants", "", GAUGE, "occupants in all rooms"},
+    {"stoa_gate_queue", "", GAUGE, "stanzas waiting in the policy gate's FIFO"},
+    {"stoa_link_queue_bytes", "", GAUGE, "bytes waiting in the link's write queue"},
+    {"stoa_gateways", "", GAUGE, "stoa-gateway processes attached"},
+    {"stoa_peers", "", GAUGE, "remote domains with a server-to-server route"},
+    {"stoa_start_time_seconds", "", GAUGE, "when the process started, in Unix time"},
+};
+
+static struct {
+    unsigned long long count[METRIC__COUNT];
+    double gauge[METRIC__COUNT];
+    bool set[METRIC__COUNT];
+    const char *program;
+    void (*collect)(void *ud);
+    void *ud;
+} m;
+
+void metrics_inc(metric_id id)
+{
+    m.count[id]++;
+}
+
+void metrics_add(metric_id id, unsigned long long n)
+{
+    m.count[id] += n;
+}
+
+void metrics_set(metric_id id, double v)
+{
+    m.gauge[id] = v;
+    m.set[id] = true;
+}
+
+double metrics_get(metric_id id)
+{
+    return table[id].type == GAUGE ? m.gauge[id] : (double)m.count[id];
+}
+
+static metric_id kind_of(const char *name, size_t len, metric_id base)
+{
+    if (len == 7 && memcmp(name, "message", 7) == 0)
+        return base;
+    if (len == 8 && memcmp(name, "presence", 8) == 0)
+        return base + 1;
+    if (len == 2 && memcmp(name, "iq", 2) == 0)
+        return base + 2;
+    return base + 3;
+}
+
+void metrics_count_in(const char *name)
+{
+    m.count[kind_of(name, strlen(name), METRIC_IN_MESSAGE)]++;
+}
+
+/* Our serializer escapes '>' in attribute values and text, writes no
+ * comments, CDATA or prefixes on stanzas, so the top level can be followed
+ * from tag to tag without an XML parser: a start tag at depth 0 is a stanza. */
+void metrics_count_out(const char *p, size_t n)
+{
+    const char *end = p + n;
+    long depth = 0;
+    while (p < end) {
+        const char *lt = memchr(p, '<', (size_t)(end - p));
+        if (!lt)
+            return;
+        const char *gt = memchr(lt, '>', (size_t)(end - lt));
+        if (!gt)
+            return;
+        if (lt + 1 < gt && lt[1] == '/') {
+            depth--;
+        } else {
+            if (depth == 0) {
+                const char *s = lt + 1, *e = s;
+                while (e < gt && *e != ' ' && *e != '/' && *e != '\t' && *e != '\n')
+                    e++;
+                m.count[kind_of(s, (size_t)(e - s), METRIC_OUT_MESSAGE)]++;
+            }
+            if (gt[-1] != '/')
+                depth++;
+        }
+        p = gt + 1;
+    }
+}
+
+void metrics_setup(const char *program, void (*collect)(void *ud), void *ud)
+{
+    m.program = program;
+    m.collect = collect;
+    m.ud = ud;
+    metrics_set(METRIC_G_START_TIME, (double)(long long)xtime_wall());
+}
+
+int metrics_render(buf *out)
+{
+    if (m.collect)
+        m.collect(m.ud);
+    int rc = buf_printf(out,
+                        "# HELP stoa_info the program and its version\n"
+                        "# TYPE stoa_info gauge\n"
+                        "stoa_info{program=\"%s\",version=\"%s\"} 1\n",
+                        m.program ? m.program : "stoa", PACKAGE_VERSION);
+    const char *last = NULL;
+    for (int i = 0; i < METRIC__COUNT && rc == 0; i++) {
+        const series *s = &table[i];
+        if (s->type == GAUGE && !m.set[i])
+            continue;
+        if (!last || strcmp(last, s->name) != 0)
+            rc = buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", s->name, s->help, s->name,
+                            s->type == GAUGE ? "gauge" : "counter");
+        last = s->name;
+        if (rc == 0 && s->type == GAUGE)
+            rc = buf_printf(out, "%s%s %.17g\n", s->name, s->labels, m.gauge[i]);
+        else if (rc == 0)
+            rc = buf_printf(out, "%s%s %llu\n", s->name, s->labels, m.count[i]);
+    }
+    return rc;
+}
+
+void metrics_reset(void)
+{
+    memset(&m, 0, sizeof m);
+}
