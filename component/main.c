@@ -450,6 +450,10 @@ static int parse_options(int argc, char **argv, daemon_state *d, options *o)
  * 0, or the exit status. */
 static int build(daemon_state *d)
 {
+    /* The endpoint first: a port someone holds is refused before anything
+     * else exists (no scrape is served before the loop runs). */
+    if (start_metrics(d) < 0)
+        return EXIT_CONFIG;
     d->sink = (out){link_begin, link_commit, d, NS_COMPONENT};
     if (start_gateways(d, &d->sink) < 0)
         return EXIT_CONFIG;
@@ -485,7 +489,7 @@ static int build(daemon_state *d)
     }
     gate_set_congested(d->gate, link_congested, d);
     load_spam_domains(d);
-    return start_metrics(d) < 0 ? EXIT_CONFIG : 0;
+    return 0;
 }
 
 static void watch(daemon_state *d)
@@ -567,6 +571,10 @@ int main(int argc, char **argv)
     if ((rc = build(&d)) != 0) {
         if (rc == 1)
             fprintf(stderr, "stoa-component: out of memory\n");
+        if (!d.link) {
+            mhttp_free(d.http);
+            settings_free(&d.cfg);
+        }
         return rc;
     }
     watch(&d);
