@@ -149,8 +149,7 @@ char *ctl_key(const ctl *c, const char *stem, const char *who)
     return keys_make(c->prefix, stem, who);
 }
 
-int ctl_audit(ctl *c, const char *action, const char *target, const char *room,
-              const char *detail)
+int ctl_audit(ctl *c, const char *action, const char *target, const char *room, const char *detail)
 {
     desk_store_cmd cmd;
     desk_store_audit_entry e = {c->actor, action, target, room, c->reason, detail};

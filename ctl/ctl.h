@@ -33,8 +33,8 @@ enum {
 
 typedef struct ctl {
     redisContext *rc;
-    char *prefix;    /* [redis] prefix */
-    char *domain;    /* [component] domain */
+    char *prefix; /* [redis] prefix */
+    char *domain; /* [component] domain */
     unsigned audit_max;
     char actor[128]; /* who the audit log names: "stoactl:<user>" or --actor */
     /* the verb's options */
@@ -63,8 +63,7 @@ char *ctl_key(const ctl *c, const char *stem, const char *who);
 
 /* Appends to the desk's audit log (as the desk writes it); -1 if it failed
  * (printed). */
-int ctl_audit(ctl *c, const char *action, const char *target, const char *room,
-              const char *detail);
+int ctl_audit(ctl *c, const char *action, const char *target, const char *room, const char *detail);
 
 /* The operator's JID normalized as the component does (a bare JID with a
  * local part; or a domain alone), malloc'ed, or NULL after printing why. */

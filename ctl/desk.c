@@ -62,9 +62,9 @@ int ctl_reports_view(ctl *c, char **args)
         freeReplyObject(r);
         return ctl_fail(CTL_NOINPUT, "no report %s (dismissed or expired)", args[0]);
     }
-    static const char *const fields[] = {"target", "room",      "reason", "via",  "count",
-                                         "first",  "last",      "text",   "held", "sids",
-                                         "forwarded", "evidence"};
+    static const char *const fields[] = {"target", "room",  "reason",    "via",
+                                         "count",  "first", "last",      "text",
+                                         "held",   "sids",  "forwarded", "evidence"};
     printf("id: %s\n", args[0]);
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         const char *v = desk_store_field(r, fields[i]);

@@ -19,11 +19,11 @@ enum { O_REASON = 1, O_DURATION = 2, O_YES = 4, O_COUNT = 8 };
 typedef struct verb {
     const char *noun, *verb; /* verb NULL: the noun alone is the command */
     int (*run)(ctl *c, char **args);
-    int nargs;            /* positional arguments, exactly */
-    const char *args;     /* how they are written in the usage */
-    unsigned opts;        /* O_* it takes */
-    const char *summary;  /* one line */
-    const char *help;     /* more, for --help */
+    int nargs;           /* positional arguments, exactly */
+    const char *args;    /* how they are written in the usage */
+    unsigned opts;       /* O_* it takes */
+    const char *summary; /* one line */
+    const char *help;    /* more, for --help */
 } verb;
 
 static const verb verbs[] = {
@@ -38,8 +38,7 @@ static const verb verbs[] = {
      "room from a client, which tells its occupants."},
     {"reports", "list", ctl_reports_list, 0, "", O_COUNT, "list open reports, newest first",
      "Columns: id, target, room, reason, count, last time, evidence messages, text."},
-    {"reports", "view", ctl_reports_view, 1, "ID", 0,
-     "show one report with its evidence", NULL},
+    {"reports", "view", ctl_reports_view, 1, "ID", 0, "show one report with its evidence", NULL},
     {"reports", "dismiss", ctl_reports_dismiss, 1, "ID", O_REASON,
      "dismiss a report (and lift an automatic mute it caused)", NULL},
     {"bans", "list", ctl_bans_list, 0, "", 0, "list service-wide bans", NULL},
@@ -49,8 +48,8 @@ static const verb verbs[] = {
      "rooms stay seated but can send nothing (the desk's ban also removes them)."},
     {"bans", "remove", ctl_bans_remove, 1, "JID", O_REASON, "lift a service-wide ban", NULL},
     {"blocks", "list", ctl_blocks_list, 0, "", 0, "list blocked domains", NULL},
-    {"blocks", "add", ctl_blocks_add, 1, "DOMAIN", O_REASON,
-     "refuse everything from a domain", NULL},
+    {"blocks", "add", ctl_blocks_add, 1, "DOMAIN", O_REASON, "refuse everything from a domain",
+     NULL},
     {"blocks", "remove", ctl_blocks_remove, 1, "DOMAIN", O_REASON, "lift a domain block", NULL},
     {"limits", "list", ctl_limits_list, 0, "", 0,
      "list service-wide mutes and rate-limit refusals being counted",
@@ -95,16 +94,17 @@ static void usage(FILE *f)
         usage_line(f, &verbs[i]);
         fprintf(f, "      %s\n", verbs[i].summary);
     }
-    fprintf(f, "  stoactl groups ...\n      not yet: roster groups arrive in a later version\n"
-               "\nGlobal options:\n"
-               "  -c, --config FILE  stoa-component's configuration (default %s)\n"
-               "      --actor NAME   who the audit log names (default stoactl:$SUDO_USER or "
-               "$USER)\n"
-               "  -h, --help         this text; NOUN --help, NOUN VERB --help: theirs\n"
-               "  -V, --version      the version\n"
-               "Exit status: 0, 64 usage, 65 bad input, 66 no such thing, 69 Redis away,\n"
-               "70 unexpected reply, 77 Redis refused the password, 78 configuration.\n",
-               SYSCONFDIR "/stoa/stoa-component.conf");
+    fprintf(f,
+            "  stoactl groups ...\n      not yet: roster groups arrive in a later version\n"
+            "\nGlobal options:\n"
+            "  -c, --config FILE  stoa-component's configuration (default %s)\n"
+            "      --actor NAME   who the audit log names (default stoactl:$SUDO_USER or "
+            "$USER)\n"
+            "  -h, --help         this text; NOUN --help, NOUN VERB --help: theirs\n"
+            "  -V, --version      the version\n"
+            "Exit status: 0, 64 usage, 65 bad input, 66 no such thing, 69 Redis away,\n"
+            "70 unexpected reply, 77 Redis refused the password, 78 configuration.\n",
+            SYSCONFDIR "/stoa/stoa-component.conf");
 }
 
 static void verb_help(const verb *v)
@@ -160,7 +160,8 @@ static int verb_options(ctl *c, const verb *v, int argc, char **argv, bool *help
             c->reason = optarg;
         else if (ch == 'y')
             c->yes = true;
-        else if (ch == 'd' && (!config_parse_seconds(optarg, &secs) || secs < 0 || secs > 315360000))
+        else if (ch == 'd' &&
+                 (!config_parse_seconds(optarg, &secs) || secs < 0 || secs > 315360000))
             return ctl_fail(CTL_DATAERR, "--duration %s: seconds, or with a unit (90m, 24h)",
                             optarg);
         else if (ch == 'd')
@@ -223,8 +224,10 @@ static int command(ctl *c, const char *config, int argc, char **argv)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"actor", required_argument, NULL, 'a'},
-        {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+        {"config", required_argument, NULL, 'c'},
+        {"actor", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     const char *config = SYSCONFDIR "/stoa/stoa-component.conf";

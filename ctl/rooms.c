@@ -101,8 +101,8 @@ int ctl_rooms_list(ctl *c, char **args)
         long long occ = count_of(c, "HLEN", KEY_MUC_OCC, r->jid, &st);
         long long log = count_of(c, "XLEN", KEY_MUC_LOG, r->jid, &st);
         if (st == CTL_OK)
-            printf("%s\t%s\t%lld\t%lld\n", r->jid, r->persistent ? "persistent" : "temporary",
-                   occ, log);
+            printf("%s\t%s\t%lld\t%lld\n", r->jid, r->persistent ? "persistent" : "temporary", occ,
+                   log);
     }
     if (st == CTL_OK && s.n == 0)
         fprintf(stderr, "no rooms stored for %s\n", c->domain);
@@ -132,7 +132,8 @@ static void print_state(const char *state, size_t len)
         return;
     }
     printf("created: %s\n", xml_attr(root, "created") ? xml_attr(root, "created") : "?");
-    printf("locked: %s\n", xml_attr(root, "locked") ? "yes (its owner has not configured it)" : "no");
+    printf("locked: %s\n",
+           xml_attr(root, "locked") ? "yes (its owner has not configured it)" : "no");
     for (xml_node *n = xml_first_child(root); n; n = xml_next(n)) {
         const char *name = xml_is_text(n) ? "" : xml_name(n);
         const char *k, *v;
