@@ -84,7 +84,7 @@ static void link_commit(void *ud)
     buf *b = complink_out_begin(d->link);
     /* Nothing is consumed between begin and commit: the tail is new. */
     if (b && buf_unread_len(b) > d->out_mark)
-        metrics_count_out(buf_unread(b) + d->out_mark, buf_unread_len(b) - d->out_mark);
+        metrics_count_written(buf_unread(b) + d->out_mark, buf_unread_len(b) - d->out_mark);
     complink_out_commit(d->link);
 }
 
@@ -349,7 +349,7 @@ static bool health(void *ud, buf *why)
 static int start_metrics(daemon_state *d)
 {
     char err[300];
-    metrics_setup("stoa-component", collect, d);
+    metrics_setup("stoa-component", METRICS_F_ALL, collect, d);
     if (d->cfg.metrics_port == 0)
         return 0;
     d->http = mhttp_new(d->loop, d->cfg.metrics_address, (unsigned)d->cfg.metrics_port, health, d,

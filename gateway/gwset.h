@@ -37,6 +37,8 @@ typedef struct gwset {
     long max_depth, max_attributes, max_elements;
     double keepalive;
     /* [log] */
+    char *metrics_address;
+    long metrics_port; /* 0: no endpoint */
     int log_level;
     bool log_syslog;
 } gwset;

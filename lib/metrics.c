@@ -14,70 +14,50 @@ typedef struct series {
     const char *labels; /* "{kind=\"iq\"}" or "" */
     metric_type type;
     const char *help; /* on the first row of a name */
+    unsigned family;  /* METRICS_F_*: counters shown by the programs that keep them */
 } series;
 
-#define IN(k)                                                                                      \
-    {                                                                                              \
-        "stoa_stanzas_in_total", "{kind=\"" k "\"}", COUNTER, "stanzas read, by kind"              \
-    }
-#define OUT(k)                                                                                     \
-    {                                                                                              \
-        "stoa_stanzas_out_total", "{kind=\"" k "\"}", COUNTER, "stanzas written, by kind"          \
-    }
-#define REF(r)                                                                                     \
-    {                                                                                              \
-        "stoa_refusals_total", "{reason=\"" r "\"}", COUNTER,                                      \
-            "stanzas refused by the policy gate or the stanza limits, by reason"                   \
-    }
-#define REP(r)                                                                                     \
-    {                                                                                              \
-        "stoa_reports_total", "{result=\"" r "\"}", COUNTER,                                       \
-            "abuse reports received: filed (new), repeated, flooded (over the reporter's rate, "   \
-            "dropped), escalated (muted the target)"                                               \
-    }
+// clang-format off
+#define IN(k) {"stoa_stanzas_in_total", "{kind=\"" k "\"}", COUNTER, "stanzas read, by kind", \
+               METRICS_F_STANZAS}
+#define OUT(k) {"stoa_stanzas_out_total", "{kind=\"" k "\"}", COUNTER, \
+                "stanzas written, by kind", METRICS_F_STANZAS}
+#define REF(r) {"stoa_refusals_total", "{reason=\"" r "\"}", COUNTER, \
+                "stanzas refused by the policy gate or the stanza limits, by reason", \
+                METRICS_F_SAFETY}
+#define REP(r) {"stoa_reports_total", "{result=\"" r "\"}", COUNTER, \
+                "abuse reports received: filed (new), repeated, flooded (over the reporter's " \
+                "rate, dropped), escalated (muted the target)", METRICS_F_DESK}
 
 static const series table[METRIC__COUNT] = {
-    IN("message"),
-    IN("presence"),
-    IN("iq"),
-    IN("other"),
-    OUT("message"),
-    OUT("presence"),
-    OUT("iq"),
-    OUT("other"),
-    REF("banned_jid"),
-    REF("banned_domain"),
-    REF("spam_domain"),
-    REF("blocked_domain"),
-    REF("muted"),
-    REF("rate_jid"),
-    REF("rate_domain"),
-    REF("muted_now"),
-    REF("rate_room"),
-    REF("queue_full"),
-    REF("over_limits"),
-    REP("filed"),
-    REP("repeated"),
-    REP("flooded"),
-    REP("escalated"),
-    {"stoa_link_connects_total", "", COUNTER, "times the link to the XMPP server became ready"},
-    {"stoa_redis_connects_total", "", COUNTER, "times the Redis connection came up"},
-    {"stoa_link_up", "", GAUGE, "1 when the link to the XMPP server is ready"},
-    {"stoa_redis_up", "", GAUGE, "1 when Redis answers"},
-    {"stoa_rooms", "", GAUGE, "rooms in memory"},
-    {"stoa_occupants", "", GAUGE, "occupants in all rooms"},
-    {"stoa_gate_queue", "", GAUGE, "stanzas waiting in the policy gate's FIFO"},
-    {"stoa_link_queue_bytes", "", GAUGE, "bytes waiting in the link's write queue"},
-    {"stoa_gateways", "", GAUGE, "stoa-gateway processes attached"},
-    {"stoa_peers", "", GAUGE, "remote domains with a server-to-server route"},
-    {"stoa_start_time_seconds", "", GAUGE, "when the process started, in Unix time"},
+    IN("message"), IN("presence"), IN("iq"), IN("other"),
+    OUT("message"), OUT("presence"), OUT("iq"), OUT("other"),
+    REF("banned_jid"), REF("banned_domain"), REF("spam_domain"), REF("blocked_domain"),
+    REF("muted"), REF("rate_jid"), REF("rate_domain"), REF("muted_now"), REF("rate_room"),
+    REF("queue_full"), REF("over_limits"),
+    REP("filed"), REP("repeated"), REP("flooded"), REP("escalated"),
+    {"stoa_link_connects_total", "", COUNTER, "times the link to the XMPP server became ready",
+     METRICS_F_LINK},
+    {"stoa_redis_connects_total", "", COUNTER, "times the Redis connection came up",
+     METRICS_F_REDIS},
+    {"stoa_link_up", "", GAUGE, "1 when the link to the XMPP server is ready", 0},
+    {"stoa_redis_up", "", GAUGE, "1 when Redis answers", 0},
+    {"stoa_rooms", "", GAUGE, "rooms in memory", 0},
+    {"stoa_occupants", "", GAUGE, "occupants in all rooms", 0},
+    {"stoa_gate_queue", "", GAUGE, "stanzas waiting in the policy gate's FIFO", 0},
+    {"stoa_link_queue_bytes", "", GAUGE, "bytes waiting in the link's write queue", 0},
+    {"stoa_gateways", "", GAUGE, "stoa-gateway processes attached", 0},
+    {"stoa_peers", "", GAUGE, "server-to-server streams", 0},
+    {"stoa_start_time_seconds", "", GAUGE, "when the process started, in Unix time", 0},
 };
+// clang-format on
 
 static struct {
     unsigned long long count[METRIC__COUNT];
     double gauge[METRIC__COUNT];
     bool set[METRIC__COUNT];
     const char *program;
+    unsigned families;
     void (*collect)(void *ud);
     void *ud;
 } m;
@@ -119,10 +99,15 @@ void metrics_count_in(const char *name)
     m.count[kind_of(name, strlen(name), METRIC_IN_MESSAGE)]++;
 }
 
+void metrics_count_out(const char *name)
+{
+    m.count[kind_of(name, strlen(name), METRIC_OUT_MESSAGE)]++;
+}
+
 /* Our serializer escapes '>' in attribute values and text, writes no
  * comments, CDATA or prefixes on stanzas, so the top level can be followed
  * from tag to tag without an XML parser: a start tag at depth 0 is a stanza. */
-void metrics_count_out(const char *p, size_t n)
+void metrics_count_written(const char *p, size_t n)
 {
     const char *end = p + n;
     long depth = 0;
@@ -149,9 +134,10 @@ void metrics_count_out(const char *p, size_t n)
     }
 }
 
-void metrics_setup(const char *program, void (*collect)(void *ud), void *ud)
+void metrics_setup(const char *program, unsigned families, void (*collect)(void *ud), void *ud)
 {
     m.program = program;
+    m.families = families;
     m.collect = collect;
     m.ud = ud;
     metrics_set(METRIC_G_START_TIME, (double)(long long)xtime_wall());
@@ -169,7 +155,7 @@ int metrics_render(buf *out)
     const char *last = NULL;
     for (int i = 0; i < METRIC__COUNT && rc == 0; i++) {
         const series *s = &table[i];
-        if (s->type == GAUGE && !m.set[i])
+        if (s->type == GAUGE ? !m.set[i] : !(s->family & m.families))
             continue;
         if (!last || strcmp(last, s->name) != 0)
             rc = buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", s->name, s->help, s->name,

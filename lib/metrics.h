@@ -71,14 +71,26 @@ double metrics_get(metric_id id);
 
 /* Counts the stanzas in n bytes of our own serialized output (whole
  * stanzas, as one begin/commit of an out sink writes them) by kind. */
-void metrics_count_out(const char *p, size_t n);
-/* Counts one stanza read, by its element name. */
+void metrics_count_written(const char *p, size_t n);
+/* Counts one stanza read, or one sent, by its element name. */
 void metrics_count_in(const char *name);
+void metrics_count_out(const char *name);
 
-/* What the process is called in the output (stoa_info{program}), and the
- * hook that sets the gauges before each rendering; fn may be NULL. A gauge
- * no hook sets is left out. */
-void metrics_setup(const char *program, void (*collect)(void *ud), void *ud);
+/* The counter families a program keeps (the others are left out of its
+ * output rather than shown as zeros that mean nothing). */
+enum {
+    METRICS_F_STANZAS = 1, /* stoa_stanzas_in/out_total */
+    METRICS_F_SAFETY = 2,  /* stoa_refusals_total */
+    METRICS_F_DESK = 4,    /* stoa_reports_total */
+    METRICS_F_LINK = 8,    /* stoa_link_connects_total */
+    METRICS_F_REDIS = 16,  /* stoa_redis_connects_total */
+    METRICS_F_ALL = 31,
+};
+
+/* What the process is called in the output (stoa_info{program}), the
+ * counter families it keeps, and the hook that sets the gauges before each
+ * rendering (may be NULL). A gauge no hook sets is left out. */
+void metrics_setup(const char *program, unsigned families, void (*collect)(void *ud), void *ud);
 
 /* Appends the Prometheus text exposition (format 0.0.4). 0, or -1 on OOM. */
 int metrics_render(buf *out);

@@ -40,15 +40,17 @@ START_TEST(output_counted_by_kind)
         "</message></forwarded></result></message>"
         "<presence from='r@s/a' to='u@h/x' type='unavailable'/>"
         "<iq type='result' id='1' from='s' to='u@h/x'/>";
-    metrics_count_out(out, sizeof out - 1);
+    metrics_count_written(out, sizeof out - 1);
     ck_assert_double_eq(metrics_get(METRIC_OUT_MESSAGE), 3);
     ck_assert_double_eq(metrics_get(METRIC_OUT_PRESENCE), 1);
     ck_assert_double_eq(metrics_get(METRIC_OUT_IQ), 1);
     ck_assert_double_eq(metrics_get(METRIC_OUT_OTHER), 0);
     metrics_count_in("iq");
     metrics_count_in("stream:error");
+    metrics_count_out("presence");
     ck_assert_double_eq(metrics_get(METRIC_IN_IQ), 1);
     ck_assert_double_eq(metrics_get(METRIC_IN_OTHER), 1);
+    ck_assert_double_eq(metrics_get(METRIC_OUT_PRESENCE), 2);
 }
 END_TEST
 
@@ -61,7 +63,7 @@ START_TEST(text_format)
 {
     metrics_reset();
     int rooms = 7;
-    metrics_setup("stoa-test", set_rooms, &rooms);
+    metrics_setup("stoa-test", METRICS_F_ALL & ~METRICS_F_DESK, set_rooms, &rooms);
     metrics_inc(METRIC_REFUSED_RATE_JID);
     metrics_add(METRIC_IN_MESSAGE, 41);
     metrics_inc(METRIC_IN_MESSAGE);
@@ -77,12 +79,13 @@ START_TEST(text_format)
     ck_assert_ptr_null(strstr(first + 1, "# TYPE stoa_refusals_total"));
     ck_assert_ptr_null(strstr(s, "stoa_occupants"));
     ck_assert_ptr_null(strstr(s, "stoa_peers"));
+    ck_assert_ptr_null(strstr(s, "stoa_reports_total")); /* a family it does not keep */
     free(s);
     rooms = 8;
     s = render();
     ck_assert_ptr_nonnull(strstr(s, "\nstoa_rooms 8\n"));
     free(s);
-    metrics_setup(NULL, NULL, NULL);
+    metrics_setup(NULL, 0, NULL, NULL);
 }
 END_TEST
 
@@ -159,6 +162,7 @@ START_TEST(endpoint_answers_from_the_loop)
     ck_assert_msg(h != NULL, "%s", err);
     ck_assert_uint_gt(mhttp_port(h), 0);
     client *c = calloc(1, sizeof *c);
+    metrics_setup("stoa-test", METRICS_F_ALL, NULL, NULL);
     metrics_add(METRIC_IN_PRESENCE, 3);
     get(h, loop, "GET /metrics HTTP/1.0\r\n\r\n", c);
     ck_assert_msg(strncmp(c->reply, "HTTP/1.0 200", 12) == 0 ||
