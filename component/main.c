@@ -62,6 +62,7 @@ typedef struct daemon_state {
     bool recheck_stalled; /* checks waited for the link to drain */
     mhttp *http;          /* the metrics and health endpoint, or NULL */
     size_t out_mark;      /* the link's queue at begin: what commit adds is counted */
+    unsigned out_depth;   /* begins not yet committed */
 } daemon_state;
 
 static void stream_options_from(const settings *s, xstream_options *o)
@@ -74,7 +75,10 @@ static buf *link_begin(void *ud)
 {
     daemon_state *d = ud;
     buf *b = complink_out_begin(d->link);
-    d->out_mark = b ? buf_unread_len(b) : 0;
+    /* A write nested in another (a handler called from a fan-out) is
+     * counted with the outermost one. */
+    if (b && d->out_depth++ == 0)
+        d->out_mark = buf_unread_len(b);
     return b;
 }
 
@@ -83,7 +87,7 @@ static void link_commit(void *ud)
     daemon_state *d = ud;
     buf *b = complink_out_begin(d->link);
     /* Nothing is consumed between begin and commit: the tail is new. */
-    if (b && buf_unread_len(b) > d->out_mark)
+    if (d->out_depth > 0 && --d->out_depth == 0 && b && buf_unread_len(b) > d->out_mark)
         metrics_count_written(buf_unread(b) + d->out_mark, buf_unread_len(b) - d->out_mark);
     complink_out_commit(d->link);
 }
