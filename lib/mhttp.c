@@ -20,8 +20,7 @@ struct mhttp {
     struct ev_loop *loop;
     struct MHD_Daemon *d;
     ev_io io;
-    ev_timer timer;
-    ev_idle again; /* MHD has work without waiting (timeout 0) */
+    ev_timer timer; /* MHD's next deadline; 0 when it has work already */
     mhttp_health_fn health;
     void *ud;
 };
@@ -48,25 +47,15 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
     run(w->data);
 }
 
-static void on_again(struct ev_loop *loop, ev_idle *w, int revents)
-{
-    ev_idle_stop(loop, w);
-    (void)revents;
-    run(w->data);
-}
-
 /* MHD says how long it may wait before it must run again (idle
- * connections to close, data already read but not yet processed). */
+ * connections to close; 0: data already read but not yet processed, which
+ * a timer of 0 serves on the next iteration, busy loop or not). */
 static void schedule(mhttp *h)
 {
     MHD_UNSIGNED_LONG_LONG ms = 0;
     ev_timer_stop(h->loop, &h->timer);
     if (MHD_get_timeout(h->d, &ms) != MHD_YES)
         return;
-    if (ms == 0) {
-        ev_idle_start(h->loop, &h->again);
-        return;
-    }
     ev_timer_set(&h->timer, (double)ms / 1000.0, 0);
     ev_timer_start(h->loop, &h->timer);
 }
@@ -187,8 +176,7 @@ mhttp *mhttp_new(struct ev_loop *loop, const char *address, unsigned port, mhttp
     }
     ev_io_init(&h->io, on_io, info->epoll_fd, EV_READ);
     ev_timer_init(&h->timer, on_timer, 0, 0);
-    ev_idle_init(&h->again, on_again);
-    h->io.data = h->timer.data = h->again.data = h;
+    h->io.data = h->timer.data = h;
     ev_io_start(loop, &h->io);
     schedule(h);
     return h;
@@ -201,7 +189,6 @@ void mhttp_free(mhttp *h)
     if (h->loop) {
         ev_io_stop(h->loop, &h->io);
         ev_timer_stop(h->loop, &h->timer);
-        ev_idle_stop(h->loop, &h->again);
     }
     if (h->d)
         MHD_stop_daemon(h->d);
