@@ -61,8 +61,6 @@ typedef struct daemon_state {
     ev_timer recheck;     /* paces the occupant checks while the link is up */
     bool recheck_stalled; /* checks waited for the link to drain */
     mhttp *http;          /* the metrics and health endpoint, or NULL */
-    size_t out_mark;      /* the link's queue at begin: what commit adds is counted */
-    unsigned out_depth;   /* begins not yet committed */
 } daemon_state;
 
 static void stream_options_from(const settings *s, xstream_options *o)
@@ -73,23 +71,12 @@ static void stream_options_from(const settings *s, xstream_options *o)
 
 static buf *link_begin(void *ud)
 {
-    daemon_state *d = ud;
-    buf *b = complink_out_begin(d->link);
-    /* A write nested in another (a handler called from a fan-out) is
-     * counted with the outermost one. */
-    if (b && d->out_depth++ == 0)
-        d->out_mark = buf_unread_len(b);
-    return b;
+    return complink_out_begin(((daemon_state *)ud)->link);
 }
 
 static void link_commit(void *ud)
 {
-    daemon_state *d = ud;
-    buf *b = complink_out_begin(d->link);
-    /* Nothing is consumed between begin and commit: the tail is new. */
-    if (d->out_depth > 0 && --d->out_depth == 0 && b && buf_unread_len(b) > d->out_mark)
-        metrics_count_written(buf_unread(b) + d->out_mark, buf_unread_len(b) - d->out_mark);
-    complink_out_commit(d->link);
+    complink_out_commit(((daemon_state *)ud)->link);
 }
 
 /* Backed up from over the high-water mark until back under the low one:
@@ -458,9 +445,12 @@ static int build(daemon_state *d)
      * else exists (no scrape is served before the loop runs). */
     if (start_metrics(d) < 0)
         return EXIT_CONFIG;
-    d->sink = (out){link_begin, link_commit, d, NS_COMPONENT};
+    d->sink = (out){link_begin, link_commit, d, NS_COMPONENT, false};
     if (start_gateways(d, &d->sink) < 0)
         return EXIT_CONFIG;
+    /* What the handlers send, to the host or a gateway, is counted as they
+     * write it (metrics.h). */
+    d->sink.metered = true;
     if (d->cfg.redis_enabled) {
         rdb_config rc = {.ping_interval = 5};
         settings_fill(&d->cfg, SETTINGS_REDIS, &rc);

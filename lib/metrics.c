@@ -104,34 +104,14 @@ void metrics_count_out(const char *name)
     m.count[kind_of(name, strlen(name), METRIC_OUT_MESSAGE)]++;
 }
 
-/* Our serializer escapes '>' in attribute values and text, writes no
- * comments, CDATA or prefixes on stanzas, so the top level can be followed
- * from tag to tag without an XML parser: a start tag at depth 0 is a stanza. */
-void metrics_count_written(const char *p, size_t n)
+void metrics_count_serialized(const char *stanza, size_t len, unsigned long long n)
 {
-    const char *end = p + n;
-    long depth = 0;
-    while (p < end) {
-        const char *lt = memchr(p, '<', (size_t)(end - p));
-        if (!lt)
-            return;
-        const char *gt = memchr(lt, '>', (size_t)(end - lt));
-        if (!gt)
-            return;
-        if (lt + 1 < gt && lt[1] == '/') {
-            depth--;
-        } else {
-            if (depth == 0) {
-                const char *s = lt + 1, *e = s;
-                while (e < gt && *e != ' ' && *e != '/' && *e != '\t' && *e != '\n')
-                    e++;
-                m.count[kind_of(s, (size_t)(e - s), METRIC_OUT_MESSAGE)]++;
-            }
-            if (gt[-1] != '/')
-                depth++;
-        }
-        p = gt + 1;
-    }
+    /* "<name " or "<name>" or "<name/>": the name is all that is read. */
+    size_t i = 1;
+    while (i < len && stanza[i] != ' ' && stanza[i] != '>' && stanza[i] != '/')
+        i++;
+    if (len > 0)
+        m.count[kind_of(stanza + 1, i - 1, METRIC_OUT_MESSAGE)] += n;
 }
 
 void metrics_setup(const char *program, unsigned families, void (*collect)(void *ud), void *ud)

@@ -69,12 +69,13 @@ void metrics_add(metric_id id, unsigned long long n);
 void metrics_set(metric_id id, double v);
 double metrics_get(metric_id id);
 
-/* Counts the stanzas in n bytes of our own serialized output (whole
- * stanzas, as one begin/commit of an out sink writes them) by kind. */
-void metrics_count_written(const char *p, size_t n);
 /* Counts one stanza read, or one sent, by its element name. */
 void metrics_count_in(const char *name);
 void metrics_count_out(const char *name);
+/* Counts n stanzas sent of the kind whose serialized form starts at stanza
+ * (len bytes of it readable): only its element name is looked at, so a
+ * writer counts in constant time what it just wrote. */
+void metrics_count_serialized(const char *stanza, size_t len, unsigned long long n);
 
 /* The counter families a program keeps (the others are left out of its
  * output rather than shown as zeros that mean nothing). */

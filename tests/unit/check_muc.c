@@ -60,7 +60,7 @@ static service *new_service(linkpol_action policy, double stranger_seconds)
                                 .now = fixed_clock,
                                 .links_policy = policy,
                                 .stranger_seconds = stranger_seconds}};
-    out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};
+    out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept", false};
     return service_new(&c, &sink);
 }
 
@@ -1223,7 +1223,7 @@ END_TEST
 START_TEST(blocked_sender_filtered)
 {
     ublock *ub = ublock_new(NULL, "t:", SVC,
-                            &(out){sink_begin, sink_commit, NULL, "jabber:component:accept"});
+                            &(out){sink_begin, sink_commit, NULL, "jabber:component:accept", false});
     muc_set_ublock(service_muc(svc), ub);
     make_room("room1");
     join(BOB, "room1", "Bob");
