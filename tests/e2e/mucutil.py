@@ -1,6 +1,15 @@
 """What the chat-room end-to-end tests (test_muc_*.py, and the desk, safety,
 faults and archive tests that use rooms) share: namespaces, making and
 configuring rooms, matching the stanzas clients receive, archive queries.
+
+In test_muc_*.py real slixmpp clients, logged in as real users of a real
+Prosody or ejabberd, use the rooms stoa-component serves on rooms.localhost
+through that server. Every test runs once per server (the `stack` fixture is
+parametrized) on the stack's one component, each in rooms of its own
+(new_room), and checks the exact stanzas the clients receive: status codes,
+<item/> attributes, error conditions and types, ids. tests/unit/check_muc_*.c
+pin the same behaviour byte by byte without a server; here the point is that
+it survives real servers and clients.
 """
 
 from __future__ import annotations

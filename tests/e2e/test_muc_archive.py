@@ -1,11 +1,5 @@
-"""Chat rooms end to end, the archive (XEP-0313) and moderation
-(XEP-0425).
-
-Every test runs once per server (the `stack` fixture is parametrized) on the
-stack's one component, each in rooms of its own (new_room), and checks the
-exact stanzas the clients receive. tests/unit/check_muc_*.c pin the same
-behaviour byte by byte without a server; here the point is that it survives
-real servers and clients (mucutil.py has the shared helpers).
+"""Chat rooms end to end: the archive (XEP-0313) and moderation (XEP-0425).
+mucutil.py says how these tests work and holds what they share.
 """
 
 from __future__ import annotations

@@ -1,11 +1,6 @@
-"""Chat rooms end to end, hostile input through the server: impossible
-occupant addresses and history requests, refused without harm.
-
-Every test runs once per server (the `stack` fixture is parametrized) on the
-stack's one component, each in rooms of its own (new_room), and checks the
-exact stanzas the clients receive. tests/unit/check_muc_*.c pin the same
-behaviour byte by byte without a server; here the point is that it survives
-real servers and clients (mucutil.py has the shared helpers).
+"""Chat rooms end to end: hostile input through the server (impossible
+occupant addresses, history requests), refused without harm.
+mucutil.py says how these tests work and holds what they share.
 """
 
 from __future__ import annotations

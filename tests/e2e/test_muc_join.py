@@ -1,12 +1,5 @@
-"""Chat rooms (XEP-0045) end to end, creating, joining and leaving: real slixmpp
-clients, logged in as real users of a real Prosody or ejabberd, in the rooms
-stoa-component serves on rooms.localhost.
-
-Every test runs once per server (the `stack` fixture is parametrized) on the
-stack's one component, each in rooms of its own (new_room), and checks the
-exact stanzas the clients receive. tests/unit/check_muc_*.c pin the same
-behaviour byte by byte without a server; here the point is that it survives
-real servers and clients (mucutil.py has the shared helpers).
+"""Chat rooms (XEP-0045) end to end: creating, joining and leaving.
+mucutil.py says how these tests work and holds what they share.
 """
 
 from __future__ import annotations

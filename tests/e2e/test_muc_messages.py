@@ -1,11 +1,6 @@
-"""Chat rooms (XEP-0045) end to end, messages: groupchat with stanza and
-occupant ids, history on join, private messages, who may speak, the subject.
-
-Every test runs once per server (the `stack` fixture is parametrized) on the
-stack's one component, each in rooms of its own (new_room), and checks the
-exact stanzas the clients receive. tests/unit/check_muc_*.c pin the same
-behaviour byte by byte without a server; here the point is that it survives
-real servers and clients (mucutil.py has the shared helpers).
+"""Chat rooms (XEP-0045) end to end: groupchat with stanza and occupant ids,
+history on join, private messages, who may speak, the subject.
+mucutil.py says how these tests work and holds what they share.
 """
 
 from __future__ import annotations
