@@ -15,7 +15,7 @@ from conftest import DOMAIN
 from fakeserver import FakeServer
 from servers import free_port
 from test_component_link import SECRET
-from test_muc import create_room
+from mucutil import create_room
 from xmpp import body, is_message
 
 NS_REPORT = "urn:xmpp:reporting:1"

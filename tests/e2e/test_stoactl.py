@@ -17,7 +17,7 @@ import pytest
 from conftest import DOMAIN, HOST
 from servers import component_binary, free_port, write_component_config
 from test_desk import raw
-from test_muc import create_room
+from mucutil import create_room
 from xmpp import body, error_condition, is_message
 
 NS_REPORT = "urn:xmpp:reporting:1"
