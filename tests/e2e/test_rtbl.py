@@ -19,18 +19,17 @@ from typing import Dict, Optional
 
 import pytest
 
-from conftest import HOST, PUBSUB, RTBL_DOMAIN, component_settings
+from conftest import HOST, PUBSUB, RTBL_DOMAIN, SAFETY_DOMAINS, component_settings
 from xmpp import (
-    JoinRefused,
     NS_DATA,
     NS_MUC_ADMIN,
     NS_MUC_OWNER,
+    JoinRefused,
     body,
     dump,
     error_condition,
     error_text,
     is_message,
-    status_codes,
 )
 
 NS_PUBSUB = "http://jabber.org/protocol/pubsub"
@@ -257,3 +256,31 @@ def test_rtbl_node_over_the_stanza_limit_is_a_clear_log_line(stack, component_fa
                r"\[limits\] max_stanza_size", 20)
     # The other node still works.
     c.wait_log(rf"rtbl: {PUBSUB}/{lists.domains}: 0 entries", 20)
+
+
+def test_rtbl_other_instances_follow_the_mirror(stack, component_factory, redis, connect, lists):
+    # A second component on the same Redis prefix without a [rtbl] service
+    # (as a gateway reads the lists) learns them from the mirror's serial.
+    c = rtbl_component(stack, component_factory, redis.port, lists)
+    wait_fetched(c, lists)
+    other_domain = SAFETY_DOMAINS[1]
+    port = getattr(stack.server, "component_ports", {}).get(other_domain, stack.component_port)
+    s = component_settings(port, redis.port)
+    s["component"]["domain"] = other_domain
+    s["redis"]["prefix"] = c.prefix
+    s["ratelimit"] = {"enabled": "false"}
+    other = component_factory(s, name="reader")
+    other.wait_log(rf"component link ready: {other_domain}", 20)
+    alice, eve = connect("alice"), connect("eve")
+    room = f"reader-{secrets.token_hex(4)}@{other_domain}"
+    assert "201" in alice.join(room, "owner").codes
+    r = alice.iq(room, f"<query xmlns='{NS_MUC_OWNER}'><x xmlns='{NS_DATA}' type='submit'/>"
+                 "</query>", "set")
+    assert r.get("type") == "result", dump(r)
+    lists.publish(lists.hashes, sha(f"eve@{HOST}"))
+    took = refused_within(eve, room, "eve", time.monotonic(), 1.5)
+    print(f"[e2e] {stack.kind}: the reader refused {took * 1000:.0f} ms after the publication")
+    lists.retract(lists.hashes, sha(f"eve@{HOST}"))
+    t0 = time.monotonic()
+    while try_join(eve, room, "eve") is not None:
+        assert time.monotonic() - t0 < 1.5, "eve still refused 1.5 s after the retraction"
