@@ -148,6 +148,10 @@ const config_key settings_schema[] = {
      1, 10000, NULL, "reports one reporter may file per minute"},
     {"desk", "audit_max", CFG_INT, OFF(desk_audit_max), "10000", false, false, false, 100,
      100000000, NULL, "entries kept in the audit log"},
+    {"desk", "forward_reports", CFG_BOOL, OFF(desk_forward_reports), "false", false, false, false,
+     0, 0, NULL,
+     "when a service moderator acts on a report about a user of a remote domain, forward it to "
+     "that domain's abuse addresses (XEP-0157)"},
     {"gateways", "listen", CFG_STRING, OFF(gateways_listen), "127.0.0.1", false, false, false, 0, 0,
      NULL, "address where stoa-gateway processes connect"},
     {"gateways", "port", CFG_INT, OFF(gateways_port), "0", false, false, false, 0, 65535, NULL,
@@ -222,6 +226,7 @@ static const binding bindings[] = {
     {SVC(desk.escalate_reporters), AS_UINT, "desk", "escalate_reporters"},
     {SVC(desk.reports_per_minute), AS_UINT, "desk", "reports_per_minute"},
     {SVC(desk.audit_max), AS_UINT, "desk", "audit_max"},
+    {SVC(desk.forward_reports), AS_BOOL, "desk", "forward_reports"},
     {SVC(prefix), AS_STR, "redis", "prefix"},
     {SVC(archive_max), AS_UINT, "muc", "archive_max"},
     {SVC(blocking), AS_BOOL, "blocking", "enabled"},

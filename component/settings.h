@@ -60,6 +60,7 @@ typedef struct settings {
     char *desk_report_servers; /* comma-separated trusted server domains */
     double desk_report_retention, desk_escalate_window;
     long desk_escalate_reporters, desk_reports_per_minute, desk_audit_max;
+    bool desk_forward_reports;
     /* [gateways] (stoa-gateway links, docs/gateway.md) */
     char *gateways_listen;
     long gateways_port; /* 0: no gateway listener */

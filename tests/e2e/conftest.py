@@ -51,6 +51,9 @@ SAFETY_DOMAINS = ("safety.localhost", "safety2.localhost")
 # own subscribes.
 PUBSUB = "pubsub.localhost"
 RTBL_DOMAIN = "rtbl.localhost"
+# XEP-0157 abuse addresses of the host (test_desk_forward.py): a person, and
+# the shared stack's Stoa desk, which reads forwarded reports.
+ABUSE_ADDRESSES = [f"xmpp:eve@{HOST}", f"xmpp:{DOMAIN}"]
 RATE_CLASSES = ("room_message", "private_message", "join", "presence", "invite", "report", "other")
 
 _started: List[Process] = []
@@ -159,7 +162,8 @@ def own_redis(state_root, request):
 def prosody(state_root):
     comps = {DOMAIN: SECRET, **{d: SECRET for d in (*SAFETY_DOMAINS, RTBL_DOMAIN)}}
     p = Prosody(state_root / "prosody", host=HOST, components=comps, users=USERS,
-                report_to=DOMAIN, pubsub=PUBSUB, pubsub_admin=f"listkeeper@{HOST}")
+                report_to=DOMAIN, pubsub=PUBSUB, pubsub_admin=f"listkeeper@{HOST}",
+                contact_abuse=ABUSE_ADDRESSES)
     started(p)
     yield p
     p.stop()
@@ -168,7 +172,7 @@ def prosody(state_root):
 @pytest.fixture(scope="session")
 def ejabberd(state_root):
     e = Ejabberd(state_root / "ejabberd", host=HOST, components={DOMAIN: SECRET}, users=USERS,
-                 report_to=DOMAIN, pubsub=PUBSUB,
+                 report_to=DOMAIN, pubsub=PUBSUB, contact_abuse=ABUSE_ADDRESSES,
                  extra_components={d: SECRET for d in (*SAFETY_DOMAINS, RTBL_DOMAIN)})
     started(e)
     yield e
@@ -287,4 +291,5 @@ def connect(stack):
 
 
 __all__ = ["Stack", "ServerError", "component_settings", "DOMAIN", "HOST", "SECRET", "USERS",
-           "SAFETY_DOMAINS", "RATE_CLASSES", "PUBSUB", "RTBL_DOMAIN"]
+           "SAFETY_DOMAINS", "RATE_CLASSES", "PUBSUB", "RTBL_DOMAIN",
+           "ABUSE_ADDRESSES"]
