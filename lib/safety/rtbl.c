@@ -254,6 +254,7 @@ static void write_whole(rtbl *t, rtbl_node *n)
 
 void rtbl_item_change(rtbl *t, rtbl_node *n, const char *id, bool add)
 {
+    n->changes++;
     if (add ? set_add(&n->items, id) < 0 : (set_del(&n->items, id), 0))
         log_error("rtbl: %s: out of memory adding an item", n->key);
     /* A notification that arrives while a fetch is gathered is newer than
@@ -272,6 +273,7 @@ void rtbl_item_change(rtbl *t, rtbl_node *n, const char *id, bool add)
 
 void rtbl_node_clear(rtbl *t, rtbl_node *n)
 {
+    n->changes++;
     set_free(&n->items);
     n->items = (hmap)HMAP_INIT;
     write_whole(t, n);
@@ -292,6 +294,7 @@ void rtbl_fetch_done(rtbl *t, rtbl_node *n)
 {
     size_t added = 0, removed = 0, it = 0;
     const char *id;
+    n->changes++;
     while (hmap_next(n->fresh, &it, &id, NULL))
         added += !hmap_get(&n->items, id);
     it = 0;
@@ -320,6 +323,7 @@ typedef struct read_req {
     rtbl *t;
     char *key;
     bool hashes;
+    unsigned long changes; /* the node's when the read was sent */
 } read_req;
 
 static void on_members(void *ud, redisReply *reply)
@@ -333,8 +337,12 @@ static void on_members(void *ud, redisReply *reply)
         if (!node)
             node = node_add(t, q->key, slash ? slash + 1 : q->key, q->hashes);
         /* The subscriber's own changes made while Redis was away go the
-         * other way: written whole, never overwritten by an older mirror. */
-        if (node && !node->dirty) {
+         * other way: written whole, never overwritten by an older mirror;
+         * nor is a change made here since the read was sent: the next look
+         * reads again, for what others changed meanwhile. */
+        if (node && node->changes != q->changes)
+            t->serial = -1;
+        else if (node && !node->dirty) {
             hmap fresh = HMAP_INIT;
             for (size_t i = 0; i < n && fresh.count < t->max_items; i++)
                 if (rdb_str(rdb_elem(reply, i)))
@@ -363,6 +371,8 @@ static void on_index(void *ud, redisReply *reply)
         }
         q->t = t;
         q->hashes = strcmp(kind, "hashes") == 0;
+        rtbl_node *node = node_by_key(t, key);
+        q->changes = node ? node->changes : 0;
         char k[1200];
         keys_format(k, sizeof k, t->prefix, KEY_RTBL_ITEMS, key);
         size_t lens[2] = {8, strlen(k)};

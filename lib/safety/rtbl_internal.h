@@ -20,12 +20,13 @@ typedef struct rtbl_node {
     hmap *fresh;     /* a fetch being gathered page by page; NULL: none */
     size_t bad;      /* malformed ids seen in the fetch */
     char *bad_example;
-    bool over;       /* the fetch met max_items */
-    bool dirty;      /* changed while Redis was away: written whole when it is back */
-    unsigned gen;    /* numbers this node's requests: older answers are ignored */
-    double deadline; /* a request is due by then (monotonic); 0: none */
-    char *pending;   /* the id of the request due */
-    bool subscribed; /* the service said so */
+    bool over;             /* the fetch met max_items */
+    bool dirty;            /* changed while Redis was away: written whole when it is back */
+    unsigned gen;          /* numbers this node's requests: older answers are ignored */
+    double deadline;       /* a request is due by then (monotonic); 0: none */
+    char *pending;         /* the id of the request due */
+    bool subscribed;       /* the service said so */
+    unsigned long changes; /* local changes: a mirror read that began before one is stale */
 } rtbl_node;
 
 struct rtbl {
