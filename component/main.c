@@ -189,6 +189,7 @@ static void on_down(void *ud)
     daemon_state *d = ud;
     ev_timer_stop(d->loop, &d->recheck);
     muc_recheck_pause(service_muc(d->svc));
+    rtbl_link_down(d->rtbl);
     notify_status("component link down, reconnecting");
 }
 

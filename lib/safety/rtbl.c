@@ -14,6 +14,7 @@
 #define DEFAULT_MAX_ITEMS 100000
 #define DEFAULT_POLL 0.5
 #define DEFAULT_TIMEOUT 30.0
+#define DEFAULT_REFRESH 3600.0
 #define SADD_CHUNK 256 /* members per SADD while a node is written whole */
 
 /* ---- the lists ---- */
@@ -480,6 +481,7 @@ rtbl *rtbl_new(struct ev_loop *loop, rdb *r, const rtbl_config *cfg, const out *
     t->max_items = cfg->max_items ? cfg->max_items : DEFAULT_MAX_ITEMS;
     t->poll = cfg->poll > 0 ? cfg->poll : DEFAULT_POLL;
     t->timeout = cfg->timeout > 0 ? cfg->timeout : DEFAULT_TIMEOUT;
+    t->refresh = cfg->refresh > 0 ? cfg->refresh : DEFAULT_REFRESH;
     if (sink) {
         t->sink = *sink;
         t->has_sink = true;

@@ -50,6 +50,7 @@ typedef struct rtbl_config {
     size_t max_items;         /* per node; 0: 100000 */
     double poll;              /* seconds between looks at the serial; 0: 0.5 */
     double timeout;           /* seconds an answer from the service may take; 0: 30 */
+    double refresh;           /* seconds between whole fetches; 0: an hour */
 } rtbl_config;
 
 /* NULL on OOM or a bad configuration (a service or node that is not
@@ -73,8 +74,11 @@ void rtbl_redis_state(rtbl *t, rdb_state state);
 
 /* The subscriber's side (nothing happens without a service). */
 /* The link to the host server is (again) up: subscribe to every node and
- * fetch all of its items, replacing what was held once the fetch is whole. */
+ * fetch all of its items, replacing what was held once the fetch is whole
+ * (again every refresh seconds while the link stays up). */
 void rtbl_link_ready(rtbl *t);
+/* The link is down: no request is waited for until it is back. */
+void rtbl_link_down(rtbl *t);
 /* Pubsub notifications and the answers to rtbl's own IQs (ud: the rtbl). */
 bool rtbl_route(void *ud, const stanza_ctx *c);
 #define RTBL_ROUTES 2

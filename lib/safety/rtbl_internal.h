@@ -42,6 +42,9 @@ struct rtbl {
     size_t nnodes;
     long long serial; /* the mirror's serial last read; -1: never */
     bool redis_up, reading, closed;
+    bool link_up;        /* between rtbl_link_ready and rtbl_link_down */
+    double refresh;      /* seconds between whole fetches */
+    double next_refresh; /* monotonic */
 };
 
 /* rtbl.c */

@@ -100,19 +100,42 @@ void rtbl_link_ready(rtbl *t)
 {
     if (!t || !t->service || t->closed)
         return;
+    t->link_up = true;
+    t->next_refresh = rtbl_now(t) + t->refresh;
     for (size_t i = 0; i < t->nnodes; i++)
         if (t->nodes[i]->configured)
             ask(t, t->nodes[i]);
 }
 
+void rtbl_link_down(rtbl *t)
+{
+    if (!t)
+        return;
+    /* Nothing will answer now; the next link asks everything again. */
+    t->link_up = false;
+    for (size_t i = 0; i < t->nnodes; i++) {
+        free(t->nodes[i]->pending);
+        t->nodes[i]->pending = NULL;
+    }
+}
+
 void rtbl_check_deadlines(rtbl *t)
 {
     double now = rtbl_now(t);
+    if (!t->link_up)
+        return;
+    /* A notification refused on its way (the service's own rate limit,
+     * the gate's) is lost to us: the whole list is fetched again now and
+     * then. */
+    if (now >= t->next_refresh) {
+        rtbl_link_ready(t);
+        return;
+    }
     for (size_t i = 0; t->service && i < t->nnodes; i++) {
         rtbl_node *n = t->nodes[i];
         if (!n->configured || !n->pending || now < n->deadline)
             continue;
-        log_warn("rtbl: %s: no answer from the service within %.0f s; asking again", n->key,
+        log_warn("rtbl: %s: no answer from the service within %g s; asking again", n->key,
                  t->timeout);
         ask(t, n);
     }

@@ -254,6 +254,65 @@ START_TEST(bad_configuration_is_refused)
 }
 END_TEST
 
+static void on_stop(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)w;
+    (void)revents;
+    ev_break(loop, EVBREAK_ONE);
+}
+
+/* Runs the loop for about `seconds`. */
+static void spin(struct ev_loop *loop, double seconds)
+{
+    ev_timer stop;
+    ev_timer_init(&stop, on_stop, seconds, 0);
+    ev_timer_start(loop, &stop);
+    ev_run(loop, 0);
+    ev_timer_stop(loop, &stop);
+}
+
+START_TEST(refetched_now_and_then_and_again_when_unanswered_but_not_while_down)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};
+    rtbl_config rc = {.service = SVC,
+                      .hash_nodes = "muc_bans_sha256",
+                      .jid = "rooms.example.org",
+                      .poll = 0.01,
+                      .timeout = 0.05,
+                      .refresh = 0.2};
+    char err[200];
+    rtbl *r = rtbl_new(loop, NULL, &rc, &sink, err, sizeof err);
+    ck_assert_ptr_nonnull(r);
+    buf_reset(&output);
+    rtbl_link_ready(r);
+    /* Unanswered: asked again once the timeout is over. */
+    spin(loop, 0.08);
+    char *got = buf_strdup(&output);
+    ck_assert_ptr_nonnull(strstr(got, "id=\"rtbl-0-2-i\""));
+    free(got);
+    /* Answered: asked again after the refresh period, nothing before. */
+    xml_node *st = tu_stanza("<iq type='result' from='" SVC "' to='rooms.example.org' "
+                             "id='rtbl-0-2-i'><pubsub xmlns='http://jabber.org/protocol/pubsub'>"
+                             "<items node='muc_bans_sha256'/></pubsub></iq>");
+    rtbl_handle(r, st);
+    buf_reset(&output);
+    spin(loop, 0.1);
+    ck_assert_uint_eq(buf_unread_len(&output), 0);
+    spin(loop, 0.2);
+    got = buf_strdup(&output);
+    ck_assert_ptr_nonnull(strstr(got, "<subscribe node=\"muc_bans_sha256\""));
+    free(got);
+    /* While the link is down nothing is asked. */
+    rtbl_link_down(r);
+    buf_reset(&output);
+    spin(loop, 0.3);
+    ck_assert_uint_eq(buf_unread_len(&output), 0);
+    rtbl_free(r);
+    ev_loop_destroy(loop);
+}
+END_TEST
+
 /* ---- in the rooms ---- */
 
 static void contains(const char *in, const char *want)
@@ -330,6 +389,7 @@ static Suite *suite(void)
     tcase_add_test(tc, max_items_bounds_a_node);
     tcase_add_test(tc, a_refused_fetch_keeps_the_list);
     tcase_add_test(tc, bad_configuration_is_refused);
+    tcase_add_test(tc, refetched_now_and_then_and_again_when_unanswered_but_not_while_down);
     tcase_add_test(tc, rooms_refuse_listed_joins_and_messages);
     tcase_add_test(tc, members_and_owners_are_exempt);
     suite_add_tcase(s, tc);
