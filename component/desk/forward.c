@@ -254,7 +254,8 @@ static void deliver(desk *d, desk_fwd *f, const xml_node *st)
 bool desk_forward_answer(desk *d, const stanza_ctx *c)
 {
     const char *id = xml_attr(c->st, "id");
-    if (!c->answer || c->kind != STANZA_IQ || !id || strncmp(id, FWD_PREFIX, 9) != 0)
+    if (!c->answer || c->kind != STANZA_IQ || !id ||
+        strncmp(id, FWD_PREFIX, sizeof FWD_PREFIX - 1) != 0)
         return false;
     for (desk_fwd **pp = &d->fwd; *pp; pp = &(*pp)->next) {
         desk_fwd *f = *pp;
