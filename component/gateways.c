@@ -335,7 +335,7 @@ gateways *gateways_new(struct ev_loop *loop, const gateways_config *cfg, const o
     g->domain = strdup(cfg->domain);
     g->fr = xmlframe_new(&own);
     g->host = *host;
-    g->sink = (out){sink_begin, sink_commit, g, host->ns, host->metered};
+    g->sink = (out){sink_begin, sink_commit, g, host->ns};
     g->cb = *cb;
     g->ud = ud;
     if (!g->listen || !g->secret || !g->domain || !g->fr) {

@@ -329,7 +329,7 @@ int ctl_erase(ctl *c, char **args)
     if (!bare)
         return CTL_DATAERR;
     /* A service object with no rooms and no output, for its identifiers. */
-    out sink = {no_output, no_commit, NULL, NULL, false};
+    out sink = {no_output, no_commit, NULL, NULL};
     muc_config mc = {.domain = c->domain};
     muc *m = muc_new(&mc, &sink);
     erase_sum e = {{0, 0, 0}, CTL_OK};

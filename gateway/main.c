@@ -87,7 +87,7 @@ static void link_commit(void *ud)
 static void to_component(void *ud, xml_node *st)
 {
     gw *g = ud;
-    out o = {link_begin, link_commit, g, NS_COMPONENT, false};
+    out o = {link_begin, link_commit, g, NS_COMPONENT};
     /* The gateway's "in": what remote servers sent. */
     metrics_count_in(xml_name(st));
     xml_move_ns(st, NS_SERVER, NS_COMPONENT);

@@ -58,9 +58,20 @@ static struct {
     bool set[METRIC__COUNT];
     const char *program;
     unsigned families;
+    const void *metered; /* the ud of the out sink whose writes are counted */
     void (*collect)(void *ud);
     void *ud;
 } m;
+
+void metrics_meter(const void *sink_ud)
+{
+    m.metered = sink_ud;
+}
+
+bool metrics_metered(const void *sink_ud)
+{
+    return sink_ud && sink_ud == m.metered;
+}
 
 void metrics_inc(metric_id id)
 {

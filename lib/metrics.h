@@ -14,6 +14,7 @@
 #ifndef STOA_METRICS_H
 #define STOA_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -68,6 +69,12 @@ void metrics_add(metric_id id, unsigned long long n);
 /* For gauges. */
 void metrics_set(metric_id id, double v);
 double metrics_get(metric_id id);
+
+/* The daemon's own output: writers count what they send into the out
+ * sink (out.h) whose ud is this one, and nothing written into another
+ * (tests' buffers, a gateway's relay to the component). NULL: none. */
+void metrics_meter(const void *sink_ud);
+bool metrics_metered(const void *sink_ud);
 
 /* Counts one stanza read, or one sent, by its element name. */
 void metrics_count_in(const char *name);

@@ -11,7 +11,7 @@ int out_stanza(const out *o, const xml_node *stanza)
     int rc = xml_serialize(stanza, b, o->ns);
     if (rc < 0)
         b->len = mark; /* never leave half a stanza in the queue */
-    else if (o->metered)
+    else if (metrics_metered(o->ud))
         metrics_count_out(xml_name(stanza));
     o->commit(o->ud);
     return rc;

@@ -11,8 +11,6 @@
 #ifndef STOA_OUT_H
 #define STOA_OUT_H
 
-#include <stdbool.h>
-
 #include "buf.h"
 #include "xml.h"
 
@@ -21,8 +19,6 @@ typedef struct out {
     void (*commit)(void *ud);
     void *ud;
     const char *ns; /* the stream's content namespace, omitted from stanzas */
-    bool metered;   /* writers count what they send here in the metrics (metrics.h): the
-                       daemon's own output, not tests' buffers or a gateway's relay */
 } out;
 
 /* Serializes one stanza to o. Returns 0, or -1 when it could not be sent. */

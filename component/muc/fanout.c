@@ -55,7 +55,7 @@ static void fanout(muc_room *r, const muc_audience *who, muc_write_fn write, voi
         }
     }
     /* Every stanza of one fan-out is of one kind. */
-    if (sink->metered && sent && buf_unread_len(b) > first)
+    if (metrics_metered(sink->ud) && sent && buf_unread_len(b) > first)
         metrics_count_serialized(buf_unread(b) + first, buf_unread_len(b) - first, sent);
     sink->commit(sink->ud);
 }

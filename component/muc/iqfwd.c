@@ -119,7 +119,7 @@ static void forward_request(muc *m, muc_room *r, const stanza_ctx *c)
         buf_printf(b, ".%s\">", sl);
         put_children(b, st);
         buf_puts(b, "</iq>");
-        if (m->sink.metered)
+        if (metrics_metered(m->sink.ud))
             metrics_inc(METRIC_OUT_IQ);
         m->sink.commit(m->sink.ud);
     }
@@ -173,7 +173,7 @@ static void route_answer(muc *m, muc_room *r, const stanza_ctx *c)
             buf_puts(b, "\">");
             put_children(b, st);
             buf_puts(b, "</iq>");
-            if (m->sink.metered)
+            if (metrics_metered(m->sink.ud))
                 metrics_inc(METRIC_OUT_IQ);
             m->sink.commit(m->sink.ud);
         }

@@ -76,7 +76,7 @@ static void send_rows(mam_reply *q, const muc_history_entry *rows, size_t n, boo
     if (n > 0)
         buf_printf(b, "<first>%s</first><last>%s</last>", rows[0].stanza_id, rows[n - 1].stanza_id);
     buf_puts(b, "</set></fin></iq>");
-    if (m->sink.metered) {
+    if (metrics_metered(m->sink.ud)) {
         metrics_add(METRIC_OUT_MESSAGE, n);
         metrics_inc(METRIC_OUT_IQ);
     }

@@ -209,7 +209,7 @@ static int ask(muc *m, muc_room *r, muc_session *s, check *c)
     buf_puts(b, c->id);
     buf_puts(b, c->disco ? "\"><query xmlns=\"" NS_DISCO_INFO "\"/></iq>"
                          : "\"><ping xmlns=\"" NS_PING "\"/></iq>");
-    if (m->sink.metered)
+    if (metrics_metered(m->sink.ud))
         metrics_inc(METRIC_OUT_IQ);
     m->sink.commit(m->sink.ud);
     if (hmap_put(&rc->flight, c->id, c) < 0)

@@ -20,7 +20,7 @@ static void sink_commit(void *ud)
     (void)ud;
 }
 
-const out fz_sink = {sink_begin, sink_commit, NULL, NS_COMPONENT, false};
+const out fz_sink = {sink_begin, sink_commit, NULL, NS_COMPONENT};
 
 static const char header[] =
     "<stream:stream xmlns='" NS_COMPONENT "' xmlns:stream='" NS_STREAMS "'>";

@@ -124,7 +124,7 @@ static void sink_commit(void *ud)
 
 static void engine_setup(void)
 {
-    out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept", false};
+    out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};
     eng = adhoc_new(SVC, &sink);
     ck_assert_ptr_nonnull(eng);
     ck_assert_int_eq(adhoc_register(eng, commands, 3, roles, &eng), 0);

@@ -275,7 +275,7 @@ static void svc_setup(void)
                         .muc = {.history_default = 20, .seed = 7}};
     c.desk.moderators = "Mod@example.org, admin@other.example";
     c.desk.report_servers = "example.org";
-    out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept", false};
+    out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};
     svc = service_new(&c, &sink);
     ck_assert(svc != NULL);
 }

@@ -44,6 +44,11 @@ START_TEST(output_counted_by_kind)
     ck_assert_double_eq(metrics_get(METRIC_OUT_PRESENCE), 2);
     ck_assert_double_eq(metrics_get(METRIC_OUT_IQ), 1);
     ck_assert_double_eq(metrics_get(METRIC_OUT_OTHER), 2);
+    int daemon, test;
+    metrics_meter(&daemon);
+    ck_assert(metrics_metered(&daemon));
+    ck_assert(!metrics_metered(&test));
+    ck_assert(!metrics_metered(NULL));
     metrics_count_in("iq");
     metrics_count_in("stream:error");
     metrics_count_out("presence");

@@ -47,7 +47,7 @@ static const router_route second[] = {
 
 static void setup(void)
 {
-    out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept", false};
+    out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};
     rt = router_new(SVC, &sink);
     ck_assert_ptr_nonnull(rt);
     ck_assert_int_eq(router_add(rt, first, 3, "one"), 0);
@@ -122,7 +122,7 @@ END_TEST
 START_TEST(known_payload_other_type)
 {
     router_free(rt);
-    out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept", false};
+    out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};
     rt = router_new(SVC, &sink);
     router_add(rt, first, 3, "one");
     feed(IQ("set", "one", SVC, QUERY));

@@ -30,7 +30,7 @@ static void sink_commit(void *ud)
     (void)ud;
 }
 
-static const out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept", false};
+static const out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};
 
 static double fixed_clock(void)
 {

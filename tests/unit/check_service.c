@@ -27,7 +27,7 @@ static void setup(void)
                         .name = "Rooms & more",
                         .version = "1.2.3",
                         .muc = {.history_default = 20}};
-    out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept", false};
+    out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};
     svc = service_new(&c, &sink);
 }
 
@@ -266,7 +266,7 @@ START_TEST(blocking_is_routed_and_advertised)
                         .version = "1",
                         .muc = {.history_default = 20},
                         .blocking = true};
-    out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept", false};
+    out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};
     svc = service_new(&c, &sink);
     ck_assert_ptr_nonnull(svc);
     const char *r = reply_to("<iq type='get' id='d' from='a@example.org/r' to='rooms.example.org'>"

@@ -22,7 +22,7 @@ static void sink_commit(void *ud)
 
 out mucfix_out(void)
 {
-    return (out){sink_begin, sink_commit, NULL, "jabber:component:accept", false};
+    return (out){sink_begin, sink_commit, NULL, "jabber:component:accept"};
 }
 
 static double fixed_clock(void)
