@@ -36,6 +36,18 @@ typedef struct gwset {
     size_t max_stanza_size;
     long max_depth, max_attributes, max_elements;
     double keepalive;
+    /* [redis]: the state the component keeps (bans, blocks, buckets) */
+    bool redis_enabled;
+    char *redis_host, *redis_password, *redis_prefix;
+    long redis_port, redis_db;
+    /* [edge]: the safety policy at the boundary (gateway/edge.h) */
+    char *block_domains, *only_domains, *allow_domains;
+    bool rate_enabled;
+    double jid_interval, domain_interval;
+    long jid_burst, domain_burst, violations;
+    double violation_window, mute;
+    long max_streams_per_domain;
+    int links; /* linkpol_action: LINKPOL_DELIVER or LINKPOL_REJECT */
     /* [log] */
     int log_level;
     bool log_syslog;

@@ -87,7 +87,8 @@ static void f_closed(void *ud, s2s *s, const char *why)
     f->s = NULL;
 }
 
-static const s2s_callbacks cbs = {f_ready, f_stanza, f_verify_needed, f_verify_result, f_closed};
+static const s2s_callbacks cbs = {f_ready,         f_stanza, f_verify_needed,
+                                  f_verify_result, f_closed, NULL};
 
 static s2s_config config(void)
 {
