@@ -34,6 +34,7 @@ typedef struct fixture {
     int ready, closed, verify_needed, verify_results;
     char verify_id[80], verify_key[80], why[300], last_stanza[1024];
     bool verify_valid;
+    bool refuse; /* on_admit refuses */
 } fixture;
 
 static void f_ready(void *ud, s2s *s, const char *local, const char *remote)
@@ -87,8 +88,17 @@ static void f_closed(void *ud, s2s *s, const char *why)
     f->s = NULL;
 }
 
+static bool f_admit(void *ud, s2s *s, const char *local, const char *remote, const char **why)
+{
+    (void)s;
+    (void)local;
+    (void)remote;
+    *why = "not a partner";
+    return !((fixture *)ud)->refuse;
+}
+
 static const s2s_callbacks cbs = {f_ready,         f_stanza, f_verify_needed,
-                                  f_verify_result, f_closed, NULL};
+                                  f_verify_result, f_closed, f_admit};
 
 static s2s_config config(void)
 {
@@ -239,6 +249,26 @@ START_TEST(incoming_dialback_then_stanzas)
     /* A domain the stream never authenticated. */
     say(&f, "<message from='a@spoofed.example' to='room@" LOCAL "'/>");
     ck_assert_ptr_nonnull(strstr(heard(&f, NULL, 0), "<invalid-from"));
+    teardown(&f);
+}
+END_TEST
+
+/* The owner's policy refuses the domain: the peer hears policy-violation
+ * instead of type='valid', so it never sends stanzas that would be lost. */
+START_TEST(incoming_dialback_refused_by_policy)
+{
+    fixture f;
+    setup(&f, true);
+    f.refuse = true;
+    say(&f, PEER_HDR "from='" REMOTE "' to='" LOCAL "'>");
+    heard(&f, NULL, 0);
+    say(&f, "<db:result from='" REMOTE "' to='" LOCAL "'>abcdef</db:result>");
+    s2s_dialback_result(f.s, LOCAL, REMOTE, true);
+    ck_assert_str_eq(heard(&f, NULL, 0),
+                     "<stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+                     "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>not a partner"
+                     "</text></stream:error></stream:stream>");
+    ck_assert_int_eq(f.ready, 0);
     teardown(&f);
 }
 END_TEST
@@ -428,6 +458,7 @@ int main(void)
     tcase_add_test(tc, incoming_stanza_before_auth);
     tcase_add_test(tc, incoming_dialback_then_stanzas);
     tcase_add_test(tc, incoming_dialback_invalid);
+    tcase_add_test(tc, incoming_dialback_refused_by_policy);
     tcase_add_test(tc, incoming_db_verify);
     tcase_add_test(tc, incoming_oversized_stanza);
     tcase_add_test(tc, outgoing_dialback);
