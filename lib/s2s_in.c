@@ -74,6 +74,7 @@ void s2s_in_secured(s2s *s)
 {
     /* The peer opens a new stream next; its header may name it only now. */
     s->state = S2S_OPENING;
+    s->header_sent = false;
 }
 
 static int add_pair(s2s *s, const char *local, const char *remote, bool valid)
@@ -144,6 +145,7 @@ static void handle_auth(s2s *s, xml_node *auth)
     s->sasl_done = true;
     s->auth = "SASL EXTERNAL";
     s->state = S2S_OPENING;
+    s->header_sent = false;
     xstream_restart(s->xs);
     s2s_now_authenticated(s);
     if (s->cb.on_ready)

@@ -198,6 +198,25 @@ START_TEST(incoming_unknown_host)
 }
 END_TEST
 
+/* RFC 6120 4.9.1.3: a header that does not parse is still answered with
+ * our header before the error (found by fuzz_s2s). */
+START_TEST(incoming_malformed_header_gets_our_header_first)
+{
+    fixture f;
+    setup(&f, true);
+    say(&f, "<stream:stream xmlns='jabber:server' <<<");
+    ck_assert_str_eq(heard(&f, NULL, 0),
+                     "<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+                     "xmlns:stream='http://etherx.jabber.org/streams' "
+                     "xmlns:db='jabber:server:dialback' from='" LOCAL "' version='1.0'>"
+                     "<stream:error><not-well-formed "
+                     "xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text "
+                     "xmlns='urn:ietf:params:xml:ns:xmpp-streams'>byte 37: not well-formed "
+                     "(invalid token)</text></stream:error></stream:stream>");
+    teardown(&f);
+}
+END_TEST
+
 START_TEST(incoming_old_version)
 {
     fixture f;
@@ -459,6 +478,7 @@ int main(void)
     tcase_add_test(tc, incoming_dialback_then_stanzas);
     tcase_add_test(tc, incoming_dialback_invalid);
     tcase_add_test(tc, incoming_dialback_refused_by_policy);
+    tcase_add_test(tc, incoming_malformed_header_gets_our_header_first);
     tcase_add_test(tc, incoming_db_verify);
     tcase_add_test(tc, incoming_oversized_stanza);
     tcase_add_test(tc, outgoing_dialback);
