@@ -156,7 +156,7 @@ static bool admit(void *ud, peer_info *p, const char *local, const char **why)
 static edge_verdict check(void *ud, peer_info *p, const xml_node *st)
 {
     edge *e = ud;
-    if (e->set->links == LINKPOL_REJECT && strcmp(xml_name(st), "message") == 0 &&
+    if (e->set->links == GW_LINKS_REJECT && strcmp(xml_name(st), "message") == 0 &&
         !listed(e->allow, p->domain) && linkpol_detect(st)) {
         log_debug("edge: a message with a link or file from %s bounced", p->domain);
         return EDGE_BOUNCE;

@@ -9,7 +9,7 @@
 #define OFF(f) offsetof(gwset, f)
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
-/* linkpol_action's first values: the edge cannot mark or hold (rooms do). */
+/* GW_LINKS_*: the edge cannot mark or hold, as rooms can. */
 static const char *const link_choices[] = {"deliver", "reject", NULL};
 
 // clang-format off

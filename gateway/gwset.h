@@ -10,6 +10,9 @@
 
 #include "config.h"
 
+/* [edge] links: the index of its choice. */
+enum { GW_LINKS_DELIVER = 0, GW_LINKS_REJECT = 1 };
+
 typedef struct gwset {
     /* [gateway] */
     char *domains;      /* comma-separated Stoa domains served */
@@ -47,7 +50,7 @@ typedef struct gwset {
     long jid_burst, domain_burst, violations;
     double violation_window, mute;
     long max_streams_per_domain;
-    int links; /* linkpol_action: LINKPOL_DELIVER or LINKPOL_REJECT */
+    int links; /* GW_LINKS_DELIVER or GW_LINKS_REJECT */
     /* [log] */
     int log_level;
     bool log_syslog;

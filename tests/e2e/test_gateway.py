@@ -528,3 +528,56 @@ def test_two_gateways_share_redis(fed):
         check_clean(gw2)
         assert status == 0, gw2.describe_failure(f"exit status {status}")
     chat_both_ways(fed, fed.remote, f"aftertwo@{ROOMS}")
+
+
+def test_links_from_remote_senders_are_refused_when_the_policy_says_so(fed):
+    with gateway_with(fed, edge={"links": "reject"}):
+        room = f"links@{ROOMS}"
+        alice, far = joined(fed, fed.remote, room)
+        try:
+            far.groupchat(room, "see https://spam.example/buy")
+            err = far.wait_for(lambda s: s.get("type") == "error" and s.tag.endswith("message"),
+                               10, "the refusal")
+            assert b"policy-violation" in ET.tostring(err), ET.tostring(err)
+            far.groupchat(room, "no link here")
+            alice.wait_for(lambda s: body(s) == "no link here", 10, "the plain message")
+            assert not alice.take(lambda s: "spam.example" in (body(s) or ""))
+        finally:
+            far.close()
+            alice.close()
+
+
+def external_stream(fed):
+    """A stream from remote.test authenticated by SASL EXTERNAL, held open."""
+    s = socket.create_connection((fed.gw_addr, fed.gw_port), timeout=5)
+    s.sendall(HEADER + b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+    got = b""
+    while b"<proceed" not in got:
+        chunk = s.recv(4096)
+        assert chunk, got
+        got += chunk
+    ctx = ssl.create_default_context(cafile=str(fed.ca.cert))
+    ctx.load_cert_chain(str(fed.certs["remote"]["cert"]), str(fed.certs["remote"]["key"]))
+    t = ctx.wrap_socket(s, server_hostname=ROOMS)
+    t.sendall(HEADER + SASL_EXTERNAL)
+    return t, recv_for(t, 5, until=b"<success")
+
+
+def test_streams_per_domain_are_limited(fed):
+    with gateway_with(fed, edge={"max_streams_per_domain": "2"}):
+        held = []
+        try:
+            for _ in range(2):
+                t, got = external_stream(fed)
+                held.append(t)
+                assert b"<success" in got, got
+                t.sendall(HEADER)
+                assert b"<stream:features" in recv_for(t, 3, until=b"</stream:features>")
+            t, got = external_stream(fed)
+            held.append(t)
+            got += recv_for(t, 2)
+            assert b"<policy-violation" in got and b"too many streams" in got, got
+            assert b"<success" not in got, got
+        finally:
+            for t in held:
+                t.close()
