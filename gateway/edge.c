@@ -41,39 +41,43 @@ static bool listed(char **l, const char *d)
 
 /* ---- blocks kept in Redis: the desk's, and the spam-domain list ---- */
 
+/* One question to Redis about a domain; freed by its reply. */
+typedef struct ask_req {
+    edge *e;
+    char domain[];
+} ask_req;
+
 static void on_block_reply(void *ud, redisReply *reply)
 {
-    edge *e = *(edge **)ud;
-    const char *domain = (const char *)ud + sizeof e;
+    ask_req *q = ud;
     const char *reason = rdb_str(reply);
     if (reason || rdb_int(reply, 0) == 1) {
-        unsigned n = peers_close_domain(e->ps, domain, "policy-violation",
+        unsigned n = peers_close_domain(q->e->ps, q->domain, "policy-violation",
                                         reason ? reason : "on the spam-domain list");
         if (n)
-            log_info("edge: %s is blocked (%s): %u stream%s closed", domain,
+            log_info("edge: %s is blocked (%s): %u stream%s closed", q->domain,
                      reason ? reason : "spam-domain list", n, n == 1 ? "" : "s");
     }
-    free(ud);
+    free(q);
 }
 
-/* One question to Redis for `domain` (whether the desk blocked it, or
- * whether it is on the spam list); the reply closes its streams if so. The
- * request carries the edge and a copy of the domain. */
+/* Whether the desk blocked `domain` (spam: whether it is on the spam
+ * list); the reply closes its streams if so. */
 static void ask(edge *e, const char *domain, bool spam)
 {
     size_t dl = strlen(domain);
     char key[1100];
-    char *ud = malloc(sizeof e + dl + 1);
-    if (!ud)
+    ask_req *q = malloc(sizeof *q + dl + 1);
+    if (!q)
         return;
-    memcpy(ud, &e, sizeof e);
-    memcpy(ud + sizeof e, domain, dl + 1);
+    q->e = e;
+    memcpy(q->domain, domain, dl + 1);
     keys_format(key, sizeof key, e->set->redis_prefix, spam ? KEY_SPAM_DOMAINS : KEY_BAN_DOMAIN,
                 spam ? NULL : domain);
-    int rc = spam ? rdb_command(e->r, on_block_reply, ud, "SISMEMBER %s %s", key, domain)
-                  : rdb_command(e->r, on_block_reply, ud, "GET %s", key);
+    int rc = spam ? rdb_command(e->r, on_block_reply, q, "SISMEMBER %s %s", key, domain)
+                  : rdb_command(e->r, on_block_reply, q, "GET %s", key);
     if (rc < 0)
-        free(ud);
+        free(q);
 }
 
 static void check_blocked(edge *e, const char *domain)
