@@ -231,12 +231,14 @@ class Bed:
         p.start()
         return p
 
-    def stop(self):
-        for p in reversed(started):
-            try:
-                p.stop()
-            except Exception as e:  # keep stopping the others
-                print(f"[federation] stopping {p.name}: {e}", file=sys.stderr)
+
+def stop_all():
+    """Everything started, also when the testbed failed half-way."""
+    for p in reversed(started):
+        try:
+            p.stop()
+        except Exception as e:  # keep stopping the others
+            print(f"[federation] stopping {p.name}: {e}", file=sys.stderr)
 
 
 def run_cases(bed: Bed, args) -> List[dict]:
@@ -348,13 +350,11 @@ def main() -> int:
             break
         if d.stat().st_mode & 0o005 != 0o005:
             d.chmod(d.stat().st_mode | 0o005)
-    bed = None
     try:
         bed = Bed(args.out, args.build)
         rows = run_cases(bed, args) + memory(bed, args.streams)
     finally:
-        if bed:
-            bed.stop()
+        stop_all()
     with open(args.out / "results.csv", "w", newline="") as f:
         keys: List[str] = []
         for r in rows:
