@@ -40,8 +40,18 @@ class XmppServer(Process):
         component_port: Optional[int] = None,
         log_level: str = "info",
         report_to: Optional[str] = None,
+        pubsub: Optional[str] = None,
+        pubsub_admin: str = "",
+        contact_abuse: Optional[list] = None,
     ):
         super().__init__(state_dir)
+        # A pubsub service of the server's own (Prosody's mod_pubsub as a
+        # component, ejabberd's mod_pubsub), playing a real-time block list
+        # publisher; Prosody lets only pubsub_admin create nodes.
+        self.pubsub = pubsub
+        self.pubsub_admin = pubsub_admin
+        # XEP-0157 abuse addresses (URIs) the host's disco#info publishes.
+        self.contact_abuse = ", ".join(f'"{u}"' for u in contact_abuse or [])
         # A Stoa domain that gets a copy of every blocking request (XEP-0191,
         # with XEP-0377 reports inside): through mod_firewall on Prosody,
         # contrib/ejabberd/mod_stoa_report on ejabberd; see docs/safety.md,
@@ -83,6 +93,8 @@ class Prosody(XmppServer):
             "HOST": self.host, "RUN": self.dir, "DATA": self.dir / "data",
             "CERTS": self.dir / "certs", "LISTEN": "127.0.0.1", "C2S_PORT": self.c2s_port,
             "COMPONENT_PORT": self.component_port, "LOG_LEVEL": self.log_level,
+            "PUBSUB": self.pubsub or "", "PUBSUB_ADMIN": self.pubsub_admin,
+            "CONTACT_ABUSE": self.contact_abuse,
         }
         if self.http_port is not None:
             # HTTP with WebSocket (RFC 7395) on loopback; cross_domain_websocket
@@ -216,7 +228,8 @@ class Ejabberd(XmppServer):
         values = {
             "HOST": self.host, "LISTEN_IP": "127.0.0.1", "C2S_PORT": self.c2s_port,
             "COMPONENT_PORT": self.component_port, "LOG_LEVEL": self.log_level,
-            "REPORT_MODULE": self.report_module(),
+            "REPORT_MODULE": self.report_module(), "PUBSUB": self.pubsub or "",
+            "CONTACT_ABUSE": self.contact_abuse,
             "EXTRA_LISTENERS": "\n".join(
                 f'  -\n    port: {self.component_ports[d]}\n    ip: "127.0.0.1"\n'
                 f'    module: ejabberd_service\n    access: all\n    hosts:\n'
