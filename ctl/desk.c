@@ -224,6 +224,11 @@ int ctl_blocks_add(ctl *c, char **args)
         desk_store_cmd cmd;
         desk_store_block_domain(&cmd, c->prefix, dom, c->reason ? c->reason : "blocked");
         st = apply(c, &cmd);
+        /* stoa-gateway instances close the domain's open streams at once. */
+        if (st == CTL_OK) {
+            desk_store_announce_block(&cmd, c->prefix, dom);
+            st = apply(c, &cmd);
+        }
         if (st == CTL_OK && ctl_audit(c, "block-domain", dom, NULL, NULL) == 0)
             printf("%s is blocked\n", dom);
     }
