@@ -174,6 +174,7 @@ static void on_ready(void *ud)
     }
     d->was_ready = true;
     recheck_start(d);
+    service_link_up(d->svc);
     /* systemd (Type=notify): ready once the host server accepted the link. */
     char status[300];
     snprintf(status, sizeof status, "serving %s via %s:%ld", d->cfg.domain, d->cfg.server_host,
@@ -186,6 +187,7 @@ static void on_down(void *ud)
     daemon_state *d = ud;
     ev_timer_stop(d->loop, &d->recheck);
     muc_recheck_pause(service_muc(d->svc));
+    service_link_down(d->svc);
     notify_status("component link down, reconnecting");
 }
 
@@ -385,7 +387,7 @@ static int build(daemon_state *d)
             return 1;
     }
     char **topics = settings_topics(&d->cfg);
-    service_config sc = {.version = PACKAGE_VERSION, .redis = d->redis};
+    service_config sc = {.version = PACKAGE_VERSION, .redis = d->redis, .loop = d->loop};
     settings_fill(&d->cfg, SETTINGS_SERVICE, &sc);
     sc.muc.topics = (const char *const *)topics;
     d->svc = topics ? service_new(&sc, &d->sink) : NULL;

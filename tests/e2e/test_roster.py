@@ -1,0 +1,370 @@
+"""Group rosters and who is online (docs/rosters.md), end to end on real
+Prosody and real ejabberd with stoa-component as a XEP-0356 privileged
+entity: members find each other in their rosters through roster pushes,
+with subscription both and presence; removal takes them out again; the
+users' own contacts are never touched; who is online follows logins and
+logouts; a service-wide ban takes the banned person out; a restart
+changes nothing; bad input gets clear errors and changes nothing.
+
+Each server kind runs privately here (its privileges would forward every
+user's presence to the shared component of the other tests)."""
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from typing import Callable, Dict, List, Optional, Tuple
+
+import pytest
+
+from conftest import DOMAIN, HOST, SECRET, finish_component, started
+from servers import Component, Ejabberd, Prosody
+from xmpp import Client, dump, error_condition, error_text, xml_text
+
+NS_CMD = "http://jabber.org/protocol/commands"
+NS_DATA = "jabber:x:data"
+NS_ROSTER = "jabber:iq:roster"
+NS_ITEMS = "http://jabber.org/protocol/disco#items"
+
+ADMIN = "boss"
+USERS = {n: f"{n}-roster-pw" for n in
+         ("boss", "alice", "bob", "carol", "dave", "eve", "frank", "grace")}
+GROUP_MAX = 20
+
+
+def jid(user: str) -> str:
+    return f"{user}@{HOST}"
+
+
+class RosterStack:
+    def __init__(self, kind, server, component, redis, prefix):
+        self.kind = kind
+        self.server = server
+        self.component = component
+        self.redis = redis
+        self.prefix = prefix
+        self.clients: List[Client] = []
+        self.groups: List[str] = []
+
+    def connect(self, user: str, available: bool = True) -> Client:
+        c = Client(jid(user), USERS[user], self.server.c2s_port, available=available)
+        self.clients.append(c)
+        watch_pushes(c)
+        return c
+
+    def close_all(self):
+        for c in self.clients:
+            c.close()
+        self.clients = []
+
+    def rcli(self, *args: str) -> str:
+        r = subprocess.run(["redis-cli", "-p", str(self.redis.port), "--raw", *args],
+                           capture_output=True, text=True, timeout=10)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.strip()
+
+
+def component_settings(server, redis, prefix: str, **roster) -> Dict[str, Dict[str, str]]:
+    s = {
+        "component": {"domain": DOMAIN, "secret": SECRET, "server_port": server.component_port,
+                      "keepalive": "30s", "reconnect_min": "250ms", "reconnect_max": "2s"},
+        "redis": {"enabled": "true", "port": redis.port, "prefix": prefix},
+        "ratelimit": {"enabled": "false"},
+        "desk": {"moderators": jid(ADMIN)},
+        "roster": {"enabled": "true", "admins": jid(ADMIN), "group_max": str(GROUP_MAX),
+                   "permission_wait": "5s", "rate": "500"},
+        "log": {"level": "debug"},
+    }
+    s["roster"].update(roster)
+    return s
+
+
+@pytest.fixture(scope="module", params=["prosody", "ejabberd"])
+def rstack(request, state_root, redis):
+    kind = request.param
+    cls = Prosody if kind == "prosody" else Ejabberd
+    server = cls(state_root / f"roster-{kind}", host=HOST, components={DOMAIN: SECRET},
+                 users=USERS, privileged=DOMAIN)
+    started(server)
+    prefix = f"stoa-roster-{kind}-{uuid.uuid4().hex[:6]}:"
+    comp = Component(state_root / f"roster-{kind}-component",
+                     component_settings(server, redis, prefix))
+    started(comp)
+    comp.wait_log(r"roster: localhost grants roster read and write and presence", timeout=30)
+    st = RosterStack(kind, server, comp, redis, prefix)
+    yield st
+    st.close_all()
+    finish_component(comp)
+    server.stop()
+
+
+@pytest.fixture
+def rs(rstack):
+    """The stack for one test: the groups it made are deleted afterwards,
+    and the next test starts once every roster Stoa wrote is empty again."""
+    yield rstack
+    if rstack.groups:
+        admin = rstack.connect(ADMIN)
+        for g in rstack.groups:
+            run(admin, "roster-delete", {"group": g})
+        rstack.groups = []
+        wait_until(lambda: not rstack.rcli("--scan", "--pattern", f"{rstack.prefix}roster:given:*"),
+                   timeout=60, what="the rosters Stoa wrote emptied")
+    rstack.close_all()
+
+
+# ---- helpers ----
+
+def watch_pushes(c: Client) -> None:
+    """Keeps every roster push (RFC 6121 2.1.6) the client receives in
+    c.pushes as (jid, subscription, groups)."""
+    c.pushes = []
+    inner = c.xmpp.incoming_filter
+
+    def filt(xml):
+        if xml.tag == "{jabber:client}iq" and xml.get("type") == "set":
+            q = xml.find(f"{{{NS_ROSTER}}}query")
+            for it in (q.findall(f"{{{NS_ROSTER}}}item") if q is not None else []):
+                c.pushes.append((it.get("jid"), it.get("subscription"),
+                                 sorted(g.text or "" for g in it.findall(f"{{{NS_ROSTER}}}group"))))
+        return inner(xml)
+
+    c.xmpp.incoming_filter = filt
+
+
+def roster_of(c: Client) -> Dict[str, Tuple[str, List[str], Optional[str]]]:
+    r = c.iq(None, f"<query xmlns='{NS_ROSTER}'/>")
+    assert r.get("type") == "result", dump(r)
+    out = {}
+    for it in r.find(f"{{{NS_ROSTER}}}query").findall(f"{{{NS_ROSTER}}}item"):
+        out[it.get("jid")] = (it.get("subscription"),
+                              sorted(g.text or "" for g in it.findall(f"{{{NS_ROSTER}}}group")),
+                              it.get("name"))
+    return out
+
+
+def wait_until(pred: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout}s: {what}")
+        time.sleep(0.2)
+
+
+def wait_roster(c: Client, pred, timeout: float = 20.0, what: str = ""):
+    last = {}
+
+    def ok():
+        nonlocal last
+        last = roster_of(c)
+        return pred(last)
+
+    try:
+        wait_until(ok, timeout, what)
+    except AssertionError as e:
+        raise AssertionError(f"{e}; {c.jid}'s roster: {last}")
+    return last
+
+
+def fields_xml(fields: Dict[str, object]) -> str:
+    out = [f"<x xmlns='{NS_DATA}' type='submit'>"]
+    for k, v in fields.items():
+        vals = v if isinstance(v, list) else [v]
+        out.append(f"<field var='{k}'>" +
+                   "".join(f"<value>{xml_text(str(x))}</value>" for x in vals) + "</field>")
+    out.append("</x>")
+    return "".join(out)
+
+
+def command(c: Client, node: str, sid=None, action=None, fields=None) -> ET.Element:
+    attrs = f" node='{node}'"
+    if sid:
+        attrs += f" sessionid='{sid}'"
+    if action:
+        attrs += f" action='{action}'"
+    x = fields_xml(fields) if fields is not None else ""
+    return c.iq(DOMAIN, f"<command xmlns='{NS_CMD}'{attrs}>{x}</command>", "set", timeout=20)
+
+
+def run(c: Client, node: str, fields: Dict[str, object]) -> ET.Element:
+    first = command(c, node)
+    cmd = first.find(f"{{{NS_CMD}}}command")
+    if first.get("type") != "result":
+        return first
+    assert cmd.get("status") == "executing", dump(first)
+    return command(c, node, cmd.get("sessionid"), "complete", fields)
+
+
+def completed(reply: ET.Element) -> ET.Element:
+    cmd = reply.find(f"{{{NS_CMD}}}command")
+    assert reply.get("type") == "result" and cmd is not None, dump(reply)
+    assert cmd.get("status") == "completed", dump(reply)
+    return cmd
+
+
+def new_group(rs: RosterStack, admin: Client, members: List[str]) -> str:
+    name = f"Staff {uuid.uuid4().hex[:6]}"
+    completed(run(admin, "roster-create", {"name": name, "members": [jid(m) for m in members]}))
+    rs.groups.append(name)
+    return name
+
+
+def both(roster, who: str, group: str) -> bool:
+    item = roster.get(jid(who))
+    return item is not None and item[0] == "both" and group in item[1]
+
+
+def available_from(c: Client, who: str) -> bool:
+    c.pump(0.1)  # the client reads only while its loop runs
+    return any(s.tag == "{jabber:client}presence" and (s.get("from") or "").startswith(jid(who) + "/")
+               and s.get("type") is None for s in c.inbox)
+
+
+# ---- tests ----
+
+def test_members_find_each_other_with_presence(rs):
+    """A new group's members get each other through roster pushes, with
+    subscription both under the group's name, and presence flows as for any
+    contact: at login both ways, and between members already online from
+    the next presence they send (ejabberd at once: its roster write sends
+    the presence the new subscription calls for; Prosody's privileged set
+    only pushes the item, docs/rosters.md)."""
+    admin = rs.connect(ADMIN)
+    alice, bob = rs.connect("alice"), rs.connect("bob")
+    group = new_group(rs, admin, ["alice", "bob", "carol"])
+    r = wait_roster(alice, lambda r: both(r, "bob", group) and both(r, "carol", group),
+                    what="alice holds bob and carol")
+    assert jid("alice") not in r
+    wait_roster(bob, lambda r: both(r, "alice", group) and both(r, "carol", group))
+    assert any(p[0] == jid("bob") and p[1] == "both" and group in p[2] for p in alice.pushes), \
+        alice.pushes
+    if rs.kind == "ejabberd":
+        wait_until(lambda: available_from(alice, "bob"), what="alice sees bob online")
+    bob.send_raw("<presence><status>here</status></presence>")
+    wait_until(lambda: available_from(alice, "bob"), what="alice sees bob's presence")
+    # carol logs in: her presence reaches alice, and alice's reaches her.
+    carol = rs.connect("carol")
+    wait_until(lambda: available_from(alice, "carol"), what="alice sees carol log in")
+    wait_until(lambda: available_from(carol, "alice"), what="carol sees alice at login")
+
+
+def test_removal_and_own_contacts(rs):
+    """Removing a member takes them out of the others' rosters and the others
+    out of theirs; a contact the user added themselves is never touched,
+    neither when it joins the group nor when it leaves."""
+    admin = rs.connect(ADMIN)
+    alice = rs.connect("alice")
+    # alice's own contact, with her own name and group.
+    r = alice.iq(None, f"<query xmlns='{NS_ROSTER}'><item jid='{jid('dave')}' name='My Dave'>"
+                       f"<group>Friends</group></item></query>", "set")
+    assert r.get("type") == "result", dump(r)
+    group = new_group(rs, admin, ["alice", "bob", "dave"])
+    wait_roster(alice, lambda r: both(r, "bob", group))
+    dave = rs.connect("dave")
+    wait_roster(dave, lambda r: both(r, "alice", group) and both(r, "bob", group))
+    time.sleep(1)
+    mine = roster_of(alice)[jid("dave")]
+    assert mine[1] == ["Friends"] and mine[2] == "My Dave", mine
+    given = rs.rcli("HGETALL", f"{rs.prefix}roster:given:{jid('alice')}").split()
+    assert jid("dave") not in given and jid("bob") in given, given
+    # dave and bob leave.
+    completed(run(admin, "roster-remove", {"group": group, "members": [jid("dave"), jid("bob")]}))
+    r = wait_roster(alice, lambda r: jid("bob") not in r, what="bob leaves alice's roster")
+    assert r[jid("dave")][1] == ["Friends"] and r[jid("dave")][2] == "My Dave", r
+    wait_roster(dave, lambda r: jid("alice") not in r and jid("bob") not in r)
+
+
+def test_who_is_online(rs):
+    """The group's online members with show and status, by ad-hoc command
+    and by disco node, following logins and logouts; members only."""
+    admin = rs.connect(ADMIN)
+    group = new_group(rs, admin, ["alice", "bob", "frank"])
+    alice = rs.connect("alice", available=False)
+    alice.send_raw("<presence><show>away</show><status>lunch</status></presence>")
+    bob = rs.connect("bob")
+
+    def online() -> Dict[str, Tuple[str, str]]:
+        r = run(alice, "roster-online", {"group": group})
+        cmd = completed(r)
+        out = {}
+        for item in cmd.iter(f"{{{NS_DATA}}}item"):
+            vals = {f.get("var"): (f.findtext(f"{{{NS_DATA}}}value") or "")
+                    for f in item.findall(f"{{{NS_DATA}}}field")}
+            out[vals["jid"]] = (vals["show"], vals["status"])
+        return out
+
+    wait_until(lambda: set(online()) == {alice.full_jid, bob.full_jid}, what="alice and bob")
+    assert online()[alice.full_jid] == ("away", "lunch")
+    items = alice.iq(DOMAIN, f"<query xmlns='{NS_ITEMS}' node='online/{xml_text(group)}'/>")
+    names = {i.get("jid"): i.get("name") for i in items.iter(f"{{{NS_ITEMS}}}item")}
+    assert names.get(alice.full_jid) == "away: lunch", dump(items)
+    bob.close()
+    wait_until(lambda: set(online()) == {alice.full_jid}, what="bob gone after logout")
+    # eve is no member: refused, by command and by disco.
+    eve = rs.connect("eve")
+    r = run(eve, "roster-online", {"group": group})
+    assert error_condition(r) == "forbidden", dump(r)
+    r = eve.iq(DOMAIN, f"<query xmlns='{NS_ITEMS}' node='online/{xml_text(group)}'/>")
+    assert error_condition(r) == "forbidden", dump(r)
+
+
+def test_ban_removes_contact(rs):
+    """A service-wide ban by the desk takes the banned person out of every
+    group and every roster Stoa put them in."""
+    admin = rs.connect(ADMIN)
+    alice = rs.connect("alice")
+    group = new_group(rs, admin, ["alice", "grace"])
+    wait_roster(alice, lambda r: both(r, "grace", group))
+    completed(run(admin, "ban", {"jid": jid("grace"), "duration": "3600", "reason": "spam"}))
+    wait_roster(alice, lambda r: jid("grace") not in r, what="grace leaves alice's roster")
+    assert rs.rcli("SISMEMBER", f"{rs.prefix}roster:members:{group}", jid("grace")) == "0"
+    rs.rcli("DEL", f"{rs.prefix}safety:ban:jid:{jid('grace')}")
+
+
+def test_restart_changes_nothing(rs):
+    """After a restart of the component the rosters are the same and no
+    roster push went out: what Stoa gave is in Redis."""
+    admin = rs.connect(ADMIN)
+    alice = rs.connect("alice")
+    group = new_group(rs, admin, ["alice", "bob", "carol"])
+    before = wait_roster(alice, lambda r: both(r, "bob", group) and both(r, "carol", group))
+    time.sleep(1)
+    pushes = len(alice.pushes)
+    mark = rs.component.mark()
+    rs.component.restart()
+    rs.component.wait_log(r"roster: localhost grants roster read and write", timeout=30)
+    # The start-up reconciliation reads every member's roster; give it time.
+    rs.component.wait_log(r"roster: \d+ groups?", timeout=30, since=0)
+    time.sleep(5)
+    assert roster_of(alice) == before
+    assert alice.pushes[pushes:] == [], alice.pushes[pushes:]
+    assert rs.component.count(r"roster: .* failed", since=mark) == 0
+
+
+def test_bad_input(rs):
+    """Unknown groups, JIDs that fail stringprep, too many members and
+    commands from non-admins: each a clear error, nothing half-applied."""
+    admin = rs.connect(ADMIN)
+    bob = rs.connect("bob")
+    group = new_group(rs, admin, ["alice", "bob"])
+    key = f"{rs.prefix}roster:members:{group}"
+    r = run(admin, "roster-add", {"group": "no such group", "members": [jid("carol")]})
+    assert error_condition(r) == "item-not-found", dump(r)
+    # Nodeprep and Nameprep refuse spaces (RFC 3920 appendix A, B).
+    for bad in ("bad user@localhost", "bob@exa mple.com", "a@b@c"):
+        r = run(admin, "roster-add", {"group": group, "members": [jid("carol"), bad]})
+        assert error_condition(r) == "jid-malformed", dump(r)
+    many = [f"user{i}@{HOST}" for i in range(GROUP_MAX + 5)]
+    r = run(admin, "roster-add", {"group": group, "members": many})
+    assert error_condition(r) == "not-acceptable", dump(r)
+    assert "group_max" in (error_text(r) or ""), dump(r)
+    assert rs.rcli("SCARD", key) == "2"
+    r = run(admin, "roster-create", {"name": "bad;name", "members": []})
+    assert error_condition(r) == "not-acceptable", dump(r)
+    r = run(bob, "roster-create", {"name": "mine", "members": [jid("bob")]})
+    assert error_condition(r) == "forbidden", dump(r)
+    r = run(bob, "roster-add", {"group": group, "members": [jid("eve")]})
+    assert error_condition(r) == "forbidden", dump(r)
+    assert rs.rcli("SCARD", key) == "2"
+    assert rs.rcli("SISMEMBER", f"{rs.prefix}roster:groups", "mine") == "0"
