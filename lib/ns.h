@@ -63,7 +63,7 @@
 #define NS_REPORTING_SPAM "urn:xmpp:reporting:spam"   /* a reason, in :0 */
 #define NS_REPORTING_ABUSE "urn:xmpp:reporting:abuse" /* a reason, in :0 */
 #define NS_BLOCKING "urn:xmpp:blocking"
-#define NS_ROSTER "jabber:iq:roster"                           /* RFC 6121 */
+#define NS_ROSTER "jabber:iq:roster"                              /* RFC 6121 */
 #define NS_PRIVILEGE1 "urn:xmpp:privilege:1"                      /* XEP-0356 0.2 (ejabberd) */
 #define NS_PRIVILEGE2 "urn:xmpp:privilege:2"                      /* XEP-0356 0.4 (Prosody) */
 #define NS_OOB "jabber:x:oob"                                     /* XEP-0066 */

@@ -279,8 +279,8 @@ static void record(apply *a, const op *o)
     const char *del[] = {"HDEL", key, o->contact};
     int rc = o->labels ? roster_send(a->r, NULL, 4, set) : roster_send(a->r, NULL, 3, del);
     if (rc < 0)
-        log_warn("roster: Redis away: the write of %s into %s's roster is not recorded",
-                 o->contact, o->user);
+        log_warn("roster: Redis away: the write of %s into %s's roster is not recorded", o->contact,
+                 o->user);
 }
 
 static void op_failed(apply *a, const op *o, const char *why)
@@ -301,7 +301,12 @@ static void op_answered(apply *a, op *o, const stanza_ctx *c)
         a->written++;
         record(a, o);
     } else {
-        op_failed(a, o, stanza_error_condition(e));
+        char why[200];
+        const xml_node *err = xml_child(c->st, "error", NULL);
+        xml_node *text = err ? xml_child(err, "text", NS_STANZAS) : NULL;
+        snprintf(why, sizeof why, "%s%s%.150s", stanza_error_condition(e), text ? ": " : "",
+                 text ? xml_text(text) : "");
+        op_failed(a, o, why);
     }
     op_free(o);
 }

@@ -45,7 +45,8 @@ struct roster {
     char disco_id[32];
     unsigned long seq; /* for IQ ids */
     apply *ap;
-    hmap online; /* bare JID -> struct seen (online.c) */
+    hmap online; /* full JID -> struct seen (online.c) */
+    hmap asked;  /* IQ id -> struct seen asked whether it is still there */
 };
 
 /* ---- roster.c ---- */
@@ -105,6 +106,8 @@ int roster_register_commands(roster *r);
 /* ---- online.c ---- */
 bool online_presence(roster *r, const stanza_ctx *c);
 bool online_disco(roster *r, const stanza_ctx *c);
+/* The answer to a session's check: true when it was one. */
+bool online_answer(roster *r, const stanza_ctx *c);
 void online_clear(roster *r);
 /* Appends the online members of group to a result form (cmds.c). */
 xml_node *online_form(roster *r, const char *group);

@@ -2,7 +2,15 @@
  * (XEP-0356 section 7: every available and unavailable presence of its
  * users, with presence "managed_entity" or "roster"), kept per full JID,
  * and listed per group as an ad-hoc command's result and a disco node
- * ("online/<group>"), for members of the group and admins. */
+ * ("online/<group>"), for members of the group and admins.
+ *
+ * A session that ends without an unavailable presence of its own (a
+ * client that just closes its stream) is not forwarded by ejabberd 23.01's
+ * mod_privilege (it forwards what the user sends, and what contacts
+ * receive). So whenever a group's online members are listed, the sessions
+ * listed that were not asked in the last RECHECK_AFTER seconds are sent a
+ * disco#info query; the server's service-unavailable (the session is
+ * gone) forgets the session, and the next listing is right. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +23,13 @@
 #define ONLINE_NODE "online/"
 #define TEXT_MAX 200 /* bytes of show or status kept */
 
+#define RECHECK_AFTER 10.0 /* seconds before a session listed is asked again */
+
 typedef struct seen {
     char *full, *bare;
     char *show, *status;
+    double checked; /* when it was last asked whether it is still there */
+    char ask_id[32];
 } seen;
 
 static void seen_free(seen *s)
@@ -38,6 +50,46 @@ void online_clear(roster *r)
     for (size_t i = 0; hmap_next(&r->online, &i, &k, &v);)
         seen_free(v);
     hmap_free(&r->online);
+    hmap_free(&r->asked);
+}
+
+static void ask(roster *r, seen *s)
+{
+    double t = r->loop ? ev_now(r->loop) : 0;
+    if (s->ask_id[0] || (s->checked && t - s->checked < RECHECK_AFTER))
+        return;
+    s->checked = t;
+    roster_next_id(r, "op", s->ask_id, sizeof s->ask_id);
+    xml_node *iq = xml_new("iq", NS_COMPONENT);
+    if (!iq || xml_set_attr(iq, "type", "get") < 0 || xml_set_attr(iq, "id", s->ask_id) < 0 ||
+        xml_set_attr(iq, "from", r->domain) < 0 || xml_set_attr(iq, "to", s->full) < 0 ||
+        !xml_append_new(iq, "query", NS_DISCO_INFO) || hmap_put(&r->asked, s->ask_id, s) < 0) {
+        xml_free(iq);
+        s->ask_id[0] = '\0';
+        return;
+    }
+    roster_emit(r, iq);
+}
+
+bool online_answer(roster *r, const stanza_ctx *c)
+{
+    const char *id = xml_attr(c->st, "id");
+    seen *s = id ? hmap_del(&r->asked, id) : NULL;
+    if (!s)
+        return false;
+    s->ask_id[0] = '\0';
+    /* RFC 6121 8.5.3.2.1: the server answers for a session that is gone
+     * with service-unavailable; a client without disco answers otherwise
+     * (slixmpp: feature-not-implemented), and is there. */
+    stanza_error e =
+        c->type && strcmp(c->type, "error") == 0 ? stanza_error_of(c->st) : STANZA_ERR__COUNT;
+    if (e == STANZA_ERR_SERVICE_UNAVAILABLE || e == STANZA_ERR_RECIPIENT_UNAVAILABLE ||
+        e == STANZA_ERR_ITEM_NOT_FOUND) {
+        log_debug("roster: %s is gone", s->full);
+        hmap_del(&r->online, s->full);
+        seen_free(s);
+    }
+    return true;
 }
 
 static char *child_text(const xml_node *st, const char *name)
@@ -49,7 +101,10 @@ static char *child_text(const xml_node *st, const char *name)
 
 static void forget_session(roster *r, const char *full)
 {
-    seen_free(hmap_del(&r->online, full));
+    seen *s = hmap_del(&r->online, full);
+    if (s && s->ask_id[0])
+        hmap_del(&r->asked, s->ask_id);
+    seen_free(s);
 }
 
 static void remember(roster *r, const stanza_ctx *c)
@@ -71,6 +126,8 @@ bool online_presence(roster *r, const stanza_ctx *c)
     if (!r->enabled || !r->host || !c->from_full || !c->from.local ||
         strcmp(c->from.domain, r->host) != 0)
         return false;
+    log_debug("roster: presence of %s%s%s", c->from_full, c->type ? ", " : "",
+              c->type ? c->type : "");
     if (!roster_online_on(r))
         return true;
     if (!c->type)
@@ -93,8 +150,10 @@ static void each_online(roster *r, const char *group, each_online_fn fn, void *u
     const char *k;
     void *v;
     for (size_t i = 0; hmap_next(&r->online, &i, &k, &v);)
-        if (grp_is_member(r->groups, group, ((seen *)v)->bare))
+        if (grp_is_member(r->groups, group, ((seen *)v)->bare)) {
             fn(ud, v);
+            ask(r, v);
+        }
 }
 
 static void disco_item(void *ud, const seen *s)

@@ -324,7 +324,7 @@ static bool on_answer(void *ud, const stanza_ctx *c)
         on_features(r, c);
         return true;
     }
-    return apply_answer(r->ap, c);
+    return online_answer(r, c) || apply_answer(r->ap, c);
 }
 
 static bool on_presence(void *ud, const stanza_ctx *c)

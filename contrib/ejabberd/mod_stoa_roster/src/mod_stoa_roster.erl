@@ -35,7 +35,7 @@
 -behaviour(gen_mod).
 
 -export([start/2, stop/1, reload/3, depends/2, mod_opt_type/1, mod_options/1,
-         mod_doc/0, process_iq/1]).
+         mod_doc/0, process_iq/1, decode_iq_subel/1]).
 
 -include("xmpp.hrl").
 -include("logger.hrl").
@@ -69,6 +69,11 @@ mod_doc() ->
     #{desc => "Lets a Stoa service write roster items of local users with "
               "their subscription (group rosters)."}.
 
+%% gen_iq_handler decodes the payload with the xmpp codec first, which knows
+%% no urn:stoa:roster:0; the element is read here as it came.
+decode_iq_subel(El) ->
+    El.
+
 process_iq(#iq{type = set, from = #jid{luser = <<>>, lresource = <<>>, lserver = From},
                to = #jid{lserver = Host}, lang = Lang, sub_els = [El]} = IQ) ->
     case gen_mod:get_module_opt(Host, ?MODULE, service) of
@@ -93,7 +98,8 @@ write(#iq{lang = Lang} = IQ, Host, El) ->
             end;
         _ ->
             refuse(IQ, xmpp:err_forbidden(<<"Not a user of this host">>, Lang))
-    catch _:_ ->
+    catch Class:Reason ->
+        ?DEBUG("mod_stoa_roster: bad request ~p: ~p:~p", [El, Class, Reason]),
         refuse(IQ, xmpp:err_bad_request(<<"Expected <roster user='...'> with one <item/>">>, Lang))
     end.
 
