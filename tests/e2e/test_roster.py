@@ -368,3 +368,133 @@ def test_bad_input(rs):
     assert error_condition(r) == "forbidden", dump(r)
     assert rs.rcli("SCARD", key) == "2"
     assert rs.rcli("SISMEMBER", f"{rs.prefix}roster:groups", "mine") == "0"
+
+
+# ---- permissions the host refuses ----
+
+@pytest.fixture(params=["prosody", "ejabberd"])
+def refused(request, state_root, redis):
+    """A host that grants Stoa less than group rosters need: Prosody with
+    roster "get" only, ejabberd 23.01 without contrib/ejabberd/mod_stoa_roster
+    (its own privileged roster set is broken)."""
+    kind = request.param
+    if kind == "prosody":
+        server = Prosody(state_root / "roster-refused-prosody", host=HOST,
+                         components={DOMAIN: SECRET}, users=USERS, privileged=DOMAIN,
+                         priv_roster="get", priv_presence="managed_entity")
+    else:
+        server = Ejabberd(state_root / "roster-refused-ejabberd", host=HOST,
+                          components={DOMAIN: SECRET}, users=USERS, privileged=DOMAIN,
+                          roster_module=False)
+    started(server)
+    prefix = f"stoa-roster-refused-{kind}-{uuid.uuid4().hex[:6]}:"
+    comp = Component(state_root / f"roster-refused-{kind}-component",
+                     component_settings(server, redis, prefix))
+    started(comp)
+    yield kind, server, comp
+    finish_component(comp)
+    server.stop()
+
+
+def test_refused_permission_one_line_nothing_else_breaks(refused):
+    """The permission that is missing gives one log line naming the
+    configuration to add; group rosters are off, rooms and who is online
+    (which the host does grant) go on."""
+    kind, server, comp = refused
+    if kind == "prosody":
+        comp.wait_log(r'WARN .*roster: localhost grants no roster read and write: group rosters '
+                      r'are off\. Set on its VirtualHost privileged_entities', timeout=30)
+    else:
+        comp.wait_log(r"WARN .*roster: localhost \(ejabberd, urn:xmpp:privilege:1\) cannot write "
+                      r"roster items .*ejabberd issue #3942.*group rosters are off\. Load "
+                      r"contrib/ejabberd/mod_stoa_roster", timeout=30)
+    time.sleep(6)  # past permission_wait: no second line, no "no privilege message"
+    assert comp.count(r"roster: localhost") == 1, comp.text()
+    assert comp.count(r"sent no XEP-0356 privilege message") == 0
+    admin = Client(jid(ADMIN), USERS[ADMIN], server.c2s_port, available=True)
+    alice = Client(jid("alice"), USERS["alice"], server.c2s_port, available=True)
+    try:
+        # A room works as ever.
+        room = f"roster-{uuid.uuid4().hex[:6]}@{DOMAIN}"
+        alice.join(room, "alice")
+        # Groups are stored but nobody's roster is written.
+        r = run(admin, "roster-create", {"name": "Off", "members": [jid("alice"), jid("bob")]})
+        completed(r)
+        time.sleep(2)
+        assert jid("bob") not in roster_of(alice)
+        # Who is online: the host grants presence, so it answers.
+        r = run(alice, "roster-online", {"group": "Off"})
+        completed(r)
+    finally:
+        admin.close()
+        alice.close()
+
+
+def component_handshake(port: int, domain: str, secret: str):
+    """A bare XEP-0114 connection: the socket, once the handshake passed."""
+    import hashlib
+    import re
+    import socket
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(f"<stream:stream xmlns='jabber:component:accept' "
+              f"xmlns:stream='http://etherx.jabber.org/streams' to='{domain}'>".encode())
+    data = b""
+    while b"id=" not in data or b">" not in data[data.find(b"id="):]:
+        data += s.recv(4096)
+    sid = re.search(rb"id=['\"]([^'\"]+)['\"]", data).group(1).decode()
+    digest = hashlib.sha1((sid + secret).encode()).hexdigest()
+    s.sendall(f"<handshake>{digest}</handshake>".encode())
+    data = b""
+    while b"<handshake" not in data:
+        chunk = s.recv(4096)
+        assert chunk and b"stream:error" not in chunk, chunk
+        data += chunk
+    return s, data
+
+
+def test_ejabberd_2301_privileged_roster_set_is_broken(state_root):
+    """The upstream limit mod_stoa_roster works around: ejabberd 23.01 grants
+    roster "both", yet a XEP-0356 roster set (urn:xmpp:privilege:1) from the
+    privileged component drops its connection (ejabberd issue #3942) and
+    writes nothing; a roster get works."""
+    server = Ejabberd(state_root / "roster-upstream-ejabberd", host=HOST,
+                      components={DOMAIN: SECRET}, users=USERS, privileged=DOMAIN,
+                      roster_module=False)
+    started(server)
+    try:
+        s, got = component_handshake(server.component_port, DOMAIN, SECRET)
+        deadline = time.monotonic() + 10
+        while b"urn:xmpp:privilege:1" not in got and time.monotonic() < deadline:
+            got += s.recv(65536)
+        assert b"type='both' access='roster'" in got.replace(b'"', b"'"), got
+        s.sendall(f"<iq type='get' id='g1' from='{DOMAIN}' to='{jid('alice')}'>"
+                  f"<query xmlns='{NS_ROSTER}'/></iq>".encode())
+        got = b""
+        while b"id='g1'" not in got.replace(b'"', b"'"):
+            got += s.recv(65536)
+        assert b"type='result'" in got.replace(b'"', b"'"), got
+        s.sendall(f"<iq type='set' id='s1' from='{DOMAIN}' to='{jid('alice')}'>"
+                  f"<query xmlns='{NS_ROSTER}'><item jid='{jid('bob')}' subscription='both'/>"
+                  f"</query></iq>".encode())
+        closed = False
+        got = b""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                chunk = s.recv(65536)
+            except OSError:
+                closed = True
+                break
+            if not chunk:
+                closed = True
+                break
+            got += chunk
+        s.close()
+        assert closed, f"ejabberd kept the link after a privileged roster set: {got!r}"
+        alice = Client(jid("alice"), USERS["alice"], server.c2s_port)
+        try:
+            assert jid("bob") not in roster_of(alice)
+        finally:
+            alice.close()
+    finally:
+        server.stop()
