@@ -498,3 +498,32 @@ def test_ejabberd_2301_privileged_roster_set_is_broken(state_root):
             alice.close()
     finally:
         server.stop()
+
+
+def test_config_groups_checked(tmp_path):
+    """[roster] groups is checked before the daemon runs (-t): a group of
+    100,000 names over group_max, a JID that fails stringprep and a bad name
+    each stop it with a clear line; a good one passes."""
+    from servers import component_binary, write_component_config
+    conf = tmp_path / "c.conf"
+
+    def check(groups: str, group_max: int = 10000) -> subprocess.CompletedProcess:
+        write_component_config(conf, {"component": {"secret": "x"},
+                                      "roster": {"enabled": "true", "groups": groups,
+                                                 "group_max": str(group_max)}})
+        return subprocess.run([str(component_binary()), "-t", "-c", str(conf)],
+                              capture_output=True, text=True, timeout=60)
+
+    # 100,000 names do not even fit in a configuration file (its size limit).
+    r = check("Big: " + " ".join(f"u{i}@{HOST}" for i in range(100000)))
+    assert r.returncode == 78 and "too large" in r.stderr, r.stderr[-500:]
+    r = check("Big: " + " ".join(f"u{i}@{HOST}" for i in range(GROUP_MAX + 1)), GROUP_MAX)
+    assert r.returncode == 78, r.stderr[-500:]
+    assert "[roster] groups" in r.stderr and "group_max" in r.stderr, r.stderr[-500:]
+    assert len(r.stderr) < 1000  # one line, not the names
+    r = check(f"Staff: {jid('alice')} bad user@{HOST}")
+    assert r.returncode == 78 and "is not a bare user JID" in r.stderr, r.stderr
+    r = check(f"Sta;ff: {jid('alice')}")
+    assert r.returncode == 78, r.stderr
+    r = check(f"Staff: {jid('alice')} {jid('bob')}; Sales: {jid('carol')}")
+    assert r.returncode == 0, r.stderr
