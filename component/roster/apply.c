@@ -56,6 +56,7 @@ typedef struct op {
     struct op *next;
     char *user, *contact;
     char *labels; /* NULL: remove */
+    bool drop;    /* the user dropped the contact: remembered, never written again */
     char id[32];
     double sent;
 } op;
@@ -71,6 +72,7 @@ struct apply {
     ev_timer tick;
     double tokens, last;
     double rate, cut; /* the pace now (adapted), and when it was last halved */
+    bool dropping;    /* queue_op makes drops (apply_drop) */
     unsigned long written, failed, read;
     unsigned long said_written, said_read; /* at the last progress line */
     double said;
@@ -287,9 +289,10 @@ static void record(apply *a, const op *o)
     char key[512];
     if (roster_key(a->r, KEY_ROSTER_GIVEN, o->user, key, sizeof key) < 0)
         return;
-    const char *set[] = {"HSET", key, o->contact, o->labels};
+    const char *set[] = {"HSET", key, o->contact, o->labels ? o->labels : ""};
     const char *del[] = {"HDEL", key, o->contact};
-    int rc = o->labels ? roster_send(a->r, NULL, 4, set) : roster_send(a->r, NULL, 3, del);
+    int rc =
+        o->labels || o->drop ? roster_send(a->r, NULL, 4, set) : roster_send(a->r, NULL, 3, del);
     if (rc < 0)
         log_warn("roster: Redis away: the write of %s into %s's roster is not recorded", o->contact,
                  o->user);
@@ -344,6 +347,7 @@ static int queue_op(apply *a, const char *user, const char *contact, const char 
         op_free(o);
         return -1;
     }
+    o->drop = labels == NULL && a->dropping;
     if (a->otail)
         a->otail->next = o;
     else
@@ -351,6 +355,16 @@ static int queue_op(apply *a, const char *user, const char *contact, const char 
     a->otail = o;
     a->queued++;
     return 0;
+}
+
+void apply_drop(apply *a, const char *user, const char *contact)
+{
+    a->dropping = true;
+    int rc = queue_op(a, user, contact, NULL);
+    a->dropping = false;
+    if (rc < 0)
+        log_warn("roster: out of memory: %s stays in %s's roster", contact, user);
+    kick(a);
 }
 
 /* ---- preparing a job ---- */
@@ -362,6 +376,8 @@ static void decide_contact(apply *a, job *j, const char *contact)
         return;
     const char *have = value_of(&j->given, contact);
     bool held = hmap_get(&j->held, contact) != NULL;
+    if (have && !*have)
+        return; /* the user dropped it (apply_drop): never written again */
     int rc = 0;
     if (want[0] && !have && !held)
         rc = queue_op(a, j->user, contact, want);
@@ -560,8 +576,8 @@ static void progress(apply *a, double t, bool done)
     log_info("roster: %s: %lu item%s written, %lu roster%s read, %zu user%s waiting, %zu write%s "
              "queued, %.0f a second",
              done ? "up to date" : "writing", a->written, a->written == 1 ? "" : "s", a->read,
-             a->read == 1 ? "" : "s", a->waiting.count, a->waiting.count == 1 ? "" : "s",
-             a->queued, a->queued == 1 ? "" : "s", a->rate);
+             a->read == 1 ? "" : "s", a->waiting.count, a->waiting.count == 1 ? "" : "s", a->queued,
+             a->queued == 1 ? "" : "s", a->rate);
     a->said = t;
     a->said_written = a->written;
     a->said_read = a->read;

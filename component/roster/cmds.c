@@ -344,6 +344,62 @@ static void display_submit(adhoc_req *q)
     submit_change(q, CH_SHOW);
 }
 
+/* ---- remove and block a contact ---- */
+
+static void on_dropped(rq *q, const redisReply *reply)
+{
+    adhoc_req *req = q->req;
+    q->req = NULL;
+    if (!reply || rdb_error(reply)) {
+        adhoc_fail(req, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL, "the change could not be stored");
+        return;
+    }
+    roster *r = q->r;
+    char key[512];
+    if (roster_key(r, KEY_UBLOCK, q->a, key, sizeof key) == 0) {
+        const char *argv[] = {"SADD", key, q->b};
+        roster_send(r, NULL, 3, argv);
+    }
+    apply_drop(r->ap, q->a, q->b);
+    char note[400];
+    snprintf(note, sizeof note,
+             "%s is being removed from your roster; the groups will not put it back, and it is "
+             "blocked in this service's rooms.",
+             q->b);
+    adhoc_complete(req, NULL, ADHOC_INFO, note);
+}
+
+/* One step for a person who reports someone: the contact leaves their
+ * roster (even one a group gave) for good, and joins their block list in
+ * the rooms (the per-user list, {p}safety:ublock:<user>). */
+static void drop_submit(adhoc_req *q)
+{
+    roster *r = adhoc_req_ud(q);
+    const char *user = adhoc_req_bare(q);
+    const char *at = strchr(user, '@');
+    if (!roster_groups_on(r) || !r->host || !at || strcmp(at + 1, r->host) != 0) {
+        adhoc_fail(q, STANZA_ERR_SERVICE_UNAVAILABLE, NULL,
+                   "Stoa does not manage your roster (see docs/rosters.md)");
+        return;
+    }
+    jid j = {0};
+    char *contact = jid_parse(adhoc_req_value(q, "jid"), &j) == JID_OK ? jid_bare(&j) : NULL;
+    jid_free(&j);
+    char key[512];
+    rq *req = contact ? roster_rq(r, on_dropped, user, contact) : NULL;
+    if (!req || strcmp(contact, user) == 0 ||
+        roster_key(r, KEY_ROSTER_GIVEN, user, key, sizeof key) < 0) {
+        free(contact);
+        rq_free(req);
+        adhoc_error(q, STANZA_ERR_JID_MALFORMED, "bad-payload", "that is not a contact's address");
+        return;
+    }
+    req->req = q;
+    free(contact);
+    const char *argv[] = {"HSET", key, req->b, ""}; /* the request's own copy */
+    roster_send(r, req, 4, argv);
+}
+
 /* ---- list, online ---- */
 
 static const dataform_spec list_cols[] = {
@@ -425,6 +481,8 @@ static const dataform_spec display_fields[] = {
     {"display", DATAFORM_BOOLEAN, "Display (uncheck to stop)", 0, "1", NULL, 0},
 };
 static const dataform_spec online_fields[] = {F_GROUP("group", "Group")};
+static const dataform_spec drop_fields[] = {
+    {"jid", DATAFORM_JID_SINGLE, "Contact", DATAFORM_REQUIRED, NULL, NULL, 0}};
 
 #define STEP(submit, fields, lim)                                                                  \
     {                                                                                              \
@@ -438,9 +496,11 @@ static const adhoc_step remove_steps[] = {STEP(remove_submit, members_fields, &m
 static const adhoc_step display_steps[] = {STEP(display_submit, display_fields, NULL)};
 static const adhoc_step list_steps[] = {{list_show, NULL, NULL, 0, NULL}};
 static const adhoc_step online_steps[] = {STEP(online_submit, online_fields, NULL)};
+static const adhoc_step drop_steps[] = {STEP(drop_submit, drop_fields, NULL)};
 
 static const adhoc_command commands[] = {
     {"roster-online", "Who is online in a group", NULL, online_steps, 1, false},
+    {"roster-drop", "Remove and block a contact", NULL, drop_steps, 1, false},
     {"roster-groups", "List the roster groups", &who_admin, list_steps, 1, false},
     {"roster-create", "Create a roster group", &who_admin, create_steps, 1, false},
     {"roster-add", "Add members to a roster group", &who_admin, add_steps, 1, false},

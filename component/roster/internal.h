@@ -94,6 +94,9 @@ void apply_pair(apply *a, const char *user, const char *contact);
 /* Everyone in a group, every pair with member (both ways) in it. */
 void apply_everyone(apply *a);
 void apply_member(apply *a, const char *group, const char *member);
+/* Removes contact from user's roster at once and remembers that the user
+ * dropped it: the groups never write it there again. */
+void apply_drop(apply *a, const char *user, const char *contact);
 /* An IQ answer: true when it was one of the applier's. */
 bool apply_answer(apply *a, const stanza_ctx *c);
 /* Figures for the logs and the bench. */

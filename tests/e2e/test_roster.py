@@ -527,3 +527,27 @@ def test_config_groups_checked(tmp_path):
     assert r.returncode == 78, r.stderr
     r = check(f"Staff: {jid('alice')} {jid('bob')}; Sales: {jid('carol')}")
     assert r.returncode == 0, r.stderr
+
+
+def test_remove_and_block_a_contact(rs):
+    """A person who reports someone removes that contact from their roster
+    and blocks it in one step; a group never puts it back."""
+    admin = rs.connect(ADMIN)
+    alice = rs.connect("alice")
+    group = new_group(rs, admin, ["alice", "eve"])
+    wait_roster(alice, lambda r: both(r, "eve", group))
+    note = completed(run(alice, "roster-drop", {"jid": jid("eve")}))
+    assert "removed from your roster" in (note.findtext(f"{{{NS_CMD}}}note") or "")
+    wait_roster(alice, lambda r: jid("eve") not in r, what="eve leaves alice's roster")
+    assert rs.rcli("SISMEMBER", f"{rs.prefix}safety:ublock:{jid('alice')}", jid("eve")) == "1"
+    # Another group with both: alice's whole roster is reconciled, eve stays out.
+    other = new_group(rs, admin, ["alice", "eve", "frank"])
+    wait_roster(alice, lambda r: both(r, "frank", other))
+    time.sleep(1)
+    assert jid("eve") not in roster_of(alice)
+    r = run(alice, "roster-drop", {"jid": jid("alice")})
+    assert error_condition(r) == "jid-malformed", dump(r)
+    rs.rcli("DEL", f"{rs.prefix}safety:ublock:{jid('alice')}")
+    # What remembers the drop is the one record the groups' deletion leaves.
+    assert rs.rcli("HGET", f"{rs.prefix}roster:given:{jid('alice')}", jid("eve")) == ""
+    rs.rcli("HDEL", f"{rs.prefix}roster:given:{jid('alice')}", jid("eve"))
