@@ -45,6 +45,7 @@ typedef struct service_config {
     bool blocking;        /* per-user block lists (XEP-0191) */
     roster_config roster; /* group rosters and who is online */
     struct ev_loop *loop; /* for paced work (roster writes); NULL in unit tests */
+    struct rtbl *rtbl;    /* real-time block lists (safety/rtbl.h), borrowed; NULL: none */
 } service_config;
 
 /* Copies the config strings and the sink. NULL on OOM. */
