@@ -463,6 +463,7 @@ void muc_occupant_remove(muc_room *r, muc_occupant *o)
     free(o->nick);
     free(o->bare);
     free(o->from_attr);
+    free(o->fold);
     free(o);
 }
 
@@ -494,6 +495,8 @@ int muc_occupant_rename(muc_room *r, muc_occupant *o, const char *nick)
     hmap_del(&r->by_nick, o->nick);
     free(o->nick);
     free(o->from_attr);
+    free(o->fold);
+    o->fold = NULL;
     o->nick = n;
     o->from_attr = f;
     if (hmap_put(&r->by_nick, o->nick, o) < 0)

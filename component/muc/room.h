@@ -81,6 +81,7 @@ struct muc_occupant {
     size_t index;               /* position in room->occupants */
     double joined;              /* muc_now() when the occupant came in */
     struct ublock_list *blocks; /* whom this person blocks (safety/ublock.h) */
+    char *fold; /* owned: the nick's look-alike key (nick.c), made on first use */
 };
 
 typedef struct muc_aff_entry {
