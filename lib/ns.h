@@ -37,6 +37,7 @@
 #define NS_MUC_USER "http://jabber.org/protocol/muc#user"
 #define NS_MUC_ADMIN "http://jabber.org/protocol/muc#admin"
 #define NS_MUC_OWNER "http://jabber.org/protocol/muc#owner"
+#define NS_MUC_REQUEST "http://jabber.org/protocol/muc#request" /* XEP-0045 7.13, 8.6 */
 #define NS_MUC_ROOMINFO "http://jabber.org/protocol/muc#roominfo"
 #define NS_MUC_ROOMCONFIG "http://jabber.org/protocol/muc#roomconfig"
 #define NS_MUC_STABLE_ID "http://jabber.org/protocol/muc#stable_id"

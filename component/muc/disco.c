@@ -120,6 +120,7 @@ static void room_info(muc *m, muc_room *r, const xml_node *iq)
     feature(q, NS_MODERATE1);
     feature(q, NS_RETRACT1);
     feature(q, NS_MUC_SELF_PING);
+    feature(q, NS_MUC_REQUEST);
     feature(q, r->cfg.public ? "muc_public" : "muc_hidden");
     feature(q, r->cfg.persistent ? "muc_persistent" : "muc_temporary");
     feature(q, r->cfg.members_only ? "muc_membersonly" : "muc_open");

@@ -29,6 +29,7 @@
 #include "muc/room.h"
 #include "muc/search.h"
 #include "muc/store.h"
+#include "muc/voice.h"
 #include "xtime.h"
 
 /* ---- the service ---- */
@@ -247,10 +248,10 @@ bool muc_route(void *ud, const stanza_ctx *c)
                                        muc_room_aff(r, c->from_bare) != AFF_OWNER));
     if (hidden)
         muc_error(m, c->st, STANZA_ERR_ITEM_NOT_FOUND, "no such room");
-    else if (c->kind == STANZA_MESSAGE)
-        muc_message(m, r, c);
-    else
+    else if (c->kind != STANZA_MESSAGE)
         handle_iq(m, r, c);
+    else if (!muc_voice_message(m, r, c))
+        muc_message(m, r, c);
     return true;
 }
 
