@@ -31,6 +31,7 @@
 #define NS_DELAY "urn:xmpp:delay"               /* XEP-0203 */
 #define NS_JID0 "urn:xmpp:jid:0"                /* XEP-0377's reported JID */
 #define NS_VCARD "vcard-temp"                   /* XEP-0054 */
+#define NS_VCARD_UPDATE "vcard-temp:x:update"   /* XEP-0153 */
 
 /* ---- rooms (XEP-0045 and what clients expect of a room) ---- */
 #define NS_MUC "http://jabber.org/protocol/muc"

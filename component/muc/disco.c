@@ -121,6 +121,7 @@ static void room_info(muc *m, muc_room *r, const xml_node *iq)
     feature(q, NS_RETRACT1);
     feature(q, NS_MUC_SELF_PING);
     feature(q, NS_MUC_REQUEST);
+    feature(q, NS_VCARD);
     feature(q, r->cfg.public ? "muc_public" : "muc_hidden");
     feature(q, r->cfg.persistent ? "muc_persistent" : "muc_temporary");
     feature(q, r->cfg.members_only ? "muc_membersonly" : "muc_open");
@@ -138,6 +139,10 @@ static void room_info(muc *m, muc_room *r, const xml_node *iq)
         field(x, "muc#roominfo_lang", "Language", r->cfg.lang);
         /* The topic category is ours: x- marks it as not registered. */
         field(x, "x-stoa#topic", "Topic", r->cfg.topic);
+        /* XEP-0486: only when the room has an avatar. */
+        if (*r->avatar_hash)
+            dataform_add_field(x, "muc#roominfo_avatarhash", DATAFORM_TEXT_MULTI, "Avatar hash",
+                               r->avatar_hash, 0);
     }
     muc_send(m, res);
     xml_free(res);

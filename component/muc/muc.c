@@ -17,6 +17,7 @@
 #include <sys/random.h>
 
 #include "muc/admin.h"
+#include "muc/avatar.h"
 #include "muc/disco.h"
 #include "muc/fanout.h"
 #include "muc/iqfwd.h"
@@ -182,6 +183,7 @@ static const room_iq room_iqs[] = {
     {NS_MODERATE1, "moderate", false, true, muc_moderate},
     {NS_FASTEN, "apply-to", false, true, muc_moderate},
     {NS_PING, NULL, true, false, ping},
+    {NS_VCARD, NULL, true, true, muc_avatar_iq},
 };
 
 static void handle_iq(muc *m, muc_room *r, const stanza_ctx *c)
@@ -265,6 +267,8 @@ const router_route muc_routes[MUC_ROUTES] = {
     {0, 0, NULL, NULL, NULL, NS_MUC},
     {0, 0, NULL, NULL, NULL, NS_SID},
     {0, 0, NULL, NULL, NULL, NS_OCCUPANT_ID},
+    /* XEP-0486: the service's rooms have avatars (avatar.c). */
+    {0, 0, NULL, NULL, NULL, NS_VCARD},
     /* Rooms and occupants: everything, answers too (an occupant's answer
      * to an IQ the room forwarded, a client's to the room's own check). */
     {ROUTE_ANY | ROUTE_IQ_ANSWER, ROUTE_TO_NODES, NULL, NULL, muc_route, NULL},

@@ -244,6 +244,8 @@ void muc_room_destroy(muc_room *r)
     free(r->jid);
     free(r->jid_attr);
     free(r->occ_key);
+    free(r->avatar_type);
+    free(r->avatar_b64);
     free(r);
 }
 

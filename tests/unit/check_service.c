@@ -81,7 +81,7 @@ START_TEST(disco_info)
            "<feature var=\"http://jabber.org/protocol/commands\"/>"
            "<feature var=\"urn:xmpp:reporting:1\"/>"
            "<feature var=\"http://jabber.org/protocol/muc\"/><feature var=\"urn:xmpp:sid:0\"/>"
-           "<feature var=\"urn:xmpp:occupant-id:0\"/>"
+           "<feature var=\"urn:xmpp:occupant-id:0\"/><feature var=\"vcard-temp\"/>"
            "<feature var=\"urn:xmpp:channel-search:0:search\"/></query></iq>");
 }
 END_TEST
