@@ -179,7 +179,8 @@ static const room_iq room_iqs[] = {
     {NS_DISCO_ITEMS, NULL, true, true, muc_room_disco},
     {NS_MUC_OWNER, NULL, true, true, muc_owner},
     {NS_MUC_ADMIN, NULL, true, true, muc_admin},
-    {NS_MAM, NULL, true, true, muc_mam},
+    {NS_MAM, "query", true, true, muc_mam},
+    {NS_MAM, "metadata", true, false, muc_mam_metadata},
     {NS_MODERATE1, "moderate", false, true, muc_moderate},
     {NS_FASTEN, "apply-to", false, true, muc_moderate},
     {NS_PING, NULL, true, false, ping},
@@ -267,6 +268,9 @@ const router_route muc_routes[MUC_ROUTES] = {
     {0, 0, NULL, NULL, NULL, NS_MUC},
     {0, 0, NULL, NULL, NULL, NS_SID},
     {0, 0, NULL, NULL, NULL, NS_OCCUPANT_ID},
+    /* XEP-0045 7.4: reflected messages keep their id, "on both the service
+     * domain and on individual MUCs". */
+    {0, 0, NULL, NULL, NULL, NS_MUC_STABLE_ID},
     /* XEP-0486: the service's rooms have avatars (avatar.c). */
     {0, 0, NULL, NULL, NULL, NS_VCARD},
     /* Rooms and occupants: everything, answers too (an occupant's answer
