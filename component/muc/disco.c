@@ -156,7 +156,21 @@ void muc_room_disco(muc *m, muc_room *r, const stanza_ctx *c)
         muc_error(m, iq, STANZA_ERR_FEATURE_NOT_IMPLEMENTED, NULL);
         return;
     }
-    if (xml_attr(q, "node")) {
+    const char *node = xml_attr(q, "node");
+    if (node && strcmp(node, "x-roomuser-item") == 0 && strcmp(xml_ns(q), NS_DISCO_INFO) == 0) {
+        /* XEP-0045 7.12: nobody has a registered nick here (no 7.10), so
+         * "the room MUST return a service discovery <query/> element that
+         * is empty". */
+        xml_node *e;
+        xml_node *res = stanza_iq_reply(iq, "query", NS_DISCO_INFO, &e);
+        if (e && xml_set_attr(e, "node", node) == 0)
+            muc_send(m, res);
+        else
+            muc_error(m, iq, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        xml_free(res);
+        return;
+    }
+    if (node) {
         muc_error(m, iq, STANZA_ERR_ITEM_NOT_FOUND, "no such node");
         return;
     }

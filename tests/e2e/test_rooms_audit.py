@@ -205,3 +205,33 @@ def test_mam_archive_metadata_5(stack, connect, redis_wait):
     # The ids are the archive's: a query after the start finds the rest.
     rows, fin = mam_query(alice, room, f"<after>{start.get('id')}</after>")
     assert [mam_row(m)["body"] for m in rows] == ["m1", "m2"]
+
+
+def test_no_registration_no_reserved_nick_7_10_7_12(stack, connect):
+    """7.10: "If the room or service does not support registration, it MUST
+    return a <service-unavailable/> error"; 7.12: with no registered nick "the
+    room MUST return a service discovery <query/> element that is empty"."""
+    alice, bob = connect("alice"), connect("bob")
+    room = new_room(stack, "audit-register")
+    create_room(alice, room)
+    assert_error(bob.iq(room, "<query xmlns='jabber:iq:register'/>"), "service-unavailable",
+                 frm=room)
+    r = bob.iq(room, "<query xmlns='http://jabber.org/protocol/disco#info' "
+                     "node='x-roomuser-item'/>")
+    assert_result(r, room)
+    q = r.find("{http://jabber.org/protocol/disco#info}query")
+    assert q is not None and q.get("node") == "x-roomuser-item" and len(list(q)) == 0, dump(r)
+
+
+def test_full_room_admits_admins_7_2_9(stack, connect):
+    """7.2.9: "If the room has reached its maximum number of occupants and a
+    room admin or owner attempts to join, the room MUST allow the admin or
+    owner to join"; anyone else gets service-unavailable."""
+    alice, bob, carol, dave = connect("alice"), connect("bob"), connect("carol"), connect("dave")
+    room = new_room(stack, "audit-full")
+    create_room(alice, room, fields={"muc#roomconfig_maxusers": "2"})
+    assert_result(affiliate(alice, room, stack.jid("carol"), "admin"), room)
+    bob.join(room, "Bob")
+    assert_error(dave.join_error(room, "Dave"), "service-unavailable", frm=f"{room}/Dave")
+    assert carol.join(room, "Carol").codes == ["110"]
+    assert room_info(alice, room)["fields"]["muc#roominfo_occupants"] == "3"
