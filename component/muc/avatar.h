@@ -4,8 +4,8 @@
  * of that type indeed (its first bytes), and at most MUC_AVATAR_MAX bytes;
  * it is kept with the room's state (store.c). Its SHA-1 is the room's
  * muc#roominfo_avatarhash (disco.c); a change is announced with status 104
- * and a presence from the room carrying the XEP-0153 hash, which clients
- * that learned rooms' avatars that way (Conversations, Converse.js) follow.
+ * and a presence from the room carrying the XEP-0153 hash, for clients
+ * that learned rooms' avatars that way (Converse.js fetches again on it).
  *
  * Ownership: everything is borrowed for the call; the room owns its copy. */
 #ifndef STOA_MUC_AVATAR_H

@@ -7,8 +7,8 @@ avatar isn't allowed to do so, the room must return a forbidden error");
 changed" (status 104); the room advertises the hash as
 'muc#roominfo_avatarhash' in disco#info ("will not be present when the room
 doesn't have an avatar set"); anyone reads the vCard; "Setting an empty vCard
-unpublishes the avatar". Stoa also sends the XEP-0153 presence from the room
-that Conversations follows. The browser test shows the avatar in Converse.js
+unpublishes the avatar". Stoa also sends the XEP-0153 presence from the room,
+on which Converse.js fetches the vCard again. The browser test shows the avatar in Converse.js
 (test_browser.py)."""
 
 from __future__ import annotations
