@@ -25,6 +25,7 @@
 #include "ns.h"
 #include "rdb.h"
 #include "safety/gate.h"
+#include "safety/rtbl.h"
 #include "service.h"
 #include "settings.h"
 
@@ -45,6 +46,7 @@ typedef struct daemon_state {
     service *svc;
     rdb *redis;
     gate *gate;
+    rtbl *rtbl;                   /* NULL: no [rtbl] service, and no Redis to read lists from */
     out sink;                     /* where handlers write: the link, or split off to gateways */
     gateways *gws;                /* NULL: no gateway listener */
     char **host_domains;          /* [gateways] host_domains, parsed */
@@ -174,6 +176,7 @@ static void on_ready(void *ud)
     }
     d->was_ready = true;
     recheck_start(d);
+    rtbl_link_ready(d->rtbl);
     /* systemd (Type=notify): ready once the host server accepted the link. */
     char status[300];
     snprintf(status, sizeof status, "serving %s via %s:%ld", d->cfg.domain, d->cfg.server_host,
@@ -186,6 +189,7 @@ static void on_down(void *ud)
     daemon_state *d = ud;
     ev_timer_stop(d->loop, &d->recheck);
     muc_recheck_pause(service_muc(d->svc));
+    rtbl_link_down(d->rtbl);
     notify_status("component link down, reconnecting");
 }
 
@@ -209,6 +213,7 @@ static void on_redis_state(void *ud, rdb_state state)
 {
     daemon_state *d = ud;
     gate_redis_state(d->gate, state);
+    rtbl_redis_state(d->rtbl, state);
     service_redis_state(d->svc, state);
 }
 
@@ -371,6 +376,25 @@ static int parse_options(int argc, char **argv, daemon_state *d, options *o)
     return -1;
 }
 
+/* The block lists, when a service publishes them or Redis may hold them
+ * (another instance subscribes). -1 on a bad [rtbl] section. */
+static int start_rtbl(daemon_state *d)
+{
+    if (!d->cfg.rtbl_service[0] && !d->redis)
+        return 0;
+    rtbl_config rc = {0};
+    settings_fill(&d->cfg, SETTINGS_RTBL, &rc);
+    char err[256] = "out of memory";
+    if (!(d->rtbl = rtbl_new(d->loop, d->redis, &rc, &d->sink, err, sizeof err))) {
+        fprintf(stderr, "stoa-component: %s\n", err);
+        return -1;
+    }
+    if (d->cfg.rtbl_service[0])
+        log_info("rtbl: lists from %s: hashes in '%s', domains in '%s'", d->cfg.rtbl_service,
+                 d->cfg.rtbl_hash_nodes, d->cfg.rtbl_domain_nodes);
+    return 0;
+}
+
 /* The service first (the gate passes to it), then the link and the gate.
  * 0, or the exit status. */
 static int build(daemon_state *d)
@@ -384,8 +408,10 @@ static int build(daemon_state *d)
         if (!(d->redis = rdb_new(d->loop, &rc, on_redis_state, d)))
             return 1;
     }
+    if (start_rtbl(d) < 0)
+        return EXIT_CONFIG;
     char **topics = settings_topics(&d->cfg);
-    service_config sc = {.version = PACKAGE_VERSION, .redis = d->redis};
+    service_config sc = {.version = PACKAGE_VERSION, .redis = d->redis, .rtbl = d->rtbl};
     settings_fill(&d->cfg, SETTINGS_SERVICE, &sc);
     sc.muc.topics = (const char *const *)topics;
     d->svc = topics ? service_new(&sc, &d->sink) : NULL;
@@ -453,6 +479,7 @@ static void unwatch(daemon_state *d)
 static void teardown(daemon_state *d)
 {
     gate_close(d->gate);
+    rtbl_close(d->rtbl);
     if (d->svc)
         service_close(d->svc);
     rdb_free(d->redis);
@@ -461,6 +488,7 @@ static void teardown(daemon_state *d)
     complink_free(d->link);
     service_free(d->svc);
     gate_free(d->gate);
+    rtbl_free(d->rtbl);
 }
 
 int main(int argc, char **argv)

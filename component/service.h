@@ -42,6 +42,7 @@ typedef struct service_config {
     const char *prefix;   /* the [redis] prefix */
     unsigned archive_max; /* messages kept in each room's archive */
     bool blocking;        /* per-user block lists (XEP-0191) */
+    struct rtbl *rtbl;    /* real-time block lists (safety/rtbl.h), borrowed; NULL: none */
 } service_config;
 
 /* Copies the config strings and the sink. NULL on OOM. */

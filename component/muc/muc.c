@@ -102,6 +102,11 @@ void muc_set_ublock(muc *m, struct ublock *ub)
     m->ublock = ub;
 }
 
+void muc_set_rtbl(muc *m, struct rtbl *t)
+{
+    m->rtbl = t;
+}
+
 void muc_set_store(muc *m, struct muc_store *store)
 {
     m->store = store;

@@ -69,6 +69,12 @@ void muc_set_store(muc *m, struct muc_store *store);
 /* Per-user blocking (safety/ublock.h); NULL: none. The muc borrows it. */
 struct ublock;
 void muc_set_ublock(muc *m, struct ublock *ub);
+/* Real-time block lists (safety/rtbl.h); NULL: none. The muc borrows it.
+ * A listed sender without affiliation in a room may not join it nor send
+ * to it (members, admins and owners are exempt, as in Prosody's
+ * mod_muc_rtbl). */
+struct rtbl;
+void muc_set_rtbl(muc *m, struct rtbl *t);
 /* Whether the full JID `full` is in room `local` (the gate tells joins from
  * presence changes). */
 bool muc_is_occupant(muc *m, const char *local, const char *full);

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_muc import (admin, assert_error, assert_result, create_room, from_room, mam_query,
+from mucutil import (admin, assert_error, assert_result, create_room, from_room, mam_query,
                       mam_row, new_room, parse_stamp, presence_from, room_info, say,
                       the_stanza_id)
 from xmpp import dump, is_presence, muc_item

@@ -20,7 +20,7 @@ import zlib
 import xml.etree.ElementTree as ET
 
 from test_desk import raw
-from test_muc import (assert_error, assert_result, create_room, from_room, new_room, room_info)
+from mucutil import (assert_error, assert_result, create_room, from_room, new_room, room_info)
 from xmpp import dump, is_message, is_presence, status_codes
 
 NS_VCARD = "vcard-temp"

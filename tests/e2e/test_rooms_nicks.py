@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import pytest
 
-from test_muc import (assert_component_alive, assert_error, create_room, from_room, new_room,
-                      presence_from, room_info)
+from mucutil import assert_error, create_room, from_room, new_room, presence_from, room_info
+from test_muc_hostile import assert_component_alive
 from xmpp import dump, is_presence, status_codes
 
 BLANK = "a nickname must have something visible in it"

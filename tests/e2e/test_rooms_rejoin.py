@@ -11,7 +11,7 @@ client's previous presence." 7.2.1 says the same of an <x/>-tagged join.
 
 from __future__ import annotations
 
-from test_muc import create_room, new_room, presence_from, say, subject_of
+from mucutil import create_room, new_room, presence_from, say, subject_of
 from xmpp import NS_CLIENT, body, dump, status_codes
 
 

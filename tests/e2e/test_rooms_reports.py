@@ -10,7 +10,7 @@ already show an owner the reports of the rooms they manage
 from __future__ import annotations
 
 from test_desk import chat_from_service, clean, direct_report, room_name  # noqa: F401
-from test_muc import create_room
+from mucutil import create_room
 from xmpp import body, dump, is_message
 
 

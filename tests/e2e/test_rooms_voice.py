@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from test_muc import (assert_error, create_room, error_reply, message_from, new_room,
+from mucutil import (assert_error, create_room, error_reply, message_from, new_room,
                       presence_from, room_info, say)
 from xmpp import NS_DATA, body, dump, item_attrs, muc_item, status_codes
 

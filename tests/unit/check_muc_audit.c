@@ -97,5 +97,5 @@ int main(void)
     tcase_add_test(tc, mam_unknown_field_not_implemented);
     tcase_add_test(tc, mam_metadata);
     suite_add_tcase(s, tc);
-    return tu_run(s);
+    return mucfix_run(s);
 }

@@ -190,5 +190,5 @@ int main(void)
     tcase_add_test(tc, bad_avatars);
     tcase_add_test(tc, kept_with_the_room);
     suite_add_tcase(s, tc);
-    return tu_run(s);
+    return mucfix_run(s);
 }

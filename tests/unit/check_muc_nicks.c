@@ -131,5 +131,5 @@ int main(void)
     tcase_add_test(tc, lookalike_refused_on_join);
     tcase_add_test(tc, lookalike_refused_on_nick_change);
     suite_add_tcase(s, tc);
-    return tu_run(s);
+    return mucfix_run(s);
 }

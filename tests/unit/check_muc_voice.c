@@ -154,5 +154,5 @@ int main(void)
     tcase_add_test(tc, bad_requests);
     tcase_add_test(tc, request_needs_a_moderator);
     suite_add_tcase(s, tc);
-    return tu_run(s);
+    return mucfix_run(s);
 }
