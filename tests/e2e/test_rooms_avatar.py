@@ -70,7 +70,9 @@ def photo_of(reply: ET.Element):
 def test_owner_sets_avatar_everyone_sees_it_xep_0486(stack, connect, redis):
     alice, bob, carol = connect("alice"), connect("bob"), connect("carol")
     room = new_room(stack, "avatar")
-    create_room(alice, room, fields={"muc#roomconfig_persistentroom": "1"})
+    # A temporary room: kept in Redis while occupied, gone after the test
+    # (a persistent one would stay alice's in other tests' eyes).
+    create_room(alice, room)
     bob.join(room, "Bob")
     assert "muc#roominfo_avatarhash" not in room_info(bob, room)["fields"]
     assert photo_of(carol.iq(room, f"<vCard xmlns='{NS_VCARD}'/>")) is None
@@ -89,7 +91,8 @@ def test_owner_sets_avatar_everyone_sees_it_xep_0486(stack, connect, redis):
     # disco#info carries the hash; anyone (carol is not in the room) reads it.
     assert room_info(carol, room)["fields"]["muc#roominfo_avatarhash"] == sha1
     assert photo_of(carol.iq(room, f"<vCard xmlns='{NS_VCARD}'/>")) == ("image/png", image)
-    # Kept with the room's state in Redis.
+    # Kept with the room's state in Redis (a temporary room's too, while it
+    # has occupants).
     state = raw(redis, "GET", f"stoa-{stack.kind}:muc:room:{room}")
     assert "<avatar type=\"image/png\">" in state, state[:300]
 
