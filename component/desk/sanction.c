@@ -147,6 +147,8 @@ static const char *block_domain(const act_ctx *a, char *note, size_t nlen, stanz
     desk_store_block_domain(&c, d->prefix ? d->prefix : "", a->target,
                             *a->reason ? a->reason : "blocked");
     store(d, &c, "block", a->target);
+    desk_store_announce_block(&c, d->prefix ? d->prefix : "", a->target);
+    store(d, &c, "announcement of the block", a->target);
     unsigned n = muc_expel(d->rooms, NULL, a->target, true, 301, NULL, a->reason);
     desk_forget(d, a->target, true);
     desk_audit(d, a->actor, "block-domain", a->target, NULL, a->reason, NULL);
