@@ -49,20 +49,20 @@ def scrape(port: int) -> Dict[str, float]:
 def test_counters_move_with_traffic(stack, connect):
     before = scrape(stack.metrics_port)
     assert before["stoa_link_up"] == 1 and before["stoa_redis_up"] == 1, before
-    alice, bob = connect("alice"), connect("bob")
+    carol, bob = connect("carol"), connect("bob")
     room = f"metrics-{uuid.uuid4().hex[:8]}@{DOMAIN}"
-    create_room(alice, room)
+    create_room(carol, room, nick="Carol")
     bob.join(room, "Bob")
     n = 5
     for i in range(n):
-        alice.groupchat(room, f"counted {i}")
+        carol.groupchat(room, f"counted {i}")
     bob.wait_for(lambda s: is_message(s) and body(s) == f"counted {n - 1}")
 
     # During the traffic: the room and its two occupants are there.
     during = scrape(stack.metrics_port)
     assert during["stoa_rooms"] >= 1 and during["stoa_occupants"] >= 2, during
 
-    r = bob.iq(room + "/Alice", f"<report xmlns='{NS_REPORT}' reason='urn:xmpp:reporting:spam'>"
+    r = bob.iq(room + "/Carol", f"<report xmlns='{NS_REPORT}' reason='urn:xmpp:reporting:spam'>"
                f"<text>metrics test</text></report>", "set")
     assert r.get("type") == "result"
     after = scrape(stack.metrics_port)

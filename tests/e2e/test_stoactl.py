@@ -89,33 +89,33 @@ def test_redis_and_config_errors(tmp_path, redis):
 def test_verbs_on_the_component_state(stack, connect, redis, tmp_path):
     prefix = f"stoa-{stack.kind}:"
     conf = config(tmp_path, redis.port, prefix)
-    alice, bob, eve = connect("alice"), connect("bob"), connect("eve")
+    carol, bob, eve = connect("carol"), connect("bob"), connect("eve")
     room = f"ctl-{uuid.uuid4().hex[:8]}@{DOMAIN}"
-    create_room(alice, room, fields={"muc#roomconfig_persistentroom": "1"})
+    create_room(carol, room, nick="Carol", fields={"muc#roomconfig_persistentroom": "1"})
     bob.join(room, "Bob")
-    alice.groupchat(room, "evidence")
+    carol.groupchat(room, "evidence")
     bob.wait_for(lambda s: is_message(s) and body(s) == "evidence")
 
     # rooms
     r = [x for x in rows(ctl(conf, "rooms", "list"), room) if x[0] == room]
     assert r and r[0][1] == "persistent" and int(r[0][2]) >= 2 and int(r[0][3]) >= 1, r
     out = ctl(conf, "rooms", "inspect", room)
-    assert f"affiliation: {stack.jid('alice')} owner" in out, out
+    assert f"affiliation: {stack.jid('carol')} owner" in out, out
     assert "config persistent: 1" in out and "nick=Bob" in out, out
     ctl(conf, "rooms", "inspect", f"nothing-here@{DOMAIN}", status=66)
     ctl(conf, "rooms", "inspect", "bad@@jid", status=65)
     ctl(conf, "rooms", "inspect", "room@elsewhere.example", status=65)
 
-    # reports: bob reports alice in the room; the desk files it
-    r = bob.iq(room + "/Alice", f"<report xmlns='{NS_REPORT}' reason='urn:xmpp:reporting:spam'>"
+    # reports: bob reports carol in the room; the desk files it
+    r = bob.iq(room + "/Carol", f"<report xmlns='{NS_REPORT}' reason='urn:xmpp:reporting:spam'>"
                "<text>stoactl test</text></report>", "set")
     assert r.get("type") == "result"
     listed = [x for x in rows(ctl(conf, "reports", "list"), "") if "stoactl test" in x[-1]]
     assert len(listed) == 1, listed
     rid = listed[0][0]
-    assert listed[0][1] == stack.jid("alice") and listed[0][2] == room, listed
+    assert listed[0][1] == stack.jid("carol") and listed[0][2] == room, listed
     out = ctl(conf, "reports", "view", rid)
-    assert f"target: {stack.jid('alice')}" in out and "reason: spam" in out, out
+    assert f"target: {stack.jid('carol')}" in out and "reason: spam" in out, out
     ctl(conf, "reports", "view", "0" * 16, status=66)
     ctl(conf, "reports", "view", "not-an-id", status=65)
     ctl(conf, "reports", "dismiss", rid, "--reason", "handled")
@@ -169,8 +169,8 @@ def test_verbs_on_the_component_state(stack, connect, redis, tmp_path):
 
     # destroy: an empty persistent room
     empty = f"ctl-empty-{uuid.uuid4().hex[:6]}@{DOMAIN}"
-    create_room(alice, empty, fields={"muc#roomconfig_persistentroom": "1"})
-    alice.leave(empty, "Alice")
+    create_room(carol, empty, nick="Carol", fields={"muc#roomconfig_persistentroom": "1"})
+    carol.leave(empty, "Carol")
     ctl(conf, "rooms", "destroy", empty, status=64)
     ctl(conf, "rooms", "destroy", empty, "--yes")
     ctl(conf, "rooms", "inspect", empty, status=66)
