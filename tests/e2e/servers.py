@@ -396,8 +396,13 @@ class XmppServer(Process):
         component_port: Optional[int] = None,
         log_level: str = "info",
         report_to: Optional[str] = None,
+        multicast: Optional[List[str]] = None,
     ):
         super().__init__(state_dir)
+        # Component domains that may use the host's fan-out expander
+        # (XEP-0033 at multicast.HOST: contrib/prosody/mod_stoa_multicast.lua,
+        # ejabberd's mod_multicast); None: no expander.
+        self.multicast = list(multicast) if multicast is not None else None
         # A Stoa domain that gets a copy of every blocking request (XEP-0191,
         # with XEP-0377 reports inside): through mod_firewall on Prosody,
         # contrib/ejabberd/mod_stoa_report on ejabberd; see docs/safety.md,
@@ -445,6 +450,13 @@ class Prosody(XmppServer):
             # is left out: 0.12 only logs that it is deprecated, and its
             # mod_websocket checks no Origin.
             values.update(WEBSOCKET="yes", HTTP_PORT=self.http_port)
+        if self.multicast is not None:
+            # Prosody runs as its own user: the module goes where it can read it.
+            plugins = self.dir / "plugins"
+            plugins.mkdir(exist_ok=True)
+            (plugins / "mod_stoa_multicast.lua").write_text(render_config("test", "multicast"))
+            values.update(MULTICAST="yes", PLUGIN_DIR=plugins,
+                          MULTICAST_SENDERS=",".join(self.multicast))
         if self.report_to is not None:
             rules = self.dir / "stoa-reports.pfw"
             rules.write_text(render_config("test", "firewall", {"DOMAIN": self.report_to}))
@@ -573,6 +585,8 @@ class Ejabberd(XmppServer):
             "HOST": self.host, "LISTEN_IP": "127.0.0.1", "C2S_PORT": self.c2s_port,
             "COMPONENT_PORT": self.component_port, "LOG_LEVEL": self.log_level,
             "REPORT_MODULE": self.report_module(),
+            "MULTICAST": "yes" if self.multicast is not None else "",
+            "MULTICAST_SENDERS": ",".join(self.multicast or []),
             "EXTRA_LISTENERS": "\n".join(
                 f'  -\n    port: {self.component_ports[d]}\n    ip: "127.0.0.1"\n'
                 f'    module: ejabberd_service\n    access: all\n    hosts:\n'

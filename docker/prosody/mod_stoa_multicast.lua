@@ -1,0 +1,148 @@
+-- mod_stoa_multicast: Stoa's fan-out expander for Prosody 0.12 (an XEP-0033
+-- subset). docs/prosody.md, "The fan-out expander".
+--
+--   Component "multicast.example.org" "stoa_multicast"
+--       stoa_multicast_senders = { "rooms.example.org" }
+--
+-- stoa-component sends a room's message (or an identical presence) once,
+-- addressed to this host, with <addresses xmlns='http://jabber.org/protocol/address'>
+-- holding one <address type='bcc' jid='...'/> per recipient session; this
+-- module delivers one copy to each, exactly as if the component had sent
+-- them one by one, with the address list removed. Prosody then parses the
+-- stanza once instead of once per recipient.
+--
+-- It is not an open relay: only a component connection authenticated for one
+-- of stoa_multicast_senders may use it (a user, another component or a remote
+-- server is refused with <forbidden/>), and every address must be a user of a
+-- VirtualHost of this server (an address elsewhere refuses the whole stanza
+-- with <not-allowed/>, before anything is delivered).
+
+local st = require "util.stanza";
+local jid_prepped_split = require "util.jid".prepped_split;
+local jid_host = require "util.jid".host;
+
+local NS_ADDRESS = "http://jabber.org/protocol/address";
+
+local hosts = prosody.hosts;
+local full_sessions = prosody.full_sessions;
+local core_post_stanza = prosody.core_post_stanza;
+
+local senders = module:get_option_set("stoa_multicast_senders", {});
+-- A sanity bound, not a policy: the component's stream limit (Prosody's
+-- component_stanza_size_limit, 512 KiB) allows about 11,000 addresses.
+local max_addresses = module:get_option_number("stoa_multicast_max_addresses", 20000);
+
+if senders:empty() then
+	module:log("error", "stoa_multicast_senders is empty: every stanza will be refused");
+else
+	module:log("info", "expanding stanzas of %s", tostring(senders));
+end
+
+module:depends("disco");
+module:add_identity("service", "multicast", module:get_option_string("name", "Stoa fan-out"));
+module:add_feature(NS_ADDRESS);
+
+-- The one sender allowed: an external component's own connection (not a
+-- host of this server routing internally, which has no conn), authenticated
+-- for a trusted domain, sending from that domain.
+local function trusted(origin, stanza)
+	return origin.type == "component" and origin.conn ~= nil and senders:contains(origin.host)
+		and jid_host(stanza.attr.from) == origin.host;
+end
+
+-- The JID to deliver to, or nil when it is not a user of this server. A
+-- full JID of an online session is already in Prosody's own form (that is
+-- how it reached the component), so the stringprep is skipped for it.
+local function local_target(addr)
+	if full_sessions[addr] then
+		return addr;
+	end
+	local node, host, resource = jid_prepped_split(addr);
+	if not node then
+		return nil;
+	end
+	local h = hosts[host];
+	if not h or h.type ~= "local" then
+		return nil;
+	end
+	return resource and (node .. "@" .. host .. "/" .. resource) or (node .. "@" .. host);
+end
+
+local function refuse(origin, stanza, condition, text)
+	if stanza.attr.type ~= "error" then
+		origin.send(st.error_reply(stanza, "cancel", condition, text, module.host));
+	end
+	return true;
+end
+
+-- Collects the targets first: a stanza with one bad address is refused
+-- whole, so the sender never has to work out who already got a copy.
+local function targets_of(addresses)
+	local out, n = {}, 0;
+	for i = 1, #addresses do
+		local a = addresses[i];
+		if a.name == "address" and a.attr.xmlns == NS_ADDRESS then
+			local attr = a.attr;
+			if attr.type ~= "bcc" or attr.uri or attr.node or not attr.jid then
+				return nil, "bad-request", "only <address type='bcc' jid='...'/> is supported";
+			end
+			local to = local_target(attr.jid);
+			if not to then
+				return nil, "not-allowed", "not a user of this server: " .. attr.jid;
+			end
+			n = n + 1;
+			if n > max_addresses then
+				return nil, "not-acceptable", "too many addresses";
+			end
+			out[n] = to;
+		end
+	end
+	if n == 0 then
+		return nil, "bad-request", "no addresses";
+	end
+	return out;
+end
+
+local function expand(event)
+	local origin, stanza = event.origin, event.stanza;
+	if stanza.attr.type == "error" then
+		return true; -- never answer an error (no loops)
+	end
+	if not trusted(origin, stanza) then
+		module:log("warn", "refused a %s from %s (%s %s): not a trusted sender", stanza.name,
+			tostring(stanza.attr.from), tostring(origin.type), tostring(origin.host));
+		return refuse(origin, stanza, "forbidden", "not a trusted sender");
+	end
+	local addresses = stanza:get_child("addresses", NS_ADDRESS);
+	if not addresses then
+		return refuse(origin, stanza, "bad-request", "no addresses");
+	end
+	local targets, condition, text = targets_of(addresses);
+	if not targets then
+		return refuse(origin, stanza, condition, text);
+	end
+	stanza:remove_children("addresses", NS_ADDRESS);
+	-- As mod_muc does: one stanza object, routed once per recipient with its
+	-- 'to' changed (whoever keeps a stanza beyond the call clones it).
+	for i = 1, #targets do
+		stanza.attr.to = targets[i];
+		core_post_stanza(origin, stanza);
+	end
+	return true;
+end
+
+module:hook("message/host", expand, 10);
+module:hook("presence/host", expand, 10);
+-- Anything sent to a user-looking address on this host is an error, not a
+-- silent drop (answers and errors are dropped: no loops).
+local function not_here(event)
+	local t = event.stanza.attr.type;
+	if t == "result" or t == "error" then
+		return true;
+	end
+	return refuse(event.origin, event.stanza, "service-unavailable", nil);
+end
+for _, kind in ipairs({ "message", "presence", "iq" }) do
+	module:hook(kind .. "/bare", not_here, 10);
+	module:hook(kind .. "/full", not_here, 10);
+end
