@@ -18,8 +18,11 @@
 -- with <not-allowed/>, before anything is delivered).
 
 local st = require "util.stanza";
+local dataforms = require "util.dataforms";
 local jid_prepped_split = require "util.jid".prepped_split;
 local jid_host = require "util.jid".host;
+local t_concat = table.concat;
+local s_find = string.find;
 
 local NS_ADDRESS = "http://jabber.org/protocol/address";
 
@@ -31,6 +34,8 @@ local senders = module:get_option_set("stoa_multicast_senders", {});
 -- A sanity bound, not a policy: the component's stream limit (Prosody's
 -- component_stanza_size_limit, 512 KiB) allows about 11,000 addresses.
 local max_addresses = module:get_option_number("stoa_multicast_max_addresses", 20000);
+-- Serialize the copies once (below); false only to measure what that buys.
+local serialize_once = module:get_option_boolean("stoa_multicast_serialize_once", true);
 
 if senders:empty() then
 	module:log("error", "stoa_multicast_senders is empty: every stanza will be refused");
@@ -41,6 +46,13 @@ end
 module:depends("disco");
 module:add_identity("service", "multicast", module:get_option_string("name", "Stoa fan-out"));
 module:add_feature(NS_ADDRESS);
+-- The most addresses one stanza may hold, as ejabberd's mod_multicast says
+-- it (a XEP-0128 form in disco#info): the sender splits its lists by it.
+module:add_extension(dataforms.new({
+	{ name = "FORM_TYPE", type = "hidden", value = NS_ADDRESS };
+	{ name = "message" };
+	{ name = "presence" };
+}):form({ message = tostring(max_addresses), presence = tostring(max_addresses) }, "result"));
 
 -- The one sender allowed: an external component's own connection (not a
 -- host of this server routing internally, which has no conn), authenticated
@@ -103,6 +115,130 @@ local function targets_of(addresses)
 	return out;
 end
 
+-- The copies' serialization, once per stanza instead of once per copy.
+--
+-- Per copy, Prosody serializes the whole stanza (tostring on send) and its
+-- start tag twice more, for debug log lines it builds even when debug is
+-- off (sessionmanager's "Sending", mod_carbons' "Not copying"): in a
+-- profile of this path, util.stanza's serializer was about half of
+-- Prosody's work per delivery, and the more children (Stoa's stanza-id and
+-- occupant-id) the more it costs. So while the copies are routed, the
+-- stanza carries a metatable of its own: its children are serialized once,
+-- only the start tag (whose 'to' changes) is built per copy, and top_tag
+-- needs no clone. It is a stanza to everyone else (getmetatable gives
+-- util.stanza's metatable through __metatable, so st.is_stanza holds;
+-- every method is util.stanza's), whoever keeps it clones it (mod_smacks,
+-- mod_csi_simple do), and if anything changes its children in between, the
+-- cache is not used. Once routed, it gets util.stanza's metatable back.
+local stanza_mt = st.stanza_mt;
+local xml_escape = st.xml_escape;
+local set_metatable = debug.setmetatable;
+local base_mt = {};
+for k, v in pairs(stanza_mt) do
+	if type(k) == "string" and k:sub(1, 2) == "__" then
+		base_mt[k] = v;
+	end
+end
+
+-- The start tag without its closing '>', as util.stanza writes it; nil for
+-- a namespaced attribute (left to util.stanza).
+local function start_tag(t)
+	local buf, n = { "<", t.name }, 2;
+	for k, v in pairs(t.attr) do
+		if s_find(k, "\1", 1, true) then
+			return nil;
+		end
+		n = n + 1;
+		buf[n] = " " .. k .. "='" .. xml_escape(v) .. "'";
+	end
+	return t_concat(buf);
+end
+
+-- A metatable for routing this stanza's copies, or nil when it has a
+-- namespaced attribute.
+local function cached_mt(stanza)
+	local name, attr = stanza.name, stanza.attr;
+	-- Every attribute but 'to' is the same in every copy: written once.
+	local fixed, fixed_n = {}, 0;
+	for k, v in pairs(attr) do
+		if s_find(k, "\1", 1, true) then
+			return nil;
+		end
+		if k ~= "to" then
+			fixed[k], fixed_n = v, fixed_n + 1;
+		end
+	end
+	local fixed_head = start_tag({ name = name, attr = fixed });
+	local n, refs, parts = #stanza, {}, {};
+	for i = 1, n do
+		local c = stanza[i];
+		refs[i] = c;
+		parts[i] = c.name and tostring(c) or xml_escape(c);
+	end
+	local tail = n == 0 and "/>" or (">" .. t_concat(parts) .. "</" .. name .. ">");
+	local function unchanged(t)
+		if t.name ~= name or #t ~= n then
+			return false;
+		end
+		for i = 1, n do
+			if t[i] ~= refs[i] then
+				return false;
+			end
+		end
+		return true;
+	end
+	-- The start tag of the copy being routed: asked for three times per
+	-- copy (two log lines and the send), built once per 'to'. The send
+	-- checks every attribute; a log line's start tag is the last one built
+	-- when 'to' has not changed since.
+	local last_to, last_head;
+	local function head(t)
+		local a, seen = t.attr, 0;
+		for k, v in pairs(a) do
+			if k ~= "to" then
+				if fixed[k] ~= v then
+					return start_tag(t);
+				end
+				seen = seen + 1;
+			end
+		end
+		if seen ~= fixed_n or t.name ~= name then
+			return start_tag(t);
+		end
+		local to = a.to;
+		if to ~= last_to or not last_head then
+			last_to = to;
+			last_head = to and (fixed_head .. " to='" .. xml_escape(to) .. "'") or fixed_head;
+		end
+		return last_head;
+	end
+	local mt = {};
+	for k, v in pairs(base_mt) do
+		mt[k] = v;
+	end
+	mt.__tostring = function(t)
+		local h = unchanged(t) and head(t);
+		if h then
+			return h .. tail;
+		end
+		return base_mt.__tostring(t);
+	end
+	mt.__index = setmetatable({
+		top_tag = function(t)
+			if last_head and t.attr.to == last_to then
+				return last_head .. ">";
+			end
+			local h = head(t);
+			if h then
+				return h .. ">";
+			end
+			return stanza_mt.top_tag(t);
+		end;
+	}, { __index = stanza_mt });
+	mt.__metatable = stanza_mt;
+	return mt;
+end
+
 local function expand(event)
 	local origin, stanza = event.origin, event.stanza;
 	if stanza.attr.type == "error" then
@@ -124,9 +260,16 @@ local function expand(event)
 	stanza:remove_children("addresses", NS_ADDRESS);
 	-- As mod_muc does: one stanza object, routed once per recipient with its
 	-- 'to' changed (whoever keeps a stanza beyond the call clones it).
+	local mt = serialize_once and cached_mt(stanza);
+	if mt then
+		setmetatable(stanza, mt);
+	end
 	for i = 1, #targets do
 		stanza.attr.to = targets[i];
 		core_post_stanza(origin, stanza);
+	end
+	if mt then
+		set_metatable(stanza, stanza_mt);
 	end
 	return true;
 end

@@ -93,14 +93,25 @@ def settle(clients) -> None:
         c.sync()
 
 
-def test_disco_finds_the_expander(host, clients):
+def test_disco_finds_the_expander(host, clients, trusted):
     alice = clients["alice"]
     items = alice.iq(HOST, "<query xmlns='http://jabber.org/protocol/disco#items'/>")
     jids = [i.get("jid") for i in items.iter("{http://jabber.org/protocol/disco#items}item")]
     assert MULTICAST in jids, ET.tostring(items, "unicode")
-    info = alice.iq(MULTICAST, "<query xmlns='http://jabber.org/protocol/disco#info'/>")
+    # As Stoa asks it: from the component (ejabberd's answer depends on who
+    # asks, a component being a "remote" sender).
+    trusted.send(f"<iq type='get' id='d1' from='{TRUSTED}' to='{MULTICAST}'>"
+                 "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+    info = trusted.wait_for(lambda s: s.get("id") == "d1", 10, "the disco#info result")
+    assert info.get("type") == "result", ET.tostring(info, "unicode")
     feats = [f.get("var") for f in info.iter("{http://jabber.org/protocol/disco#info}feature")]
     assert NS_ADDRESS in feats, ET.tostring(info, "unicode")
+    # How many addresses one stanza may hold (XEP-0128), which Stoa splits
+    # its lists by: configured past ejabberd's default of 20.
+    limits = {f.get("var"): f.findtext("{jabber:x:data}value")
+              for f in info.iter("{jabber:x:data}field")}
+    assert limits.get("FORM_TYPE") == NS_ADDRESS, ET.tostring(info, "unicode")
+    assert limits.get("message") in ("infinite", "20000"), limits
 
 
 def test_each_recipient_gets_one_copy(host, clients, trusted):
@@ -120,6 +131,24 @@ def test_each_recipient_gets_one_copy(host, clients, trusted):
         assert m.find("{urn:xmpp:occupant-id:0}occupant-id").get("id") == "occ1"
         assert not list(m.iter(f"{{{NS_ADDRESS}}}address")), ET.tostring(m, "unicode")
     assert copies(carol, "once each") == []
+
+
+def test_copies_are_the_stanza_as_sent(host, clients, trusted):
+    """Escaped text and attributes, a language, nested children in other
+    namespaces: each copy says what the one stanza said."""
+    alice, bob = clients["alice"], clients["bob"]
+    text = "a <b> & 'c' \"d\" \u00e9"
+    trusted.send(f"<message from='{ROOM}/n&apos;k' to='{MULTICAST}' type='groupchat' id='e&amp;1'"
+                 f" xml:lang='fr'><body>a &lt;b&gt; &amp; 'c' \"d\" \u00e9</body>"
+                 "<x xmlns='urn:example:x'><y a='1&apos;'>t<z/></y></x>"
+                 f"{bcc(alice.full_jid, bob.full_jid)}</message>")
+    for c in (alice, bob):
+        m = c.wait_for(lambda s: body(s) == text, 10, "the copy")
+        assert m.get("from") == f"{ROOM}/n'k" and m.get("id") == "e&1", ET.tostring(m, "unicode")
+        assert m.get("{http://www.w3.org/XML/1998/namespace}lang") == "fr"
+        y = m.find("{urn:example:x}x/{urn:example:x}y")
+        assert y is not None and y.get("a") == "1'" and y.text == "t"
+        assert y.find("{urn:example:x}z") is not None
 
 
 def test_identical_presence_goes_the_same_way(host, clients, trusted):
