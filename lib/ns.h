@@ -16,6 +16,7 @@
 #define NS_DATA "jabber:x:data"
 #define NS_MUC "http://jabber.org/protocol/muc"
 #define NS_COMMANDS "http://jabber.org/protocol/commands"
+#define NS_ADDRESS "http://jabber.org/protocol/address" /* XEP-0033 */
 /* Server-to-server streams (lib/s2s.c). */
 #define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
 #define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
