@@ -5,13 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include "hmap.h"
 #include "log.h"
 #include "ns.h"
-
-const char *const adhoc_features[] = {NS_COMMANDS, NULL};
+#include "xtime.h"
 
 /* The commands one module registered. */
 typedef struct module {
@@ -55,13 +53,6 @@ struct adhoc_req {
 };
 
 typedef enum { ACT_EXECUTE, ACT_NEXT, ACT_PREV, ACT_COMPLETE, ACT_CANCEL, ACT_BAD } action;
-
-static double real_clock(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void emit(adhoc *a, xml_node *st)
 {
@@ -568,18 +559,31 @@ static bool ns_is(const xml_node *n, const char *ns)
     return xml_ns(n) && strcmp(xml_ns(n), ns) == 0;
 }
 
-bool adhoc_handle(adhoc *a, const xml_node *st, const jid *from, const jid *to)
+static bool on_route(void *ud, const stanza_ctx *c)
 {
-    if (!a || to->local || to->resource || strcmp(xml_name(st), "iq") != 0)
+    return adhoc_handle(ud, c);
+}
+
+const router_route adhoc_routes[ADHOC_ROUTES] = {
+    {ROUTE_IQ, ROUTE_TO_SERVICE, NS_COMMANDS, "command", on_route, NS_COMMANDS},
+    {ROUTE_IQ_GET, ROUTE_TO_SERVICE, NS_DISCO_ITEMS, "query", on_route, NULL},
+    {ROUTE_IQ_GET, ROUTE_TO_SERVICE, NS_DISCO_INFO, "query", on_route, NULL},
+};
+
+bool adhoc_handle(adhoc *a, const stanza_ctx *c)
+{
+    const xml_node *st = c->st;
+    const jid *from = &c->from;
+    if (!a || c->to.local || c->to.resource || c->kind != STANZA_IQ)
         return false;
-    const xml_node *p = stanza_iq_payload(st);
+    const xml_node *p = c->payload;
     if (!p)
         return false;
     if (ns_is(p, NS_COMMANDS) && strcmp(xml_name(p), "command") == 0) {
         handle_command(a, st, p, from);
         return true;
     }
-    const char *type = xml_attr(st, "type");
+    const char *type = c->type;
     const char *node = xml_attr(p, "node");
     if (!type || strcmp(type, "get") != 0 || !node || strcmp(xml_name(p), "query") != 0)
         return false;
@@ -587,9 +591,9 @@ bool adhoc_handle(adhoc *a, const xml_node *st, const jid *from, const jid *to)
         commands_items(a, st, from);
         return true;
     }
-    const adhoc_command *c = ns_is(p, NS_DISCO_INFO) ? find_command(a, node, NULL) : NULL;
-    if (c) {
-        command_info(a, st, c);
+    const adhoc_command *cmd = ns_is(p, NS_DISCO_INFO) ? find_command(a, node, NULL) : NULL;
+    if (cmd) {
+        command_info(a, st, cmd);
         return true;
     }
     return false;
@@ -608,7 +612,7 @@ adhoc *adhoc_new(const char *domain, const out *sink)
         return NULL;
     }
     a->sink = *sink;
-    a->now = real_clock;
+    a->now = xtime_mono;
     return a;
 }
 
@@ -628,7 +632,7 @@ void adhoc_free(adhoc *a)
 
 void adhoc_set_clock(adhoc *a, double (*now)(void))
 {
-    a->now = now ? now : real_clock;
+    a->now = now ? now : xtime_mono;
 }
 
 int adhoc_register(adhoc *a, const adhoc_command *cmds, size_t n, adhoc_roles_fn roles, void *ud)

@@ -22,7 +22,7 @@
  * ends the session. Who may run a command is a set of roles: the module's
  * roles function says which the asker holds, once per request.
  *
- * Ownership: adhoc_handle borrows the stanza. A show or submit callback
+ * Ownership: adhoc_handle borrows the stanza context. A show or submit callback
  * takes the adhoc_req it is given and must end it with exactly one of
  * adhoc_form, adhoc_next, adhoc_complete, adhoc_error, adhoc_fail, or
  * adhoc_req_drop, at once or later (a step waiting for Redis keeps the req
@@ -43,6 +43,7 @@
 #include "dataform.h"
 #include "jid.h"
 #include "out.h"
+#include "router.h"
 #include "stanza.h"
 #include "xml.h"
 
@@ -102,13 +103,15 @@ void adhoc_unregister(adhoc *a, void *ud);
  * real one. */
 void adhoc_set_clock(adhoc *a, double (*now)(void));
 
-/* Handles st when it is the engine's (an IQ to the service itself carrying
+/* Handles c when it is the engine's (an IQ to the service itself carrying
  * <command xmlns='http://jabber.org/protocol/commands'/>, or disco of the
  * commands node or of a command node) and returns true; false leaves it to
- * the caller. from/to are st's parsed addresses. */
-bool adhoc_handle(adhoc *a, const xml_node *st, const jid *from, const jid *to);
-/* The disco#info features the engine stands for (NULL-terminated). */
-extern const char *const adhoc_features[];
+ * the caller. */
+bool adhoc_handle(adhoc *a, const stanza_ctx *c);
+/* The engine's rows for the service's router (ud: the adhoc), with its
+ * disco#info feature. */
+#define ADHOC_ROUTES 3
+extern const router_route adhoc_routes[ADHOC_ROUTES];
 
 /* ---- what a step sees ---- */
 

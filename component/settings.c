@@ -4,8 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "complink.h"
+#include "gateways.h"
 #include "jid.h"
 #include "log.h"
+#include "rdb.h"
+#include "safety/gate.h"
+#include "service.h"
 
 #define OFF(f) offsetof(settings, f)
 
@@ -158,6 +163,169 @@ const config_key settings_schema[] = {
      "log to syslog instead of stderr"},
     {NULL, NULL, 0, 0, NULL, false, false, false, 0, 0, NULL, NULL},
 };
+
+/* ---- from the settings to the modules ---- */
+
+_Static_assert(SETTINGS_RL_CLASSES == GATE_C__COUNT, "one rate limit per gate class");
+
+/* How a value is stored in the module's field. */
+typedef enum { AS_STR, AS_BOOL, AS_INT, AS_UINT, AS_DOUBLE, AS_SIZE, AS_MINUTES } as_type;
+
+typedef struct binding {
+    settings_target to;
+    size_t off; /* of the field in the target's struct */
+    as_type as;
+    const char *section, *name; /* the schema's key */
+} binding;
+
+#define SVC(f) SETTINGS_SERVICE, offsetof(service_config, f)
+#define GATE(f) SETTINGS_GATE, offsetof(gate_config, f)
+#define LINK(f) SETTINGS_LINK, offsetof(complink_config, f)
+#define STREAM(f) SETTINGS_STREAM, offsetof(xstream_options, f)
+#define REDIS(f) SETTINGS_REDIS, offsetof(rdb_config, f)
+#define GATEWAYS(f) SETTINGS_GATEWAYS, offsetof(gateways_config, f)
+/* One stanza class's four limits, in gate_config's buckets. */
+#define RL_TO(cls, i)                                                                              \
+    {GATE(jid[i].interval), AS_DOUBLE, "ratelimit", cls "_interval"},                              \
+        {GATE(jid[i].burst), AS_DOUBLE, "ratelimit", cls "_burst"},                                \
+        {GATE(dom[i].interval), AS_DOUBLE, "ratelimit", cls "_domain_interval"},                   \
+    {                                                                                              \
+        GATE(dom[i].burst), AS_DOUBLE, "ratelimit", cls "_domain_burst"                            \
+    }
+
+static const binding bindings[] = {
+    {SVC(domain), AS_STR, "component", "domain"},
+    {SVC(name), AS_STR, "component", "name"},
+    {SVC(muc.history_default), AS_UINT, "muc", "history"},
+    {SVC(muc.history_max), AS_UINT, "muc", "history_max"},
+    {SVC(muc.max_rooms), AS_UINT, "muc", "max_rooms"},
+    {SVC(muc.recheck_rate), AS_DOUBLE, "muc", "recheck_rate"},
+    {SVC(muc.recheck_timeout), AS_DOUBLE, "muc", "recheck_timeout"},
+    {SVC(muc.links_policy), AS_INT, "links", "policy"},
+    {SVC(muc.stranger_seconds), AS_MINUTES, "links", "stranger_minutes"},
+    {SVC(desk.moderators), AS_STR, "desk", "moderators"},
+    {SVC(desk.report_servers), AS_STR, "desk", "report_servers"},
+    {SVC(desk.report_retention), AS_DOUBLE, "desk", "report_retention"},
+    {SVC(desk.escalate_window), AS_DOUBLE, "desk", "escalate_window"},
+    {SVC(desk.escalate_reporters), AS_UINT, "desk", "escalate_reporters"},
+    {SVC(desk.reports_per_minute), AS_UINT, "desk", "reports_per_minute"},
+    {SVC(desk.audit_max), AS_UINT, "desk", "audit_max"},
+    {SVC(prefix), AS_STR, "redis", "prefix"},
+    {SVC(archive_max), AS_UINT, "muc", "archive_max"},
+    {SVC(blocking), AS_BOOL, "blocking", "enabled"},
+    {GATE(enabled), AS_BOOL, "ratelimit", "enabled"},
+    {GATE(domains_enabled), AS_BOOL, "blocking", "enabled"},
+    {GATE(prefix), AS_STR, "redis", "prefix"},
+    {GATE(violations), AS_UINT, "ratelimit", "violations"},
+    {GATE(violation_window), AS_DOUBLE, "ratelimit", "violation_window"},
+    {GATE(mute_seconds), AS_DOUBLE, "ratelimit", "mute"},
+    {GATE(queue_max), AS_SIZE, "ratelimit", "queue_max"},
+    {GATE(local_max), AS_SIZE, "ratelimit", "local_max"},
+    {GATE(block_domains), AS_STR, "blocking", "block_domains"},
+    {GATE(allow_domains), AS_STR, "blocking", "allow_domains"},
+    {GATE(only_domains), AS_STR, "blocking", "only_domains"},
+    RL_TO("room_message", 0),
+    RL_TO("private_message", 1),
+    RL_TO("join", 2),
+    RL_TO("presence", 3),
+    RL_TO("invite", 4),
+    RL_TO("report", 5),
+    RL_TO("other", 6),
+    {LINK(host), AS_STR, "component", "server_host"},
+    {LINK(port), AS_INT, "component", "server_port"},
+    {LINK(domain), AS_STR, "component", "domain"},
+    {LINK(secret), AS_STR, "component", "secret"},
+    {LINK(connect_timeout), AS_DOUBLE, "component", "connect_timeout"},
+    {LINK(backoff_min), AS_DOUBLE, "component", "reconnect_min"},
+    {LINK(backoff_max), AS_DOUBLE, "component", "reconnect_max"},
+    {STREAM(limits.max_stanza_bytes), AS_SIZE, "limits", "max_stanza_size"},
+    {STREAM(limits.max_depth), AS_UINT, "limits", "max_depth"},
+    {STREAM(limits.max_attrs), AS_UINT, "limits", "max_attributes"},
+    {STREAM(limits.max_elements), AS_UINT, "limits", "max_elements"},
+    {STREAM(keepalive), AS_DOUBLE, "component", "keepalive"},
+    {REDIS(host), AS_STR, "redis", "host"},
+    {REDIS(port), AS_INT, "redis", "port"},
+    {REDIS(password), AS_STR, "redis", "password"},
+    {REDIS(db), AS_INT, "redis", "db"},
+    {REDIS(backoff_min), AS_DOUBLE, "component", "reconnect_min"},
+    {REDIS(backoff_max), AS_DOUBLE, "component", "reconnect_max"},
+    {GATEWAYS(listen), AS_STR, "gateways", "listen"},
+    {GATEWAYS(port), AS_INT, "gateways", "port"},
+    {GATEWAYS(secret), AS_STR, "gateways", "secret"},
+    {GATEWAYS(domain), AS_STR, "component", "domain"},
+    {GATEWAYS(handshake_timeout), AS_DOUBLE, "component", "connect_timeout"},
+};
+
+static const config_key *schema_key(const char *section, const char *name)
+{
+    for (const config_key *k = settings_schema; k->name; k++)
+        if (strcmp(k->section, section) == 0 && strcmp(k->name, name) == 0)
+            return k;
+    return NULL;
+}
+
+/* A number-like setting as a double (exact for every bound the schema
+ * allows but sizes, which are copied as they are). */
+static double number_of(const config_key *k, const void *v)
+{
+    switch (k->type) {
+    case CFG_INT:
+        return (double)*(const long *)v;
+    case CFG_BOOL:
+        return *(const bool *)v;
+    case CFG_SECONDS:
+        return *(const double *)v;
+    case CFG_SIZE:
+        return (double)*(const size_t *)v;
+    case CFG_ENUM:
+        return *(const int *)v;
+    case CFG_STRING:
+        break;
+    }
+    return 0;
+}
+
+int settings_fill(const settings *s, settings_target t, void *dst)
+{
+    int rc = 0;
+    for (size_t i = 0; i < sizeof bindings / sizeof bindings[0]; i++) {
+        const binding *b = &bindings[i];
+        if (b->to != t)
+            continue;
+        const config_key *k = schema_key(b->section, b->name);
+        if (!k) {
+            rc = -1;
+            continue;
+        }
+        const void *v = (const char *)s + k->offset;
+        void *f = (char *)dst + b->off;
+        double x = number_of(k, v);
+        switch (b->as) {
+        case AS_STR:
+            *(const char **)f = *(char *const *)v;
+            break;
+        case AS_BOOL:
+            *(bool *)f = x != 0;
+            break;
+        case AS_INT:
+            *(int *)f = (int)x;
+            break;
+        case AS_UINT:
+            *(unsigned *)f = (unsigned)x;
+            break;
+        case AS_DOUBLE:
+            *(double *)f = x;
+            break;
+        case AS_SIZE:
+            *(size_t *)f = k->type == CFG_SIZE ? *(const size_t *)v : (size_t)x;
+            break;
+        case AS_MINUTES:
+            *(double *)f = x * 60;
+            break;
+        }
+    }
+    return rc;
+}
 
 /* A secret comes from its key, from KEY_file, or else from the environment
  * (for containers): one source only, so that which one won is never a

@@ -78,6 +78,24 @@ int settings_load(const char *path, settings *s, char *err, size_t errlen);
 /* Same from text, for tests. */
 int settings_load_string(const char *name, const char *text, settings *s, char *err, size_t errlen);
 void settings_free(settings *s);
+/* The configuration structs of the modules the settings feed. */
+typedef enum {
+    SETTINGS_SERVICE,  /* service_config (service.h): names, rooms, desk, prefix, blocking */
+    SETTINGS_GATE,     /* gate_config (safety/gate.h) */
+    SETTINGS_LINK,     /* complink_config (complink.h), but its stream options */
+    SETTINGS_STREAM,   /* xstream_options (xstream.h): the link's limits and keepalive */
+    SETTINGS_REDIS,    /* rdb_config (rdb.h) */
+    SETTINGS_GATEWAYS, /* gateways_config (gateways.h), but host_domains and stream */
+} settings_target;
+
+/* Copies into dst, a struct of target t already set to its defaults,
+ * every setting that goes there: a table in settings.c says, for each
+ * module field, which key of the schema feeds it, and the schema row says
+ * where that key's value is and what type it has, so a key reaches a
+ * module in one row. Strings point into s. -1 when a row of the table
+ * names a key the schema lacks (a bug: the unit tests fill every target). */
+int settings_fill(const settings *s, settings_target t, void *dst);
+
 /* Refuses (-1, message in err) a file holding a secret that others may read
  * (config_check_private): the configuration file when it holds the secret
  * or the password itself, and each secret_file / password_file. */

@@ -650,6 +650,40 @@ static bool value_equal(const config_key *k, const void *a, const void *b)
     return true;
 }
 
+static size_t value_size(const config_key *k)
+{
+    switch (k->type) {
+    case CFG_STRING:
+        return sizeof(char *);
+    case CFG_INT:
+        return sizeof(long);
+    case CFG_BOOL:
+        return sizeof(bool);
+    case CFG_SECONDS:
+        return sizeof(double);
+    case CFG_SIZE:
+        return sizeof(size_t);
+    case CFG_ENUM:
+        return sizeof(int);
+    }
+    return 0;
+}
+
+void config_take_reloadable(const config_key *schema, void *running, void *fresh)
+{
+    for (const config_key *k = schema; k->name; k++) {
+        if (!k->reloadable)
+            continue;
+        /* Swapped, not copied: fresh then holds the running values, strings
+         * included, for its config_free_values. */
+        unsigned char tmp[sizeof(long double)];
+        size_t n = value_size(k);
+        memcpy(tmp, field(k, running), n);
+        memcpy(field(k, running), field(k, fresh), n);
+        memcpy(field(k, fresh), tmp, n);
+    }
+}
+
 int config_unreloadable_changes(const config_key *schema, const void *old_values,
                                 const void *new_values, char *changed, size_t len)
 {

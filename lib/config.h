@@ -64,6 +64,11 @@ void config_free_values(const config_key *schema, void *values);
 int config_unreloadable_changes(const config_key *schema, const void *old_values,
                                 const void *new_values, char *changed, size_t len);
 
+/* Takes every reloadable key's value from fresh into running (SIGHUP),
+ * leaving running's old values in fresh for config_free_values: the keys a
+ * reload applies are the schema's reloadable ones, listed nowhere else. */
+void config_take_reloadable(const config_key *schema, void *running, void *fresh);
+
 /* Reads a secret kept in a file of its own (a Docker secret, a systemd
  * credential): its first line, without the line end; the file must hold
  * nothing else but that one line. Returns 0 and a malloc'ed string in *out,

@@ -268,7 +268,8 @@ static int parse_type(const xml_node *x, dataform_type *out, dataform_error *err
 
 dataform *dataform_parse(const xml_node *x, const dataform_limits *lim, dataform_error *err)
 {
-    dataform_limits l = {DATAFORM_FIELDS_MAX, DATAFORM_VALUES_MAX, DATAFORM_VALUE_LEN_MAX};
+    dataform_limits l = {DATAFORM_FIELDS_MAX, DATAFORM_VALUES_MAX, DATAFORM_VALUE_LEN_MAX,
+                         lim && lim->first_wins};
     if (lim && lim->fields)
         l.fields = lim->fields;
     if (lim && lim->values)
@@ -300,6 +301,8 @@ dataform *dataform_parse(const xml_node *x, const dataform_limits *lim, dataform
         if (!var)
             continue;
         /* XEP-0004 3.2: a var identifies one field in its form. */
+        if (find(f, var) && l.first_wins)
+            continue;
         if (find(f, var)) {
             fail(err, STANZA_ERR_BAD_REQUEST, var, "appears twice");
             dataform_free(f);

@@ -99,6 +99,10 @@ typedef struct dataform_limits {
     size_t fields;    /* fields in the form (DATAFORM_FIELDS_MAX) */
     size_t values;    /* values in one field (DATAFORM_VALUES_MAX) */
     size_t value_len; /* bytes of one value (DATAFORM_VALUE_LEN_MAX) */
+    /* A var given twice: the first field counts and the others are
+     * skipped, instead of refusing the form. For the forms rooms have
+     * always taken that way (clients send FORM_TYPE twice). */
+    bool first_wins;
 } dataform_limits;
 
 #define DATAFORM_FIELDS_MAX 64
@@ -177,7 +181,7 @@ size_t dataform_count(const dataform *f);
 const char *dataform_var_at(const dataform *f, size_t i);
 bool dataform_has(const dataform *f, const char *var);
 /* The first value of var: "" for a field without a value, NULL when the
- * form has no such field (the contract of stanza_form_value). */
+ * form has no such field. */
 const char *dataform_get(const dataform *f, const char *var);
 /* All values of var; *n is 0 when absent. The array lives with f. */
 const char *const *dataform_values(const dataform *f, const char *var, size_t *n);

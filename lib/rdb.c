@@ -344,3 +344,52 @@ int rdb_command_argv(rdb *r, rdb_reply_cb cb, void *ud, int argc, const char **a
     }
     return 0;
 }
+
+/* ---- reading replies ---- */
+
+bool rdb_is_array(const redisReply *r, size_t *n)
+{
+    bool a = r && r->type == REDIS_REPLY_ARRAY;
+    if (n)
+        *n = a ? r->elements : 0;
+    return a;
+}
+
+const redisReply *rdb_elem(const redisReply *r, size_t i)
+{
+    return r && r->type == REDIS_REPLY_ARRAY && i < r->elements ? r->element[i] : NULL;
+}
+
+const char *rdb_str(const redisReply *r)
+{
+    return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) ? r->str : NULL;
+}
+
+long long rdb_int(const redisReply *r, long long def)
+{
+    if (r && r->type == REDIS_REPLY_INTEGER)
+        return r->integer;
+    if (r && r->type == REDIS_REPLY_STRING) {
+        char *end;
+        long long v = strtoll(r->str, &end, 10);
+        return end != r->str ? v : def;
+    }
+    return def;
+}
+
+const char *rdb_field(const redisReply *r, const char *name)
+{
+    size_t n;
+    rdb_is_array(r, &n);
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        const redisReply *k = r->element[i];
+        if (k->type == REDIS_REPLY_STRING && strcmp(k->str, name) == 0)
+            return rdb_str(r->element[i + 1]);
+    }
+    return NULL;
+}
+
+const char *rdb_error(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ERROR ? r->str : NULL;
+}

@@ -21,6 +21,8 @@
 
 #include <ev.h>
 #include <hiredis/hiredis.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 typedef struct rdb rdb;
 
@@ -48,5 +50,24 @@ const char *rdb_state_name(rdb_state s);
 int rdb_command(rdb *r, rdb_reply_cb cb, void *ud, const char *fmt, ...);
 int rdb_command_argv(rdb *r, rdb_reply_cb cb, void *ud, int argc, const char **argv,
                      const size_t *argvlen);
+
+/* ---- reading replies ----
+ * Every reader takes NULL (a lost reply, an element that is not there) and
+ * answers "nothing" for it, so a reply is read in one expression without a
+ * check per level. What they return points into the reply. */
+/* Whether r is an array; with n not NULL, also stores its length (0 when
+ * it is not one). */
+bool rdb_is_array(const redisReply *r, size_t *n);
+/* The i-th element of an array, or NULL. */
+const redisReply *rdb_elem(const redisReply *r, size_t i);
+/* The text of a string or status reply, or NULL. */
+const char *rdb_str(const redisReply *r);
+/* An integer reply, or a string reply that holds one; else def. */
+long long rdb_int(const redisReply *r, long long def);
+/* The value after the string `name` in a flat array of name/value pairs
+ * (HGETALL, a stream entry's fields), or NULL. */
+const char *rdb_field(const redisReply *r, const char *name);
+/* The text of an error reply, or NULL for anything else (NULL included). */
+const char *rdb_error(const redisReply *r);
 
 #endif

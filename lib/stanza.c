@@ -1,5 +1,6 @@
 #include "stanza.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "ns.h"
@@ -149,17 +150,60 @@ xml_node *stanza_iq_payload(const xml_node *iq)
     return found;
 }
 
-const char *stanza_form_value(const xml_node *x, const char *var)
+/* ---- a stanza as it comes in ---- */
+
+static jid_err parse_addr(const xml_node *st, const char *name, jid *out, bool *has)
 {
-    for (xml_node *f = x ? xml_first_child(x) : NULL; f; f = xml_next(f)) {
-        if (xml_is_text(f) || strcmp(xml_name(f), "field") != 0)
-            continue;
-        const char *v = xml_attr(f, "var");
-        if (!v || strcmp(v, var) != 0)
-            continue;
-        xml_node *val = xml_child(f, "value", NULL);
-        const char *t = val ? xml_text(val) : NULL;
-        return t ? t : "";
+    const char *s = xml_attr(st, name);
+    *has = s != NULL;
+    return s ? jid_parse(s, out) : JID_ERR_EMPTY;
+}
+
+stanza_ctx *stanza_ctx_new(xml_node *st)
+{
+    stanza_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        xml_free(st);
+        return NULL;
     }
-    return NULL;
+    c->st = st;
+    const char *name = xml_name(st);
+    c->kind = strcmp(name, "iq") == 0         ? STANZA_IQ
+              : strcmp(name, "message") == 0  ? STANZA_MESSAGE
+              : strcmp(name, "presence") == 0 ? STANZA_PRESENCE
+                                              : STANZA_OTHER;
+    c->type = xml_attr(st, "type");
+    c->answer = stanza_is_unanswerable(st);
+    c->payload = c->kind == STANZA_IQ ? stanza_iq_payload(st) : NULL;
+    c->from_err = parse_addr(st, "from", &c->from, &c->has_from);
+    c->to_err = parse_addr(st, "to", &c->to, &c->has_to);
+    if (c->from_err == JID_OK) {
+        /* One allocation for both forms: the full JID, then the bare one. */
+        char *full = jid_full(&c->from);
+        size_t fl = full ? strlen(full) : 0;
+        size_t bl = c->from.resource ? fl - strlen(c->from.resource) - 1 : fl;
+        char *both = full ? realloc(full, fl + 1 + bl + 1) : NULL;
+        if (both) {
+            memcpy(both + fl + 1, both, bl);
+            both[fl + 1 + bl] = '\0';
+            c->from_full = both;
+            c->from_bare = both + fl + 1;
+        } else {
+            free(full);
+        }
+    }
+    return c;
+}
+
+void stanza_ctx_free(stanza_ctx *c)
+{
+    if (!c)
+        return;
+    free((char *)c->from_full);
+    if (c->from_err == JID_OK)
+        jid_free(&c->from);
+    if (c->to_err == JID_OK)
+        jid_free(&c->to);
+    xml_free(c->st);
+    free(c);
 }

@@ -1,12 +1,16 @@
-/* stanza: helpers for building replies and errors (RFC 6120 section 8).
+/* stanza: what every handler needs of a stanza: its context (kind, type
+ * and both addresses, parsed once), and replies and errors (RFC 6120
+ * section 8).
  *
  * Ownership: functions returning xml_node* return a new tree the caller
- * owns; they never take ownership of their arguments. */
+ * owns; they never take ownership of their arguments. A stanza_ctx owns
+ * its stanza: stanza_ctx_new takes it, stanza_ctx_free frees both. */
 #ifndef STOA_STANZA_H
 #define STOA_STANZA_H
 
 #include <stdbool.h>
 
+#include "jid.h"
 #include "xml.h"
 
 typedef enum {
@@ -67,8 +71,33 @@ xml_node *stanza_iq_reply(const xml_node *iq, const char *name, const char *ns, 
  * IQ has none or more than one (a bad-request for get/set). */
 xml_node *stanza_iq_payload(const xml_node *iq);
 
-/* The first value of field `var` in a data form (XEP-0004) x, "" for a
- * field without a value, NULL when x (which may be NULL) has no such field. */
-const char *stanza_form_value(const xml_node *x, const char *var);
+/* ---- a stanza as it comes in ---- */
+
+typedef enum { STANZA_IQ, STANZA_MESSAGE, STANZA_PRESENCE, STANZA_OTHER } stanza_kind;
+
+/* Whoever receives a stanza first (the policy gate) makes its context, and
+ * everyone after reads it: no address is parsed twice on the way in, and
+ * stringprep is the costliest step of reading one. */
+typedef struct stanza_ctx {
+    xml_node *st;
+    stanza_kind kind; /* from the element's name alone */
+    const char *type; /* the type attribute, NULL when absent (points into st) */
+    bool answer;      /* an error or an IQ result: never answered (stanza_is_unanswerable) */
+    /* What an IQ is about: its one payload element (stanza_iq_payload),
+     * NULL when it has none or more than one, and for other stanzas. */
+    xml_node *payload;
+    /* The addresses parsed and normalized (jid.h) when *_err is JID_OK; a
+     * missing attribute is JID_ERR_EMPTY with has_* false. */
+    jid from, to;
+    jid_err from_err, to_err;
+    bool has_from, has_to;
+    /* The sender's normalized full and bare JID, NULL when from did not
+     * parse (or memory ran out). */
+    const char *from_full, *from_bare;
+} stanza_ctx;
+
+/* Takes st and reads it. NULL on OOM (st is freed then). */
+stanza_ctx *stanza_ctx_new(xml_node *st);
+void stanza_ctx_free(stanza_ctx *c);
 
 #endif

@@ -15,6 +15,23 @@ void xtime_format(double t, char out[64])
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
 }
 
+static double seconds(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double xtime_wall(void)
+{
+    return seconds(CLOCK_REALTIME);
+}
+
+double xtime_mono(void)
+{
+    return seconds(CLOCK_MONOTONIC);
+}
+
 double xtime_parse(const char *s)
 {
     struct tm tm = {0};

@@ -33,7 +33,7 @@ static void audit_done(pend *p, const redisReply *r)
 {
     desk *d = p->d;
     adhoc_req *q = desk_cmd_take(p);
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
+    if (!rdb_is_array(r, NULL)) {
         desk_redis_away(q);
         return;
     }

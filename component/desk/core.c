@@ -2,15 +2,12 @@
  * reaches Redis (desk_send). */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "config.h"
 #include "desk/internal.h"
 #include "desk/report.h"
 #include "log.h"
 #include "ns.h"
-
-const char *const desk_features[] = {NS_REPORTING1, NULL};
 
 /* ---- requests waiting for Redis ---- */
 
@@ -173,41 +170,36 @@ char *desk_bare_of(const char *s)
     return b;
 }
 
-double desk_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* ---- dispatch ---- */
 
-bool desk_handle(desk *d, const xml_node *st, const jid *from, const jid *to)
+bool desk_handle(desk *d, const stanza_ctx *c)
 {
-    if (!d)
+    if (!d || c->answer)
         return false;
-    const char *name = xml_name(st);
-    if (strcmp(name, "iq") == 0) {
-        /* A report sent to an occupant must reach the desk, never the
-         * reported person (the room would relay the IQ to them). */
-        if (to->resource && !to->local)
-            return false;
-        if (!report_is_report(st))
-            return false;
-        desk_intake(d, st, from, to, NULL);
-        return true;
-    }
-    if (strcmp(name, "message") == 0 && !to->local && !to->resource) {
-        const char *type = xml_attr(st, "type");
-        if (type && strcmp(type, "error") == 0)
-            return false;
-        if (report_is_report(st)) {
-            desk_intake(d, st, from, to, NULL);
-            return true;
-        }
-    }
-    return false;
+    bool iq = c->kind == STANZA_IQ && !(c->to.resource && !c->to.local);
+    bool msg = c->kind == STANZA_MESSAGE && !c->to.local && !c->to.resource;
+    if ((!iq && !msg) || !report_is_report(c->st))
+        return false;
+    desk_intake(d, c->st, &c->from, &c->to, NULL);
+    return true;
 }
+
+static bool on_route(void *ud, const stanza_ctx *c)
+{
+    return desk_handle(ud, c);
+}
+
+/* Reports reach the desk wherever they are sent but to the service's own
+ * resources: the service itself, a room, or an occupant (a report sent to
+ * an occupant must reach the desk, never the reported person, to whom the
+ * room would relay the IQ): its rows come before the rooms'. */
+#define REPORT_TO (ROUTE_TO_SERVICE | ROUTE_TO_NODES)
+const router_route desk_routes[DESK_ROUTES] = {
+    {ROUTE_IQ | ROUTE_IQ_BAD, REPORT_TO, NS_REPORTING1, "report", on_route, NS_REPORTING1},
+    {ROUTE_IQ | ROUTE_IQ_BAD, REPORT_TO, NS_REPORTING0, "report", on_route, NULL},
+    {ROUTE_IQ | ROUTE_IQ_BAD, REPORT_TO, NS_BLOCKING, NULL, on_route, NULL},
+    {ROUTE_MESSAGE, ROUTE_TO_SERVICE, NULL, NULL, on_route, NULL},
+};
 
 /* ---- life ---- */
 

@@ -15,7 +15,7 @@
  *
  * Ownership: the desk borrows the muc, the ad-hoc engine it registers its
  * commands in (free the desk first) and the rdb connection (set later with
- * desk_set_redis); desk_handle borrows the stanza. */
+ * desk_set_redis); desk_handle borrows the stanza context. */
 #ifndef STOA_DESK_H
 #define STOA_DESK_H
 
@@ -26,6 +26,7 @@
 #include "muc/muc.h"
 #include "out.h"
 #include "rdb.h"
+#include "router.h"
 #include "xml.h"
 
 typedef struct desk desk;
@@ -55,13 +56,14 @@ void desk_set_redis(desk *d, rdb *r, const char *prefix);
  * block list loaded in the rooms follows (ublock_reload). */
 void desk_on_blocklist(desk *d, void (*changed)(void *ud, const char *owner), void *ud);
 
-/* Handles st when it is a report (an IQ set to the service, a room or an
+/* Handles c when it is a report (an IQ set to the service, a room or an
  * occupant; a server's message to the service) and returns true; false
  * leaves it to the caller. The desk's commands reach it through the ad-hoc
- * engine (adhoc_handle). from/to are st's parsed addresses; to is in the
- * service domain. */
-bool desk_handle(desk *d, const xml_node *st, const jid *from, const jid *to);
-/* The disco#info features the desk stands for (NULL-terminated). */
-extern const char *const desk_features[];
+ * engine (adhoc_handle). c is addressed to the service domain. */
+bool desk_handle(desk *d, const stanza_ctx *c);
+/* The desk's rows for the service's router (ud: the desk), with its
+ * disco#info feature. */
+#define DESK_ROUTES 4
+extern const router_route desk_routes[DESK_ROUTES];
 
 #endif

@@ -10,6 +10,7 @@
 #include "desk/report.h"
 #include "log.h"
 #include "ns.h"
+#include "xtime.h"
 
 /* One report stanza: its items are filed one script each, counted here;
  * the last to finish answers the reporter. */
@@ -69,8 +70,7 @@ static void filed_done(pend *p, const redisReply *r)
     desk *d = p->d;
     desk_store_filed out;
     if (desk_store_read_filed(r, &out) < 0) {
-        log_warn("desk: storing a report failed: %s",
-                 r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
+        log_warn("desk: storing a report failed: %s", rdb_error(r) ? rdb_error(r) : "no reply");
         f->failed = true;
     } else if (out.flooded) {
         f->flooded = true;
@@ -227,7 +227,7 @@ static void file_item(filing *f, const report_batch *b, const report_item *it, c
                             via[b->via],
                             it->forwarded ? it->forwarded : "",
                             person ? d->threshold : 0,
-                            desk_now(),
+                            xtime_wall(),
                             refs,
                             it->nrefs};
     file_pend *fp = calloc(1, sizeof *fp);
@@ -392,8 +392,8 @@ static void report_submit(adhoc_req *q)
         adhoc_fail(q, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL, NULL);
     } else {
         xml_set_attr(r, "reason",
-                     reason && strcmp(reason, "spam") == 0 ? "urn:xmpp:reporting:spam"
-                                                           : "urn:xmpp:reporting:abuse");
+                     reason && strcmp(reason, "spam") == 0 ? NS_REPORTING_SPAM
+                                                           : NS_REPORTING_ABUSE);
         xml_append_text(xml_append_new(r, "jid", NS_JID0), who);
         if (text && *text)
             xml_append_text(xml_append_new(r, "text", NULL), text);

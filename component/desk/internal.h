@@ -100,7 +100,6 @@ bool desk_redis_up(const desk *d);
 void desk_redis_away(adhoc_req *q);
 /* The normalized bare JID a form value names, or NULL. */
 char *desk_bare_of(const char *s);
-double desk_now(void); /* wall clock, seconds */
 
 /* ---- the command table and its shared fields (commands.c) ---- */
 

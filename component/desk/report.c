@@ -6,8 +6,6 @@
 #include "jid.h"
 #include "ns.h"
 
-#define NS_SID "urn:xmpp:sid:0"
-
 static bool ns_is(const xml_node *n, const char *ns)
 {
     return n && !xml_is_text(n) && xml_ns(n) && strcmp(xml_ns(n), ns) == 0;
@@ -142,9 +140,9 @@ static int parse_report(const xml_node *r, report_item *it, bool strict, stanza_
         const char *reason = xml_attr(r, "reason");
         if (!reason)
             FAIL(STANZA_ERR_BAD_REQUEST, "a report needs a reason");
-        if (strcmp(reason, "urn:xmpp:reporting:spam") == 0)
+        if (strcmp(reason, NS_REPORTING_SPAM) == 0)
             it->reason = "spam";
-        else if (strcmp(reason, "urn:xmpp:reporting:abuse") == 0)
+        else if (strcmp(reason, NS_REPORTING_ABUSE) == 0)
             it->reason = "abuse";
         else
             FAIL(STANZA_ERR_BAD_REQUEST, "unknown report reason");

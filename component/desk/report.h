@@ -23,14 +23,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "ns.h"
 #include "stanza.h"
 #include "xml.h"
-
-#define NS_REPORTING1 "urn:xmpp:reporting:1"
-#define NS_REPORTING0 "urn:xmpp:reporting:0"
-#define NS_BLOCKING "urn:xmpp:blocking"
-#define NS_FORWARD "urn:xmpp:forward:0"
-#define NS_JID0 "urn:xmpp:jid:0"
 
 #define REPORT_TEXT_MAX 1000     /* bytes of a reporter's explanation */
 #define REPORT_REFS_MAX 20       /* stanza-ids cited by one report */

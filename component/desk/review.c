@@ -67,7 +67,7 @@ static void open_done(pend *p, const redisReply *r)
 {
     open_for mode = ((open_pend *)p)->mode;
     adhoc_req *q = desk_cmd_take(p);
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
+    if (!rdb_is_array(r, NULL)) {
         desk_redis_away(q);
         return;
     }
@@ -327,7 +327,7 @@ static void report_done(pend *p, const redisReply *r)
 {
     desk *d = p->d;
     adhoc_req *q = desk_cmd_take(p);
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
+    if (!rdb_is_array(r, NULL)) {
         desk_redis_away(q);
         return;
     }
@@ -407,7 +407,7 @@ static void act_submit(adhoc_req *q)
 }
 
 /* Clients send the report's text and evidence back with the form. */
-static const dataform_limits report_limits = {0, 0, 1 << 20};
+static const dataform_limits report_limits = {.value_len = 1 << 20};
 
 const adhoc_step desk_list_steps[1] = {{list_show, NULL, NULL, 0, NULL}};
 static const dataform_spec pick_fields[] = {

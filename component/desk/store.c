@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keys.h"
+#include "rdb.h"
+
 /* ---- the scripts ---- */
 
 /* ARGV: prefix now retention window threshold per_minute id reporter target
@@ -15,10 +18,10 @@ static const char lua_file[] =
     "tonumber(ARGV[6]) "
     "local id,rep,tgt,room=ARGV[7],ARGV[8],ARGV[9],ARGV[10] "
     "local n=tonumber(ARGV[15]) "
-    "local fk=p..'desk:flood:'..rep "
+    "local fk=p..'" KEY_DESK_FLOOD "'..rep "
     "local f=redis.call('INCR',fk) if f==1 then redis.call('EXPIRE',fk,60) end "
     "if f>fmax then return {-1} end "
-    "local rk=p..'desk:report:'..id "
+    "local rk=p..'" KEY_DESK_REPORT "'..id "
     "local new=redis.call('EXISTS',rk)==0 "
     "if new then "
     " local function esc(s) return (string.gsub(s,'[&<>\"]',{['&']='&amp;',['<']='&lt;',"
@@ -39,15 +42,17 @@ static const char lua_file[] =
     "end "
     "local count=redis.call('HINCRBY',rk,'count',1) "
     "redis.call('HSET',rk,'last',now) redis.call('EXPIRE',rk,ret) "
-    "redis.call('ZADD',p..'desk:open',now,id) "
-    "local tk=p..'desk:by-target:'..tgt redis.call('SADD',tk,id) redis.call('EXPIRE',tk,ret) "
-    "local bk=p..'desk:by-reporter:'..rep redis.call('SADD',bk,id) redis.call('EXPIRE',bk,ret) "
+    "redis.call('ZADD',p..'" KEY_DESK_OPEN "',now,id) "
+    "local tk=p..'" KEY_DESK_BY_TARGET
+    "'..tgt redis.call('SADD',tk,id) redis.call('EXPIRE',tk,ret) "
+    "local bk=p..'" KEY_DESK_BY_REPORTER
+    "'..rep redis.call('SADD',bk,id) redis.call('EXPIRE',bk,ret) "
     "local distinct,esc=0,0 "
     "if thr>0 then "
-    " local ek=p..'desk:reporters:'..tgt "
+    " local ek=p..'" KEY_DESK_REPORTERS "'..tgt "
     " redis.call('ZADD',ek,now,rep) redis.call('ZREMRANGEBYSCORE',ek,'-inf',now-win) "
     " redis.call('EXPIRE',ek,win) distinct=redis.call('ZCARD',ek) "
-    " if distinct>=thr and redis.call('SET',p..'safety:mute:'..tgt,'escalated: '..distinct.."
+    " if distinct>=thr and redis.call('SET',p..'" KEY_MUTE "'..tgt,'escalated: '..distinct.."
     "' distinct reporters','NX') then esc=1 end "
     "end "
     "return {new and 1 or 0,count,distinct,esc,tonumber(redis.call('HGET',rk,'held'))}";
@@ -55,11 +60,12 @@ static const char lua_file[] =
 /* ARGV: prefix max -> id target room reason count last text held, ... */
 static const char lua_list[] =
     "local p,max=ARGV[1],tonumber(ARGV[2]) "
-    "local ids=redis.call('ZREVRANGE',p..'desk:open',0,999) local out={} "
+    "local ids=redis.call('ZREVRANGE',p..'" KEY_DESK_OPEN "',0,999) local out={} "
     "for _,id in ipairs(ids) do "
-    " local h=redis.call('HMGET',p..'desk:report:'..id,'target','room','reason','count','last',"
+    " local h=redis.call('HMGET',p..'" KEY_DESK_REPORT
+    "'..id,'target','room','reason','count','last',"
     "'text','held') "
-    " if not h[1] then redis.call('ZREM',p..'desk:open',id) "
+    " if not h[1] then redis.call('ZREM',p..'" KEY_DESK_OPEN "',id) "
     " else table.insert(out,id) for k=1,7 do table.insert(out,h[k] or '') end end "
     "end return out";
 
@@ -67,16 +73,16 @@ static const char lua_list[] =
  * service moderator, who alone lifts an escalation mute by dismissing).
  * -> {} gone, {'forbidden'}, or {target, room, unmuted} */
 static const char lua_dismiss[] =
-    "local p,id=ARGV[1],ARGV[2] local rk=p..'desk:report:'..id "
+    "local p,id=ARGV[1],ARGV[2] local rk=p..'" KEY_DESK_REPORT "'..id "
     "local t,room=redis.call('HGET',rk,'target'),redis.call('HGET',rk,'room') "
-    "if not t then redis.call('ZREM',p..'desk:open',id) return {} end "
+    "if not t then redis.call('ZREM',p..'" KEY_DESK_OPEN "',id) return {} end "
     "if #ARGV>2 then local ok=false for i=3,#ARGV do if ARGV[i]==room then ok=true end end "
     " if not ok then return {'forbidden'} end end "
-    "redis.call('DEL',rk) redis.call('ZREM',p..'desk:open',id) "
-    "redis.call('SREM',p..'desk:by-target:'..t,id) "
-    "local un,mk=0,p..'safety:mute:'..t local v=redis.call('GET',mk) "
+    "redis.call('DEL',rk) redis.call('ZREM',p..'" KEY_DESK_OPEN "',id) "
+    "redis.call('SREM',p..'" KEY_DESK_BY_TARGET "'..t,id) "
+    "local un,mk=0,p..'" KEY_MUTE "'..t local v=redis.call('GET',mk) "
     "if #ARGV==2 and v and string.sub(v,1,9)=='escalated' then "
-    "redis.call('DEL',mk,p..'desk:reporters:'..t) "
+    "redis.call('DEL',mk,p..'" KEY_DESK_REPORTERS "'..t) "
     "un=1 end return {t,room or '',un}";
 
 /* ARGV: prefix bare pseudonym dokeys, then (logkey oids) per room, oids
@@ -87,12 +93,13 @@ static const char lua_dismiss[] =
 static const char lua_erase[] =
     "local p,bare,ps=ARGV[1],ARGV[2],ARGV[3] local reports,keys=0,0 "
     "if ARGV[4]=='1' then "
-    " local ids=redis.call('SUNION',p..'desk:by-target:'..bare,p..'desk:by-reporter:'..ps) "
-    " for _,id in ipairs(ids) do reports=reports+redis.call('DEL',p..'desk:report:'..id) "
-    "  redis.call('ZREM',p..'desk:open',id) end "
-    " keys=redis.call('DEL',p..'desk:by-target:'..bare,p..'desk:by-reporter:'..ps,"
-    "p..'desk:reporters:'..bare,p..'desk:flood:'..ps,p..'safety:ublock:'..bare,"
-    "p..'safety:ban:jid:'..bare,p..'safety:mute:'..bare) "
+    " local ids=redis.call('SUNION',p..'" KEY_DESK_BY_TARGET "'..bare,p..'" KEY_DESK_BY_REPORTER
+    "'..ps) "
+    " for _,id in ipairs(ids) do reports=reports+redis.call('DEL',p..'" KEY_DESK_REPORT "'..id) "
+    "  redis.call('ZREM',p..'" KEY_DESK_OPEN "',id) end "
+    " keys=redis.call('DEL',p..'" KEY_DESK_BY_TARGET "'..bare,p..'" KEY_DESK_BY_REPORTER "'..ps,"
+    "p..'" KEY_DESK_REPORTERS "'..bare,p..'" KEY_DESK_FLOOD "'..ps,p..'" KEY_UBLOCK "'..bare,"
+    "p..'" KEY_BAN_JID "'..bare,p..'" KEY_MUTE "'..bare) "
     "end "
     "local msgs=0 "
     "for i=5,#ARGV,2 do local lk,cur,oid=ARGV[i],'-',{} "
@@ -166,54 +173,30 @@ static void eval(desk_store_cmd *c, const char *script)
 
 /* ---- reading replies ---- */
 
-static const redisReply *elem(const redisReply *r, size_t i)
-{
-    return r && r->type == REDIS_REPLY_ARRAY && i < r->elements ? r->element[i] : NULL;
-}
-
+/* The desk's readers answer "" and 0 for what a reply lacks. */
 static long long int_at(const redisReply *r, size_t i)
 {
-    const redisReply *e = elem(r, i);
-    if (!e)
-        return 0;
-    if (e->type == REDIS_REPLY_INTEGER)
-        return e->integer;
-    if (e->type == REDIS_REPLY_STRING)
-        return atoll(e->str);
-    return 0;
+    return rdb_int(rdb_elem(r, i), 0);
 }
 
 static const char *str_at(const redisReply *r, size_t i)
 {
-    const redisReply *e = elem(r, i);
-    return e && e->type == REDIS_REPLY_STRING ? e->str : "";
+    const char *s = rdb_str(rdb_elem(r, i));
+    return s ? s : "";
 }
 
 static bool is_array(const redisReply *r)
 {
-    return r && r->type == REDIS_REPLY_ARRAY;
+    return rdb_is_array(r, NULL);
 }
 
 const char *desk_store_field(const redisReply *r, const char *name)
 {
-    for (size_t i = 0; is_array(r) && i + 1 < r->elements; i += 2)
-        if (strcmp(str_at(r, i), name) == 0)
-            return str_at(r, i + 1);
-    return "";
+    const char *v = rdb_field(r, name);
+    return v ? v : "";
 }
 
 /* ---- reports ---- */
-
-/* Stanza-ids are 16 hex digits, (ms << 12 | seq); archive entries "ms-seq"
- * (muc/store.c). */
-static int sid_entry(const char *sid, char out[48])
-{
-    if (strlen(sid) != 16 || strspn(sid, "0123456789abcdef") != 16)
-        return -1;
-    unsigned long long v = strtoull(sid, NULL, 16);
-    snprintf(out, 48, "%llu-%llu", v >> 12, v & 0xfff);
-    return 0;
-}
 
 void desk_store_file(desk_store_cmd *c, const char *prefix, const desk_store_policy *pol,
                      const desk_store_report *r)
@@ -240,8 +223,8 @@ void desk_store_file(desk_store_cmd *c, const char *prefix, const desk_store_pol
         const desk_store_ref *ref = &r->refs[i];
         /* Only messages of our own rooms' archives are evidence Stoa holds. */
         char entry[48];
-        if (ref->room && sid_entry(ref->sid, entry) == 0) {
-            argf(c, "%smuc:log:%s", prefix, ref->room);
+        if (ref->room && keys_entry_of_sid(ref->sid, entry, sizeof entry) == 0) {
+            argf(c, "%s" KEY_MUC_LOG "%s", prefix, ref->room);
             argf(c, "%s", entry);
             arg(c, ref->oid);
         } else {
@@ -297,7 +280,7 @@ void desk_store_get(desk_store_cmd *c, const char *prefix, const char *id)
 {
     start(c);
     arg(c, "HGETALL");
-    argf(c, "%sdesk:report:%s", prefix, id);
+    argf(c, "%s" KEY_DESK_REPORT "%s", prefix, id);
     finish(c);
 }
 
@@ -346,7 +329,7 @@ void desk_store_erase(desk_store_cmd *c, const char *prefix, const char *bare,
     arg(c, pseudonym);
     arg(c, keys ? "1" : "0");
     for (size_t i = 0; i < n && i < DESK_STORE_ERASE_ROOMS; i++) {
-        argf(c, "%smuc:log:%s", prefix, rooms[i].room);
+        argf(c, "%s" KEY_MUC_LOG "%s", prefix, rooms[i].room);
         arg(c, rooms[i].oids);
     }
     finish(c);
@@ -370,7 +353,7 @@ void desk_store_audit_add(desk_store_cmd *c, const char *prefix, unsigned max,
 {
     start(c);
     arg(c, "XADD");
-    argf(c, "%sdesk:audit", prefix);
+    argf(c, "%s" KEY_DESK_AUDIT, prefix);
     arg(c, "MAXLEN");
     arg(c, "~");
     argf(c, "%u", max);
@@ -388,7 +371,7 @@ void desk_store_audit_read(desk_store_cmd *c, const char *prefix, unsigned count
 {
     start(c);
     arg(c, "XREVRANGE");
-    argf(c, "%sdesk:audit", prefix);
+    argf(c, "%s" KEY_DESK_AUDIT, prefix);
     arg(c, "+");
     arg(c, "-");
     arg(c, "COUNT");
@@ -403,8 +386,9 @@ size_t desk_store_audit_count(const redisReply *r)
 
 int desk_store_audit_at(const redisReply *r, size_t i, desk_store_audit_entry *out, double *when)
 {
-    const redisReply *e = elem(r, i);
-    if (!e || e->type != REDIS_REPLY_ARRAY || e->elements != 2)
+    const redisReply *e = rdb_elem(r, i);
+    size_t n;
+    if (!rdb_is_array(e, &n) || n != 2)
         return -1;
     const redisReply *fl = e->element[1];
     out->actor = desk_store_field(fl, "actor");
@@ -420,14 +404,14 @@ int desk_store_audit_at(const redisReply *r, size_t i, desk_store_audit_entry *o
 
 /* ---- sanctions ---- */
 
-/* SET {p}safety:<kind><who> value [EX secs]: the gate reads these keys; with
+/* SET {p}<stem><who> value [EX secs]: the gate reads these keys; with
  * secs 0 the key stays until lifted. */
-static void set_safety(desk_store_cmd *c, const char *prefix, const char *kind, const char *who,
+static void set_safety(desk_store_cmd *c, const char *prefix, const char *stem, const char *who,
                        const char *value, long secs)
 {
     start(c);
     arg(c, "SET");
-    argf(c, "%ssafety:%s%s", prefix, kind, who);
+    argf(c, "%s%s%s", prefix, stem, who);
     arg(c, value);
     if (secs > 0) {
         arg(c, "EX");
@@ -439,27 +423,27 @@ static void set_safety(desk_store_cmd *c, const char *prefix, const char *kind, 
 void desk_store_ban(desk_store_cmd *c, const char *prefix, const char *bare, const char *reason,
                     long secs)
 {
-    set_safety(c, prefix, "ban:jid:", bare, reason, secs);
+    set_safety(c, prefix, KEY_BAN_JID, bare, reason, secs);
 }
 
 void desk_store_mute(desk_store_cmd *c, const char *prefix, const char *bare, const char *reason,
                      long secs)
 {
-    set_safety(c, prefix, "mute:", bare, reason, secs);
+    set_safety(c, prefix, KEY_MUTE, bare, reason, secs);
 }
 
 void desk_store_block_domain(desk_store_cmd *c, const char *prefix, const char *domain,
                              const char *reason)
 {
-    set_safety(c, prefix, "ban:domain:", domain, reason, 0);
+    set_safety(c, prefix, KEY_BAN_DOMAIN, domain, reason, 0);
 }
 
 void desk_store_unmute(desk_store_cmd *c, const char *prefix, const char *bare)
 {
     start(c);
     arg(c, "DEL");
-    argf(c, "%ssafety:mute:%s", prefix, bare);
-    argf(c, "%sdesk:reporters:%s", prefix, bare);
+    argf(c, "%s" KEY_MUTE "%s", prefix, bare);
+    argf(c, "%s" KEY_DESK_REPORTERS "%s", prefix, bare);
     finish(c);
 }
 
@@ -469,7 +453,7 @@ void desk_store_ublock_clear(desk_store_cmd *c, const char *prefix, const char *
 {
     start(c);
     arg(c, "DEL");
-    argf(c, "%ssafety:ublock:%s", prefix, owner);
+    argf(c, "%s" KEY_UBLOCK "%s", prefix, owner);
     finish(c);
 }
 
@@ -478,7 +462,7 @@ size_t desk_store_ublock_change(desk_store_cmd *c, const char *prefix, const cha
 {
     start(c);
     arg(c, add ? "SADD" : "SREM");
-    argf(c, "%ssafety:ublock:%s", prefix, owner);
+    argf(c, "%s" KEY_UBLOCK "%s", prefix, owner);
     size_t take = n < DESK_STORE_ARGS_MAX - 2 ? n : DESK_STORE_ARGS_MAX - 2;
     for (size_t i = 0; i < take; i++)
         arg(c, jids[i]);

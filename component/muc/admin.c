@@ -4,9 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "muc/admin.h"
+#include "muc/fanout.h"
+#include "muc/presence.h"
 #include "ns.h"
-#include "room.h"
-#include "store.h"
 
 typedef struct change {
     const xml_node *item;
@@ -185,25 +186,78 @@ static void list(muc *m, muc_room *r, const xml_node *iq, const xml_node *item,
 
 #define MAX_ITEMS 64
 
-void muc_admin(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const jid *from)
+/* Reads one <item/> of a set; NULL, or why it is refused (with *e). Only
+ * an item read whole holds a target to free. */
+static const char *parse_item(const xml_node *it, change *ch, stanza_error *e)
 {
-    char *full = jid_full(from);
-    char *bare = jid_bare(from);
-    if (!full || !bare) {
-        muc_error(m, iq, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
-        goto out;
+    memset(ch, 0, sizeof *ch);
+    ch->item = it;
+    xml_node *reason = xml_child(it, "reason", NULL);
+    ch->reason = reason ? xml_text(reason) : NULL;
+    const char *nick = xml_attr(it, "nick");
+    const char *role = xml_attr(it, "role");
+    const char *aff = xml_attr(it, "affiliation");
+    const char *target = xml_attr(it, "jid");
+    if (role && nick) {
+        ch->is_role = true;
+        if (muc_role_parse(role, &ch->role) < 0)
+            return "unknown role";
+        ch->target = strdup(nick);
+    } else if (aff && target) {
+        if (muc_aff_parse(aff, &ch->aff) < 0)
+            return "unknown affiliation";
+        jid j;
+        jid_err je = jid_parse(target, &j);
+        if (je != JID_OK) {
+            *e = STANZA_ERR_JID_MALFORMED;
+            return jid_strerror(je);
+        }
+        ch->target = jid_bare(&j);
+        jid_free(&j);
+    } else {
+        return "an item needs nick and role, or jid and affiliation";
     }
-    muc_session *s = muc_session_by_jid(r, full);
+    if (!ch->target) {
+        *e = STANZA_ERR_INTERNAL_SERVER_ERROR;
+        return "out of memory";
+    }
+    return NULL;
+}
+
+/* Applies checked changes, the affiliations kept. */
+static void apply_all(muc_room *r, const muc_occupant *actor, change *changes, size_t n)
+{
+    /* A copy: the actor may be among those sent away. */
+    char *actor_nick = actor ? strdup(actor->nick) : NULL;
+    bool affs_changed = false;
+    for (size_t i = 0; i < n; i++) {
+        apply(r, actor_nick, &changes[i]);
+        affs_changed |= !changes[i].is_role;
+    }
+    free(actor_nick);
+    if (affs_changed)
+        muc_room_changed(r, MUC_ROOM_STATE);
+    muc_room_reap(r);
+}
+
+void muc_admin(muc *m, muc_room *r, const stanza_ctx *c)
+{
+    const xml_node *iq = c->st, *q = c->payload;
+    if (!c->from_full || !c->from_bare) {
+        muc_error(m, iq, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+    muc_session *s = muc_session_by_jid(r, c->from_full);
     const muc_occupant *actor = s ? s->occ : NULL;
-    muc_aff actor_aff = muc_room_aff(r, bare);
+    muc_aff actor_aff = muc_room_aff(r, c->from_bare);
     const xml_node *first = xml_child(q, "item", NULL);
     if (!first) {
         muc_error(m, iq, STANZA_ERR_BAD_REQUEST, "no <item/>");
-        goto out;
+        return;
     }
-    if (strcmp(xml_attr(iq, "type"), "get") == 0) {
+    if (strcmp(c->type, "get") == 0) {
         list(m, r, iq, first, actor, actor_aff);
-        goto out;
+        return;
     }
     change changes[MAX_ITEMS];
     size_t n = 0;
@@ -217,68 +271,17 @@ void muc_admin(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const
         if (n == MAX_ITEMS) {
             e = STANZA_ERR_POLICY_VIOLATION;
             why = "too many items in one request";
-            break;
+        } else if (!(why = parse_item(it, &changes[n], &e))) {
+            why = check(r, actor, actor_aff, &changes[n], &e);
+            n++;
         }
-        change *c = &changes[n];
-        memset(c, 0, sizeof *c);
-        c->item = it;
-        xml_node *reason = xml_child(it, "reason", NULL);
-        c->reason = reason ? xml_text(reason) : NULL;
-        const char *nick = xml_attr(it, "nick");
-        const char *role = xml_attr(it, "role");
-        const char *aff = xml_attr(it, "affiliation");
-        const char *target = xml_attr(it, "jid");
-        if (role && nick) {
-            c->is_role = true;
-            if (muc_role_parse(role, &c->role) < 0) {
-                why = "unknown role";
-                break;
-            }
-            c->target = strdup(nick);
-        } else if (aff && target) {
-            if (muc_aff_parse(aff, &c->aff) < 0) {
-                why = "unknown affiliation";
-                break;
-            }
-            jid j;
-            jid_err je = jid_parse(target, &j);
-            if (je != JID_OK) {
-                e = STANZA_ERR_JID_MALFORMED;
-                why = jid_strerror(je);
-                break;
-            }
-            c->target = jid_bare(&j);
-            jid_free(&j);
-        } else {
-            why = "an item needs nick and role, or jid and affiliation";
-            break;
-        }
-        if (!c->target) {
-            e = STANZA_ERR_INTERNAL_SERVER_ERROR;
-            why = "out of memory";
-            break;
-        }
-        n++;
-        why = check(r, actor, actor_aff, c, &e);
     }
     if (why) {
         muc_error(m, iq, e, why);
     } else {
         muc_result(m, iq);
-        char *actor_nick = actor ? strdup(actor->nick) : NULL;
-        bool affs_changed = false;
-        for (size_t i = 0; i < n; i++) {
-            apply(r, actor_nick, &changes[i]);
-            affs_changed |= !changes[i].is_role;
-        }
-        free(actor_nick);
-        if (affs_changed)
-            muc_store_save_room(m->store, r);
-        muc_room_reap(r);
+        apply_all(r, actor, changes, n);
     }
     for (size_t i = 0; i < n; i++)
         free(changes[i].target);
-out:
-    free(full);
-    free(bare);
 }

@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataform.h"
+#include "muc/disco.h"
+#include "muc/fanout.h"
 #include "ns.h"
-#include "room.h"
 
 /* disco#items nodes: "topics" lists the categories, "topic/NAME" the public
  * rooms of one category. */
@@ -47,14 +49,6 @@ static bool known_topic(const muc *m, const char *t)
     return false;
 }
 
-bool muc_search_handle(muc *m, const xml_node *iq, const xml_node *q)
-{
-    if (!muc_is_search(q))
-        return false;
-    muc_search(m, iq, q);
-    return true;
-}
-
 bool muc_disco_items(muc *m, const char *node, xml_node *query)
 {
     if (node && strcmp(node, NODE_TOPICS) == 0) {
@@ -91,18 +85,6 @@ bool muc_disco_items(muc *m, const char *node, xml_node *query)
     return true;
 }
 
-void muc_disco_info(muc *m, xml_node *query)
-{
-    (void)m;
-    static const char *const features[] = {NS_MUC, NS_SID, NS_OCCUPANT_ID,
-                                           "urn:xmpp:channel-search:0:search", NULL};
-    for (const char *const *f = features; *f; f++) {
-        xml_node *fe = xml_append_new(query, "feature", NULL);
-        if (fe)
-            xml_set_attr(fe, "var", *f);
-    }
-}
-
 static void feature(xml_node *q, const char *var)
 {
     xml_node *f = xml_append_new(q, "feature", NULL);
@@ -110,15 +92,10 @@ static void feature(xml_node *q, const char *var)
         xml_set_attr(f, "var", var);
 }
 
+/* A muc#roominfo field (XEP-0045 15.5.4), its value "" when unset. */
 static void field(xml_node *x, const char *var, const char *label, const char *value)
 {
-    xml_node *f = xml_append_new(x, "field", NULL);
-    if (!f)
-        return;
-    xml_set_attr(f, "var", var);
-    if (label)
-        xml_set_attr(f, "label", label);
-    xml_append_text(xml_append_new(f, "value", NULL), value ? value : "");
+    dataform_add_field(x, var, DATAFORM_UNTYPED, label, value ? value : "", 0);
 }
 
 static void room_info(muc *m, muc_room *r, const xml_node *iq)
@@ -135,29 +112,23 @@ static void room_info(muc *m, muc_room *r, const xml_node *iq)
     xml_set_attr(id, "type", "text");
     xml_set_attr(id, "name", r->cfg.name && *r->cfg.name ? r->cfg.name : r->local);
     feature(q, NS_MUC);
-    feature(q, "http://jabber.org/protocol/muc#stable_id");
+    feature(q, NS_MUC_STABLE_ID);
     feature(q, NS_SID);
     feature(q, NS_OCCUPANT_ID);
-    feature(q, "urn:xmpp:mam:2");
-    feature(q, "urn:xmpp:message-moderate:0");
-    feature(q, "urn:xmpp:message-moderate:1");
-    feature(q, "urn:xmpp:message-retract:1");
-    feature(q, "http://jabber.org/protocol/muc#self-ping-optimization");
+    feature(q, NS_MAM);
+    feature(q, NS_MODERATE0);
+    feature(q, NS_MODERATE1);
+    feature(q, NS_RETRACT1);
+    feature(q, NS_MUC_SELF_PING);
     feature(q, r->cfg.public ? "muc_public" : "muc_hidden");
     feature(q, r->cfg.persistent ? "muc_persistent" : "muc_temporary");
     feature(q, r->cfg.members_only ? "muc_membersonly" : "muc_open");
     feature(q, r->cfg.moderated ? "muc_moderated" : "muc_unmoderated");
     feature(q, r->cfg.whois == WHO_ANYONE ? "muc_nonanonymous" : "muc_semianonymous");
     feature(q, r->cfg.password ? "muc_passwordprotected" : "muc_unsecured");
-    xml_node *x = xml_append_new(q, "x", NS_DATA);
+    xml_node *x = dataform_new(q, DATAFORM_RESULT, NULL, NULL);
     if (x) {
-        xml_set_attr(x, "type", "result");
-        xml_node *ft = xml_append_new(x, "field", NULL);
-        if (ft) {
-            xml_set_attr(ft, "var", "FORM_TYPE");
-            xml_set_attr(ft, "type", "hidden");
-            xml_append_text(xml_append_new(ft, "value", NULL), NS_MUC_ROOMINFO);
-        }
+        dataform_add_form_type(x, NS_MUC_ROOMINFO);
         field(x, "muc#roominfo_description", "Description", r->cfg.description);
         field(x, "muc#roominfo_subject", "Subject", r->subject);
         char count[24];
@@ -171,9 +142,10 @@ static void room_info(muc *m, muc_room *r, const xml_node *iq)
     xml_free(res);
 }
 
-void muc_room_disco(muc *m, muc_room *r, const xml_node *iq, const xml_node *q)
+void muc_room_disco(muc *m, muc_room *r, const stanza_ctx *c)
 {
-    const char *type = xml_attr(iq, "type");
+    const xml_node *iq = c->st, *q = c->payload;
+    const char *type = c->type;
     if (strcmp(type, "get") != 0) {
         muc_error(m, iq, STANZA_ERR_FEATURE_NOT_IMPLEMENTED, NULL);
         return;

@@ -1,81 +1,15 @@
-/* Discussion history (XEP-0045 7.2.15): a ring of the last messages with a
- * body, replayed to each newcomer within the limits it asks for. */
+/* Discussion history (XEP-0045 7.2.15): the room's ring of its last
+ * messages with a body (room.c), replayed to each newcomer within the
+ * limits it asks for. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "muc/history.h"
 #include "ns.h"
-#include "room.h"
 #include "xtime.h"
-
-static void entry_clear(muc_history_entry *e)
-{
-    free(e->nick);
-    free(e->payload);
-    free(e->stanza_id);
-    memset(e, 0, sizeof *e);
-}
-
-void muc_history_free(muc_room *r)
-{
-    for (size_t i = 0; i < r->hist_cap; i++)
-        entry_clear(&r->history[i]);
-    free(r->history);
-    r->history = NULL;
-    r->hist_cap = r->hist_len = r->hist_head = 0;
-}
-
-/* i-th oldest entry. */
-static muc_history_entry *at(const muc_room *r, size_t i)
-{
-    return &r->history[(r->hist_head + r->hist_cap - r->hist_len + i) % r->hist_cap];
-}
-
-void muc_history_resize(muc_room *r, unsigned n)
-{
-    if (n == r->hist_cap)
-        return;
-    muc_history_entry *h = n ? calloc(n, sizeof *h) : NULL;
-    if (n && !h)
-        return; /* keep the old ring; the room works with it */
-    size_t keep = r->hist_len < n ? r->hist_len : n;
-    /* Keep the newest `keep` entries, oldest first. */
-    for (size_t i = 0; i < r->hist_len; i++) {
-        muc_history_entry *e = at(r, i);
-        if (i >= r->hist_len - keep)
-            h[i - (r->hist_len - keep)] = *e;
-        else
-            entry_clear(e);
-    }
-    free(r->history);
-    r->history = h;
-    r->hist_cap = n;
-    r->hist_len = keep;
-    r->hist_head = n ? keep % n : 0;
-}
-
-void muc_history_add(muc_room *r, const muc_occupant *o, const char *payload, const char *stanza_id,
-                     double stamp)
-{
-    if (r->hist_cap == 0)
-        return;
-    muc_history_entry *e = &r->history[r->hist_head];
-    entry_clear(e);
-    e->nick = strdup(o->nick);
-    e->payload = strdup(payload);
-    e->stanza_id = strdup(stanza_id);
-    if (!e->nick || !e->payload || !e->stanza_id) {
-        entry_clear(e);
-        return;
-    }
-    memcpy(e->occupant_id, o->occupant_id, sizeof e->occupant_id);
-    e->stamp = stamp;
-    r->hist_head = (r->hist_head + 1) % r->hist_cap;
-    if (r->hist_len < r->hist_cap)
-        r->hist_len++;
-}
 
 static long attr_long(const xml_node *n, const char *name, long def)
 {
@@ -124,7 +58,7 @@ void muc_history_send(muc_room *r, buf *b, const muc_session *to, const xml_node
     long chars = 0;
     buf scratch = BUF_INIT;
     while (first > 0 && (long)(n - first) < maxstanzas) {
-        const muc_history_entry *e = at(r, first - 1);
+        const muc_history_entry *e = muc_history_at(r, first - 1);
         if (seconds >= 0 && e->stamp < now - (double)seconds)
             break;
         if (since >= 0 && e->stamp <= since)
@@ -144,5 +78,5 @@ void muc_history_send(muc_room *r, buf *b, const muc_session *to, const xml_node
     }
     buf_free(&scratch);
     for (size_t i = first; i < n; i++)
-        write_entry(r, b, at(r, i), to);
+        write_entry(r, b, muc_history_at(r, i), to);
 }

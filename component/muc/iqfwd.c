@@ -14,10 +14,10 @@
 
 #include "hmap.h"
 #include "log.h"
+#include "muc/fanout.h"
+#include "muc/iqfwd.h"
 #include "ns.h"
-#include "room.h"
 
-#define NS_VCARD "vcard-temp"
 #define FWD_PREFIX "stoa1."
 
 static const char hexdigits[] = "0123456789abcdef";
@@ -75,26 +75,24 @@ static void put_children(buf *b, const xml_node *st)
     }
 }
 
-static void forward_request(muc *m, muc_room *r, const xml_node *st, const jid *from,
-                            const char *nick)
+static void forward_request(muc *m, muc_room *r, const stanza_ctx *c)
 {
-    char *asker_full = jid_full(from);
+    const xml_node *st = c->st;
+    const char *asker_full = c->from_full;
     muc_session *s = asker_full ? muc_session_by_jid(r, asker_full) : NULL;
     if (!s) {
         muc_error(m, st, STANZA_ERR_NOT_ACCEPTABLE, "you are not in this room");
-        free(asker_full);
         return;
     }
-    muc_occupant *target = muc_occupant_by_nick(r, nick);
+    muc_occupant *target = muc_occupant_by_nick(r, c->to.resource);
     if (!target || target->nsessions == 0) {
         muc_error(m, st, STANZA_ERR_ITEM_NOT_FOUND, "nobody by that nickname is here");
-        free(asker_full);
         return;
     }
     const char *id = xml_attr(st, "id");
     if (!id)
         id = "";
-    const xml_node *q = stanza_iq_payload(st);
+    const xml_node *q = c->payload;
     const char *qns = q && xml_ns(q) ? xml_ns(q) : "";
     /* A vCard belongs to the account, and the account's server answers for
      * it (XEP-0054): a client would otherwise be asked about an avatar it
@@ -122,13 +120,13 @@ static void forward_request(muc *m, muc_room *r, const xml_node *st, const jid *
         buf_puts(b, "</iq>");
         m->sink.commit(m->sink.ud);
     }
-    free(asker_full);
 }
 
 /* An answer to a forwarded request: back to the asker, from the answering
  * occupant's address, under the asker's own id. */
-static void route_answer(muc *m, muc_room *r, const xml_node *st, const jid *from)
+static void route_answer(muc *m, muc_room *r, const stanza_ctx *c)
 {
+    const xml_node *st = c->st;
     const char *fid = xml_attr(st, "id");
     size_t plen = strlen(FWD_PREFIX);
     if (!fid || strncmp(fid, FWD_PREFIX, plen) != 0)
@@ -145,8 +143,7 @@ static void route_answer(muc *m, muc_room *r, const xml_node *st, const jid *fro
         seal(m, r, asker, id, want);
     /* The answer must come from someone in the room (an avatar answer
      * comes from the account's bare JID), and carry an intact seal. */
-    char *full = jid_full(from);
-    char *bare = jid_bare(from);
+    const char *full = c->from_full, *bare = c->from_bare;
     muc_occupant *answerer = NULL;
     muc_session *fs = full ? muc_session_by_jid(r, full) : NULL;
     if (fs) {
@@ -176,17 +173,14 @@ static void route_answer(muc *m, muc_room *r, const xml_node *st, const jid *fro
             m->sink.commit(m->sink.ud);
         }
     }
-    free(full);
-    free(bare);
     free(asker);
     free(id);
 }
 
-void muc_iq_to_occupant(muc *m, muc_room *r, const xml_node *st, const jid *from, const jid *to)
+void muc_iq_to_occupant(muc *m, muc_room *r, const stanza_ctx *c)
 {
-    const char *type = xml_attr(st, "type");
-    if (type && (strcmp(type, "result") == 0 || strcmp(type, "error") == 0))
-        route_answer(m, r, st, from);
+    if (c->answer)
+        route_answer(m, r, c);
     else
-        forward_request(m, r, st, from, to->resource);
+        forward_request(m, r, c);
 }

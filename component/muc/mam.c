@@ -8,15 +8,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "dataform.h"
 #include "log.h"
+#include "muc/fanout.h"
+#include "muc/mam.h"
+#include "muc/store.h"
 #include "ns.h"
-#include "room.h"
-#include "store.h"
 #include "xtime.h"
 
-#define NS_MAM "urn:xmpp:mam:2"
-#define NS_RSM "http://jabber.org/protocol/rsm"
-#define NS_FORWARD "urn:xmpp:forward:0"
 #define MAM_DEFAULT_MAX 50
 #define MAM_MAX 250
 
@@ -60,7 +59,7 @@ static void send_rows(mam_reply *q, const muc_history_entry *rows, size_t n, boo
             buf_printf(b, " queryid=\"%s\"", qa);
         buf_printf(b,
                    " id=\"%s\"><forwarded xmlns=\"" NS_FORWARD "\"><delay xmlns=\"" NS_DELAY
-                   "\" stamp=\"%s\"/><message xmlns=\"jabber:client\" from=\"%s/",
+                   "\" stamp=\"%s\"/><message xmlns=\"" NS_CLIENT "\" from=\"%s/",
                    e->stanza_id, stamp, ra);
         buf_append_xml_escaped(b, e->nick, strlen(e->nick));
         buf_puts(b, "\" type=\"groupchat\">");
@@ -138,7 +137,7 @@ static void query_ring(muc *m, muc_room *r, const muc_store_query *sq, mam_reply
         return;
     }
     for (size_t i = 0; i < n; i++)
-        all[i] = r->history[(r->hist_head + r->hist_cap - n + i) % r->hist_cap];
+        all[i] = *muc_history_at(r, i);
     if (!ring_has(all, n, sq->after) || !ring_has(all, n, sq->before)) {
         if (m->store)
             reply_error(q, STANZA_ERR_RESOURCE_CONSTRAINT, "the archive is unavailable");
@@ -168,121 +167,129 @@ static void query_ring(muc *m, muc_room *r, const muc_store_query *sq, mam_reply
     free(all);
 }
 
+/* The query form (XEP-0313 4.1.1): the fields a room's archive is
+ * filtered by. */
+static const dataform_spec query_fields[] = {
+    {"start", DATAFORM_TEXT_SINGLE, NULL, 0, NULL, NULL, 0},
+    {"end", DATAFORM_TEXT_SINGLE, NULL, 0, NULL, NULL, 0},
+    {"before-id", DATAFORM_TEXT_SINGLE, NULL, 0, NULL, NULL, 0},
+    {"after-id", DATAFORM_TEXT_SINGLE, NULL, 0, NULL, NULL, 0},
+};
+
 static void send_form(muc *m, const xml_node *iq)
 {
     xml_node *qn;
     xml_node *res = stanza_iq_reply(iq, "query", NS_MAM, &qn);
-    xml_node *x = qn ? xml_append_new(qn, "x", NS_DATA) : NULL;
-    if (!x) {
-        xml_free(res);
+    xml_node *x = dataform_new(qn, DATAFORM_FORM, NULL, NULL);
+    bool ok = dataform_add_form_type(x, NS_MAM) != NULL;
+    for (size_t i = 0; ok && i < sizeof query_fields / sizeof query_fields[0]; i++)
+        ok = dataform_add_spec(x, &query_fields[i]) != NULL;
+    if (ok)
+        muc_send(m, res);
+    else
         muc_error(m, iq, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
-        return;
-    }
-    xml_set_attr(x, "type", "form");
-    static const char *const vars[] = {"start", "end", "before-id", "after-id", NULL};
-    xml_node *ft = xml_append_new(x, "field", NULL);
-    if (ft) {
-        xml_set_attr(ft, "var", "FORM_TYPE");
-        xml_set_attr(ft, "type", "hidden");
-        xml_append_text(xml_append_new(ft, "value", NULL), NS_MAM);
-    }
-    for (size_t i = 0; vars[i]; i++) {
-        xml_node *f = xml_append_new(x, "field", NULL);
-        if (f) {
-            xml_set_attr(f, "var", vars[i]);
-            xml_set_attr(f, "type", "text-single");
-        }
-    }
-    muc_send(m, res);
     xml_free(res);
 }
 
-void muc_mam(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const jid *from)
+/* Reads the query's form (f, NULL without one) and RSM set into sq, whose
+ * ids then point into them. NULL, or the name of what is unacceptable. */
+static const char *read_query(const xml_node *q, const dataform *f, muc_store_query *sq)
 {
-    char *bare = jid_bare(from);
-    char *full = jid_full(from);
-    if (!bare || !full) {
-        free(bare);
-        free(full);
+    const char *v;
+    const char *bad = NULL;
+    if ((v = dataform_get(f, "start")) && (sq->start = xtime_parse(v)) < 0)
+        bad = "start";
+    if ((v = dataform_get(f, "end")) && (sq->end = xtime_parse(v)) < 0)
+        bad = "end";
+    if ((v = dataform_get(f, "after-id")) && !muc_valid_stanza_id(sq->after = v))
+        bad = "after-id";
+    if ((v = dataform_get(f, "before-id")) && !muc_valid_stanza_id(sq->before = v))
+        bad = "before-id";
+    if (dataform_get(f, "with"))
+        bad = "with"; /* a room's archive is not filtered by correspondent */
+    const xml_node *set = xml_child(q, "set", NS_RSM);
+    xml_node *n;
+    if (set && (n = xml_child(set, "max", NS_RSM))) {
+        char *end;
+        const char *t = xml_text(n);
+        long mx = t ? strtol(t, &end, 10) : -1;
+        if (!t || *end || mx < 0)
+            bad = "max";
+        else
+            sq->max = mx > MAM_MAX ? MAM_MAX : (unsigned)mx;
+    }
+    if (set && (n = xml_child(set, "after", NS_RSM)) &&
+        !muc_valid_stanza_id(sq->after = xml_text(n)))
+        bad = "after";
+    if (set && (n = xml_child(set, "before", NS_RSM))) {
+        const char *t = xml_text(n);
+        if (!t || !*t)
+            sq->last_page = true;
+        else if (!muc_valid_stanza_id(sq->before = t))
+            bad = "before";
+    }
+    return bad;
+}
+
+/* Whoever could join may read the archive; a hidden room's archive is for
+ * those in it or affiliated with it. */
+static bool may_read(const muc_room *r, const stanza_ctx *c)
+{
+    muc_aff aff = muc_room_aff(r, c->from_bare);
+    bool present = muc_session_by_jid(r, c->from_full) != NULL;
+    return aff != AFF_OUTCAST && (!r->cfg.members_only || aff >= AFF_MEMBER) &&
+           (r->cfg.public || present || aff >= AFF_MEMBER);
+}
+
+/* Runs the query: from the store, or from the ring when it cannot. */
+static void query(muc *m, muc_room *r, const stanza_ctx *c, const muc_store_query *sq)
+{
+    const xml_node *iq = c->st;
+    mam_reply *mr = calloc(1, sizeof *mr);
+    const char *qid = xml_attr(c->payload, "queryid");
+    if (!mr || !(mr->iq_id = strdup(xml_attr(iq, "id"))) || !(mr->room = strdup(r->jid)) ||
+        !(mr->to = strdup(c->from_full)) || (qid && !(mr->queryid = strdup(qid)))) {
+        if (mr)
+            reply_free(mr);
         muc_error(m, iq, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
-    muc_aff aff = muc_room_aff(r, bare);
-    bool present = muc_session_by_jid(r, full) != NULL;
-    free(bare);
-    /* Whoever could join may read the archive; a hidden room's archive is
-     * for those in it or affiliated with it. */
-    bool allowed = aff != AFF_OUTCAST && (!r->cfg.members_only || aff >= AFF_MEMBER) &&
-                   (r->cfg.public || present || aff >= AFF_MEMBER);
-    if (!allowed) {
-        free(full);
+    mr->m = m;
+    if (muc_store_query_archive(m->store, r->jid, sq, on_store_rows, mr) == 0)
+        return;
+    query_ring(m, r, sq, mr);
+    reply_free(mr);
+}
+
+void muc_mam(muc *m, muc_room *r, const stanza_ctx *c)
+{
+    const xml_node *iq = c->st;
+    if (!c->from_bare || !c->from_full) {
+        muc_error(m, iq, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+    if (!may_read(r, c)) {
         muc_error(m, iq, STANZA_ERR_FORBIDDEN, "you may not read this room's archive");
         return;
     }
-    if (strcmp(xml_attr(iq, "type"), "get") == 0) {
-        free(full);
+    if (strcmp(c->type, "get") == 0) {
         send_form(m, iq);
         return;
     }
+    const xml_node *x = dataform_find(c->payload);
+    dataform *f = x ? muc_form_parse(m, iq, x) : NULL;
+    if (x && !f)
+        return;
     muc_store_query sq = {NULL, NULL, false, -1, -1, MAM_DEFAULT_MAX};
-    const xml_node *x = xml_child(q, "x", NS_DATA);
-    const char *v;
-    const char *bad = NULL;
-    if ((v = stanza_form_value(x, "start")) && (sq.start = xtime_parse(v)) < 0)
-        bad = "start";
-    if ((v = stanza_form_value(x, "end")) && (sq.end = xtime_parse(v)) < 0)
-        bad = "end";
-    if ((v = stanza_form_value(x, "after-id")) && !muc_valid_stanza_id(sq.after = v))
-        bad = "after-id";
-    if ((v = stanza_form_value(x, "before-id")) && !muc_valid_stanza_id(sq.before = v))
-        bad = "before-id";
-    if (stanza_form_value(x, "with"))
-        bad = "with"; /* a room's archive is not filtered by correspondent */
-    const xml_node *set = xml_child(q, "set", NS_RSM);
-    if (set) {
-        xml_node *n;
-        if ((n = xml_child(set, "max", NS_RSM))) {
-            char *end;
-            const char *t = xml_text(n);
-            long mx = t ? strtol(t, &end, 10) : -1;
-            if (!t || *end || mx < 0)
-                bad = "max";
-            else
-                sq.max = mx > MAM_MAX ? MAM_MAX : (unsigned)mx;
-        }
-        if ((n = xml_child(set, "after", NS_RSM)) && !muc_valid_stanza_id(sq.after = xml_text(n)))
-            bad = "after";
-        if ((n = xml_child(set, "before", NS_RSM))) {
-            const char *t = xml_text(n);
-            if (!t || !*t)
-                sq.last_page = true;
-            else if (!muc_valid_stanza_id(sq.before = t))
-                bad = "before";
-        }
-    }
+    const char *bad = read_query(c->payload, f, &sq);
     if (bad) {
         char text[96];
         snprintf(text, sizeof text, "unacceptable value for %s", bad);
-        free(full);
         muc_error(m, iq,
                   bad[0] == 'w' ? STANZA_ERR_FEATURE_NOT_IMPLEMENTED : STANZA_ERR_NOT_ACCEPTABLE,
                   text);
-        return;
+    } else {
+        query(m, r, c, &sq);
     }
-    mam_reply *mr = calloc(1, sizeof *mr);
-    const char *qid = xml_attr(q, "queryid");
-    if (!mr || !(mr->iq_id = strdup(xml_attr(iq, "id"))) || !(mr->room = strdup(r->jid)) ||
-        (qid && !(mr->queryid = strdup(qid)))) {
-        if (mr)
-            reply_free(mr);
-        free(full);
-        muc_error(m, iq, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
-        return;
-    }
-    mr->to = full;
-    mr->m = m;
-    if (muc_store_query_archive(m->store, r->jid, &sq, on_store_rows, mr) == 0)
-        return;
-    query_ring(m, r, &sq, mr);
-    reply_free(mr);
+    dataform_free(f);
 }

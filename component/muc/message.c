@@ -5,11 +5,11 @@
 #include <string.h>
 
 #include "log.h"
+#include "muc/fanout.h"
+#include "muc/message.h"
 #include "ns.h"
-#include "room.h"
 #include "safety/linkpol.h"
 #include "safety/ublock.h"
-#include "store.h"
 
 /* The message's children as occupants will see them: without anything that
  * only the room may assert (stanza-ids it assigns, occupant ids, MUC user
@@ -50,7 +50,7 @@ static bool stranger(muc *m, const muc_room *r, const muc_occupant *o)
  * in a message from the room (there is no release: a moderator who trusts
  * the sender grants membership, and the sender sends again); the sender is
  * told. */
-static void hold(muc *m, muc_room *r, muc_session *s, const xml_node *st)
+static void hold(muc_room *r, muc_session *s, const xml_node *st)
 {
     const xml_node *bodyn = xml_child(st, "body", NS_COMPONENT);
     const char *body = bodyn ? xml_text((xml_node *)bodyn) : NULL;
@@ -64,29 +64,19 @@ static void hold(muc *m, muc_room *r, muc_session *s, const xml_node *st)
     buf_puts(&b, "</body><held xmlns=\"" NS_STOA "\" nick=\"");
     buf_append_xml_escaped(&b, s->occ->nick, strlen(s->occ->nick));
     buf_puts(&b, "\"/></message>");
-    buf *o = m->sink.begin(m->sink.ud);
-    if (o) {
-        for (size_t i = 0; i < r->noccupants; i++) {
-            const muc_occupant *p = r->occupants[i];
-            if (p->role != ROLE_MODERATOR)
-                continue;
-            for (size_t j = 0; j < p->nsessions; j++) {
-                buf_puts(o, "<message from=\"");
-                buf_puts(o, r->jid_attr);
-                buf_puts(o, "\" to=\"");
-                buf_puts(o, p->sessions[j]->jid_attr);
-                buf_append(o, buf_unread(&b), buf_unread_len(&b));
-            }
-        }
-        buf_puts(o, "<message from=\"");
-        buf_puts(o, r->jid_attr);
-        buf_puts(o, "\" to=\"");
-        buf_puts(o, s->jid_attr);
-        buf_puts(o, "\" type=\"normal\"><body>Your message was held for the moderators: links and "
-                    "files from newcomers need their approval.</body><held xmlns=\"" NS_STOA
-                    "\"/></message>");
-        m->sink.commit(m->sink.ud);
-    }
+    static const char told[] =
+        "\" type=\"normal\"><body>Your message was held for the moderators: links and files from "
+        "newcomers need their approval.</body><held xmlns=\"" NS_STOA "\"/></message>";
+    buf head = BUF_INIT;
+    buf_puts(&head, "<message from=\"");
+    buf_puts(&head, r->jid_attr);
+    buf_puts(&head, "\" to=\"");
+    const char *h = buf_unread(&head);
+    size_t hl = buf_unread_len(&head);
+    muc_fanout_wrapped(r, &(muc_audience){.moderators = true}, h, hl, buf_unread(&b),
+                       buf_unread_len(&b));
+    muc_fanout_wrapped(r, &(muc_audience){.session = s}, h, hl, told, sizeof told - 1);
+    buf_free(&head);
     buf_free(&b);
 }
 
@@ -104,7 +94,7 @@ static bool link_policy(muc *m, muc_room *r, muc_session *s, const xml_node *st,
         *mark = true;
         return true;
     case LINKPOL_HOLD:
-        hold(m, r, s, st);
+        hold(r, s, st);
         return false;
     case LINKPOL_REJECT:
         break;
@@ -121,6 +111,12 @@ static bool link_policy(muc *m, muc_room *r, muc_session *s, const xml_node *st,
 /* Marks links nobody vouched for; the body stays as written (changing it
  * would break corrections, quotes and end-to-end encryption). */
 #define UNVERIFIED_MARK "<unverified-links xmlns=\"" NS_STOA "\"/>"
+
+static void write_subject(void *ud, buf *b, const muc_occupant *p, const muc_session *to)
+{
+    (void)p;
+    muc_subject_send(ud, b, to);
+}
 
 static void subject_change(muc *m, muc_room *r, muc_session *s, const xml_node *st,
                            const xml_node *subj)
@@ -143,15 +139,8 @@ static void subject_change(muc *m, muc_room *r, muc_session *s, const xml_node *
     free(r->subject_by);
     r->subject = t;
     r->subject_by = by;
-    muc_store_save_room(m->store, r);
-    buf *b = m->sink.begin(m->sink.ud);
-    if (!b)
-        return;
-    for (size_t i = 0; i < r->noccupants; i++) {
-        for (size_t j = 0; j < r->occupants[i]->nsessions; j++)
-            muc_subject_send(r, b, r->occupants[i]->sessions[j]);
-    }
-    m->sink.commit(m->sink.ud);
+    muc_room_changed(r, MUC_ROOM_STATE);
+    muc_fanout(r, NULL, write_subject, r);
 }
 
 void muc_subject_send(muc_room *r, buf *b, const muc_session *to)
@@ -218,23 +207,8 @@ static void groupchat(muc *m, muc_room *r, muc_session *s, const xml_node *st)
                "<stanza-id xmlns=\"" NS_SID "\" id=\"%s\" by=\"%s\"/>"
                "<occupant-id xmlns=\"" NS_OCCUPANT_ID "\" id=\"%s\"/></message>",
                sid, r->jid_attr, o->occupant_id);
-    buf *b = m->sink.begin(m->sink.ud);
-    if (b) {
-        const char *h = buf_unread(&head), *t = buf_unread(&tail);
-        size_t hl = buf_unread_len(&head), tl = buf_unread_len(&tail);
-        for (size_t i = 0; i < r->noccupants; i++) {
-            const muc_occupant *p = r->occupants[i];
-            /* Only people who block someone pay for the check. */
-            if (p->blocks && ublock_blocks(p->blocks, o->bare))
-                continue;
-            for (size_t j = 0; j < p->nsessions; j++) {
-                buf_append(b, h, hl);
-                buf_puts(b, p->sessions[j]->jid_attr);
-                buf_append(b, t, tl);
-            }
-        }
-        m->sink.commit(m->sink.ud);
-    }
+    muc_fanout_wrapped(r, &(muc_audience){.unless_blocking = o->bare}, buf_unread(&head),
+                       buf_unread_len(&head), buf_unread(&tail), buf_unread_len(&tail));
     if (body) {
         char *pl = buf_strdup(&payload);
         if (pl) {
@@ -242,7 +216,7 @@ static void groupchat(muc *m, muc_room *r, muc_session *s, const xml_node *st)
             muc_history_add(r, o, pl, sid, now);
             muc_history_entry e = {.nick = o->nick, .payload = pl, .stanza_id = sid, .stamp = now};
             memcpy(e.occupant_id, o->occupant_id, sizeof e.occupant_id);
-            muc_store_archive(m->store, r, &e);
+            muc_changed(m, &(muc_change){.kind = MUC_MESSAGE, .room = r, .entry = &e});
         }
         free(pl);
     }
@@ -290,35 +264,30 @@ static void private_message(muc *m, muc_room *r, muc_session *s, const xml_node 
      * would tell the sender they are blocked. */
     if (target->blocks && ublock_blocks(target->blocks, s->occ->bare))
         return;
-    buf payload = BUF_INIT;
-    message_payload(r, st, &payload);
-    if (mark)
-        buf_puts(&payload, UNVERIFIED_MARK);
-    buf *b = m->sink.begin(m->sink.ud);
-    if (b) {
-        const char *id = xml_attr(st, "id");
-        for (size_t j = 0; j < target->nsessions; j++) {
-            buf_puts(b, "<message from=\"");
-            buf_puts(b, s->occ->from_attr);
-            buf_puts(b, "\" to=\"");
-            buf_puts(b, target->sessions[j]->jid_attr);
-            buf_puts(b, "\" type=\"");
-            buf_puts(b, type ? type : "normal");
-            if (id) {
-                buf_puts(b, "\" id=\"");
-                buf_append_xml_escaped(b, id, strlen(id));
-            }
-            buf_puts(b, "\">");
-            buf_append(b, buf_unread(&payload), buf_unread_len(&payload));
-            /* XEP-0045 7.5: marks the message as coming through a room. */
-            buf_puts(b, "<x xmlns=\"" NS_MUC_USER "\"/><occupant-id xmlns=\"" NS_OCCUPANT_ID
-                        "\" id=\"");
-            buf_puts(b, s->occ->occupant_id);
-            buf_puts(b, "\"/></message>");
-        }
-        m->sink.commit(m->sink.ud);
+    buf head = BUF_INIT, tail = BUF_INIT;
+    buf_puts(&head, "<message from=\"");
+    buf_puts(&head, s->occ->from_attr);
+    buf_puts(&head, "\" to=\"");
+    buf_puts(&tail, "\" type=\"");
+    buf_puts(&tail, type ? type : "normal");
+    const char *id = xml_attr(st, "id");
+    if (id) {
+        buf_puts(&tail, "\" id=\"");
+        buf_append_xml_escaped(&tail, id, strlen(id));
     }
-    buf_free(&payload);
+    buf_puts(&tail, "\">");
+    message_payload(r, st, &tail);
+    if (mark)
+        buf_puts(&tail, UNVERIFIED_MARK);
+    /* XEP-0045 7.5: marks the message as coming through a room. */
+    buf_puts(&tail,
+             "<x xmlns=\"" NS_MUC_USER "\"/><occupant-id xmlns=\"" NS_OCCUPANT_ID "\" id=\"");
+    buf_puts(&tail, s->occ->occupant_id);
+    buf_puts(&tail, "\"/></message>");
+    muc_fanout_wrapped(r, &(muc_audience){.only = target}, buf_unread(&head), buf_unread_len(&head),
+                       buf_unread(&tail), buf_unread_len(&tail));
+    buf_free(&head);
+    buf_free(&tail);
 }
 
 static void invite(muc *m, muc_room *r, muc_session *s, const xml_node *st, const xml_node *inv)
@@ -410,9 +379,11 @@ static void decline(muc *m, muc_room *r, const xml_node *st, const xml_node *dec
     free(inviter);
 }
 
-void muc_message(muc *m, muc_room *r, const xml_node *st, const jid *from, const jid *to)
+void muc_message(muc *m, muc_room *r, const stanza_ctx *c)
 {
-    char *full = jid_full(from);
+    const xml_node *st = c->st;
+    const jid *to = &c->to;
+    const char *full = c->from_full;
     if (!full) {
         muc_error(m, st, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
         return;
@@ -438,5 +409,4 @@ void muc_message(muc *m, muc_room *r, const xml_node *st, const jid *from, const
             muc_error(m, st, STANZA_ERR_BAD_REQUEST,
                       "send groupchat messages with type='groupchat'");
     }
-    free(full);
 }

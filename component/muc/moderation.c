@@ -7,22 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "muc/fanout.h"
+#include "muc/moderation.h"
 #include "ns.h"
-#include "room.h"
-#include "store.h"
-
-#define NS_MODERATE1 "urn:xmpp:message-moderate:1"
-#define NS_MODERATE0 "urn:xmpp:message-moderate:0"
-#define NS_RETRACT1 "urn:xmpp:message-retract:1"
-#define NS_RETRACT0 "urn:xmpp:message-retract:0"
-#define NS_FASTEN "urn:xmpp:fasten:0"
-
-bool muc_is_moderation(const xml_node *q)
-{
-    const char *ns = xml_ns(q) ? xml_ns(q) : "";
-    return (strcmp(xml_name(q), "moderate") == 0 && strcmp(ns, NS_MODERATE1) == 0) ||
-           (strcmp(xml_name(q), "apply-to") == 0 && strcmp(ns, NS_FASTEN) == 0);
-}
 
 /* Replaces the message in the in-memory history with a tombstone, so
  * newcomers do not receive what was retracted. */
@@ -47,11 +34,10 @@ static void tombstone(muc_room *r, const char *sid, const char *by)
     }
 }
 
-void muc_moderate(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const jid *from)
+void muc_moderate(muc *m, muc_room *r, const stanza_ctx *c)
 {
-    char *full = jid_full(from);
-    muc_session *s = full ? muc_session_by_jid(r, full) : NULL;
-    free(full);
+    const xml_node *iq = c->st, *q = c->payload;
+    muc_session *s = c->from_full ? muc_session_by_jid(r, c->from_full) : NULL;
     if (!s || s->occ->role != ROLE_MODERATOR) {
         muc_error(m, iq, STANZA_ERR_FORBIDDEN, "only moderators present in the room may do that");
         return;
@@ -105,5 +91,5 @@ void muc_moderate(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, co
     muc_room_notice(r, buf_unread(&tail), buf_unread_len(&tail));
     buf_free(&tail);
     tombstone(r, sid, by);
-    muc_store_forget(m->store, r->jid, sid);
+    muc_changed(m, &(muc_change){.kind = MUC_RETRACTED, .room = r, .sid = sid});
 }

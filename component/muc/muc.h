@@ -1,12 +1,20 @@
-/* muc: multi-user chat rooms (XEP-0045) on the component.
+/* muc: multi-user chat rooms (XEP-0045) on the component; what the rest of
+ * the component sees of them.
  *
- * The room core (room.c) keeps rooms, occupants and affiliations; each
- * feature lives in its own file, as in Prosody's plugins/muc: presence.c
+ * Inside, a core and features, as in Prosody's plugins/muc: room.c is the
+ * model (rooms, occupants, affiliations, history ring, identifiers), muc.c
+ * the service object and the dispatch, fanout.c how a room writes to its
+ * occupants, and one file per feature with a header of its own: presence.c
  * (joining, leaving, nick changes), message.c (groupchat, subject, private
- * messages), history.c (discussion history), disco.c (the directory and room
- * info), owner.c (room configuration) and admin.c (roles and affiliations).
+ * messages, invitations), history.c (replay), disco.c (the directory and
+ * room info), search.c (XEP-0433), owner.c (configuration), admin.c (roles
+ * and affiliations), mam.c (archive queries), moderation.c (retraction),
+ * iqfwd.c (IQs between occupants), recheck.c (occupants checked after a
+ * restart), sanction.c (what the desk does in rooms). Persistence is
+ * store.c, occstore.c and persist.c, which the model reaches only through
+ * its change hook.
  *
- * Ownership: muc_handle borrows the stanza; the muc owns its rooms. */
+ * Ownership: muc_route borrows the stanza context; the muc owns its rooms. */
 #ifndef STOA_MUC_H
 #define STOA_MUC_H
 
@@ -15,6 +23,7 @@
 
 #include "jid.h"
 #include "out.h"
+#include "router.h"
 #include "xml.h"
 
 typedef struct muc muc;
@@ -37,22 +46,22 @@ typedef struct muc_config {
 muc *muc_new(const muc_config *cfg, const out *sink);
 void muc_free(muc *m);
 
-/* A stanza to room@service or room@service/nick. `from` and `to` are the
- * stanza's addresses, already parsed and normalized. */
-void muc_handle(muc *m, const xml_node *stanza, const jid *from, const jid *to);
+/* A stanza to room@service or room@service/nick (ud: the muc); always
+ * handles it. */
+bool muc_route(void *ud, const stanza_ctx *c);
+/* The rows the rooms add to the service's router (ud: the muc): rooms and
+ * occupants, channel search on the service, and their disco#info
+ * features. They go after the desk's (reports to rooms are the desk's). */
+#define MUC_ROUTES 5
+extern const router_route muc_routes[MUC_ROUTES];
 
 /* disco#items on the service itself (node may be NULL): public rooms, or
  * those of one topic. Appends <item/>s to query. Returns false when the
  * node is unknown. */
 bool muc_disco_items(muc *m, const char *node, xml_node *query);
-/* An XEP-0433 channel search addressed to the service: true when q is one
- * (and has been answered). */
-bool muc_search_handle(muc *m, const xml_node *iq, const xml_node *q);
-/* Features and extra identities the service adds to its own disco#info. */
-void muc_disco_info(muc *m, xml_node *query);
 
-/* Persists rooms and archives through store (see store.h); NULL: memory
- * only. The muc borrows it. */
+/* Persists rooms, occupants and archives through store (see store.h): its
+ * change hook is set on the rooms; NULL: memory only. The muc borrows it. */
 struct muc_store;
 void muc_set_store(muc *m, struct muc_store *store);
 

@@ -1,14 +1,13 @@
-#include "occstore.h"
+#include "muc/occstore.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "muc/recheck.h"
 #include "ns.h"
 #include "xmlparse.h"
-
-#define NS_OCC_RECORD "urn:stoa:muc:occ:0"
 
 /* ---- records ---- */
 
@@ -19,7 +18,7 @@ static void record_into(buf *b, const muc_session *s)
     const muc_occupant *o = s->occ;
     char ms[24];
     snprintf(ms, sizeof ms, "%lld", (long long)(o->joined * 1000.0));
-    buf_puts(b, "<s xmlns=\"" NS_OCC_RECORD "\" nick=\"");
+    buf_puts(b, "<s xmlns=\"" NS_STOA_OCC_RECORD "\" nick=\"");
     buf_append_xml_escaped(b, o->nick, strlen(o->nick));
     buf_puts(b, "\" role=\"");
     buf_puts(b, muc_role_name(o->role));
@@ -104,7 +103,7 @@ muc_session *muc_occupant_restore(muc_room *r, const char *full, const char *rec
     muc_session *s = NULL;
     jid j;
     if (!nick || !*nick || strcmp(xml_name(root), "s") != 0 || !xml_ns(root) ||
-        strcmp(xml_ns(root), NS_OCC_RECORD) != 0 || jid_parse(full, &j) != JID_OK) {
+        strcmp(xml_ns(root), NS_STOA_OCC_RECORD) != 0 || jid_parse(full, &j) != JID_OK) {
         xml_free(root);
         return NULL;
     }
@@ -135,7 +134,7 @@ muc_session *muc_occupant_restore(muc_room *r, const char *full, const char *rec
 static const char *occ_key(muc_store *st, muc_room *r)
 {
     if (!r->occ_key)
-        r->occ_key = muc_store_key(st, "occ", r->jid);
+        r->occ_key = muc_store_key(st, KEY_MUC_OCC, r->jid);
     return r->occ_key;
 }
 
@@ -210,7 +209,7 @@ typedef struct room_step {
 static void unlist(occ_load *c, const char *room_jid)
 {
     char *live = muc_store_live_key(c->st, room_jid);
-    char *ok = muc_store_key(c->st, "occ", room_jid);
+    char *ok = muc_store_key(c->st, KEY_MUC_OCC, room_jid);
     if (live && ok) {
         const char *del[] = {"DEL", ok};
         const char *rem[] = {"SREM", live, room_jid};
@@ -270,9 +269,9 @@ static void step_free(room_step *rs)
 static void on_room_doc(void *ud, redisReply *rep)
 {
     room_step *rs = ud;
-    if (!rep || rep->type == REDIS_REPLY_ERROR)
+    if (!rep || rdb_error(rep))
         rs->c->failed = true;
-    else if (rep->type == REDIS_REPLY_STRING && !muc_room_restore(rs->c->m, rep->str, rep->len))
+    else if (rdb_str(rep) && !muc_room_restore(rs->c->m, rep->str, rep->len))
         log_warn("muc: the state of %s could not be read back", rs->jid);
     step_free(rs);
 }
@@ -282,12 +281,12 @@ static void on_sessions(void *ud, redisReply *rep)
     room_step *rs = ud;
     occ_load *c = rs->c;
     muc_room *r = muc_room_by_jid(c->m, rs->jid);
-    if (!rep || rep->type != REDIS_REPLY_ARRAY)
+    size_t n;
+    if (!rdb_is_array(rep, &n))
         c->failed = true;
-    for (size_t i = 0; r && rep && rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements;
-         i += 2) {
+    for (size_t i = 0; r && i + 1 < n; i += 2) {
         const redisReply *f = rep->element[i], *v = rep->element[i + 1];
-        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+        if (!rdb_str(f) || !rdb_str(v))
             continue;
         muc_session *s = muc_occupant_restore(r, f->str, v->str, v->len);
         if (s) {
@@ -307,8 +306,8 @@ static void ask_room(occ_load *c, const char *room_jid)
 {
     rdb *db = muc_store_rdb(c->st);
     room_step *doc = calloc(1, sizeof *doc), *occ = calloc(1, sizeof *occ);
-    char *rk = muc_store_key(c->st, "room", room_jid);
-    char *ok = muc_store_key(c->st, "occ", room_jid);
+    char *rk = muc_store_key(c->st, KEY_MUC_ROOM, room_jid);
+    char *ok = muc_store_key(c->st, KEY_MUC_OCC, room_jid);
     if (doc && occ && rk && ok && (doc->jid = strdup(room_jid)) && (occ->jid = strdup(room_jid))) {
         doc->c = occ->c = c;
         if (!muc_room_by_jid(c->m, room_jid) &&
@@ -334,19 +333,20 @@ static void ask_room(occ_load *c, const char *room_jid)
 static void on_live_rooms(void *ud, redisReply *rep)
 {
     occ_load *c = ud;
-    if (!rep || rep->type != REDIS_REPLY_ARRAY) {
+    size_t n;
+    if (!rdb_is_array(rep, &n)) {
         c->done(c->ud, -1);
         free(c);
         return;
     }
-    c->rooms = calloc(rep->elements ? rep->elements : 1, sizeof *c->rooms);
+    c->rooms = calloc(n ? n : 1, sizeof *c->rooms);
     c->waiting = 1; /* held until every request is sent */
-    for (size_t i = 0; c->rooms && i < rep->elements; i++) {
-        const redisReply *e = rep->element[i];
-        const char *at = e->type == REDIS_REPLY_STRING ? strchr(e->str, '@') : NULL;
+    for (size_t i = 0; c->rooms && i < n; i++) {
+        const char *room = rdb_str(rep->element[i]);
+        const char *at = room ? strchr(room, '@') : NULL;
         /* The list is per domain; a room of another service is not ours to
          * seat or to tidy, whatever the list says. */
-        if (!at || strcmp(at + 1, c->m->domain) != 0 || !(c->rooms[c->nrooms] = strdup(e->str)))
+        if (!at || strcmp(at + 1, c->m->domain) != 0 || !(c->rooms[c->nrooms] = strdup(room)))
             continue;
         ask_room(c, c->rooms[c->nrooms++]);
     }
@@ -356,7 +356,7 @@ static void on_live_rooms(void *ud, redisReply *rep)
 void muc_occstore_load(muc_store *st, muc *m, void (*done)(void *ud, int sessions), void *ud)
 {
     occ_load *c = st ? calloc(1, sizeof *c) : NULL;
-    char *live = c ? muc_store_key(st, "live", m->domain) : NULL;
+    char *live = c ? muc_store_key(st, KEY_MUC_LIVE, m->domain) : NULL;
     if (!live || rdb_command(muc_store_rdb(st), on_live_rooms, c, "SMEMBERS %s", live) < 0) {
         free(c);
         free(live);

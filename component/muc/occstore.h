@@ -20,8 +20,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "room.h"
-#include "store.h"
+#include "muc/room.h"
+#include "muc/store.h"
 
 /* Writes the records of every session of o (after it joined, or its
  * presence, nickname or role changed). */

@@ -5,10 +5,11 @@
 #include <string.h>
 
 #include "log.h"
+#include "muc/fanout.h"
+#include "muc/history.h"
+#include "muc/message.h"
+#include "muc/presence.h"
 #include "ns.h"
-#include "occstore.h"
-#include "room.h"
-#include "store.h"
 
 /* Whether `viewer` may see the real JID of occupants (XEP-0045 "whois"). */
 static bool sees_jids(const muc_room *r, const muc_occupant *viewer)
@@ -57,34 +58,46 @@ void muc_presence_write(muc_room *r, buf *b, const muc_occupant *o, const muc_se
     buf_puts(b, "\"/></presence>");
 }
 
+/* One presence of `o` for everyone, with 110 first among the codes its
+ * own sessions get. */
+typedef struct presence_out {
+    muc_room *r;
+    const muc_occupant *o;
+    const char *type, *extra_item, *extra_x;
+    const int *codes;
+    size_t ncodes;
+    int self[8];
+    size_t nself;
+} presence_out;
+
+static void write_presence(void *ud, buf *b, const muc_occupant *p, const muc_session *to)
+{
+    const presence_out *po = ud;
+    bool self = p == po->o;
+    muc_presence_write(po->r, b, po->o, to, po->type, self ? po->self : po->codes,
+                       self ? po->nself : po->ncodes, po->extra_item, po->extra_x);
+}
+
+static void presence_out_init(presence_out *po, muc_room *r, const muc_occupant *o,
+                              const char *type, const int *codes, size_t ncodes,
+                              const char *extra_item, const char *extra_x)
+{
+    *po = (presence_out){r, o, type, extra_item, extra_x, codes, ncodes, {110}, 1};
+    for (size_t i = 0; i < ncodes && po->nself < 8; i++)
+        po->self[po->nself++] = codes[i];
+}
+
 void muc_presence_broadcast(muc_room *r, const muc_occupant *o, const char *type, const int *codes,
                             size_t ncodes, const char *extra_item, const char *extra_x)
 {
     /* What others learn of an occupant is what a restart must know:
      * whenever its presence goes out (it joined, or its status, nick or
-     * role changed), its record in Redis follows. */
+     * role changed), its record follows. */
     if (!type)
-        muc_occstore_save(r->svc->store, r, o);
-    buf *b = r->svc->sink.begin(r->svc->sink.ud);
-    if (!b)
-        return;
-    int self_codes[8];
-    size_t nself = 0;
-    self_codes[nself++] = 110;
-    for (size_t i = 0; i < ncodes && nself < 8; i++)
-        self_codes[nself++] = codes[i];
-    for (size_t i = 0; i < r->noccupants; i++) {
-        const muc_occupant *p = r->occupants[i];
-        for (size_t j = 0; j < p->nsessions; j++) {
-            if (p == o)
-                muc_presence_write(r, b, o, p->sessions[j], type, self_codes, nself, extra_item,
-                                   extra_x);
-            else
-                muc_presence_write(r, b, o, p->sessions[j], type, codes, ncodes, extra_item,
-                                   extra_x);
-        }
-    }
-    r->svc->sink.commit(r->svc->sink.ud);
+        muc_changed(r->svc, &(muc_change){.kind = MUC_OCCUPANT, .room = r, .occupant = o});
+    presence_out po;
+    presence_out_init(&po, r, o, type, codes, ncodes, extra_item, extra_x);
+    muc_fanout(r, NULL, write_presence, &po);
 }
 
 /* The part of a client's presence that others see: everything but the MUC
@@ -112,15 +125,9 @@ void muc_session_leave(muc_room *r, muc_session *s, const int *codes, size_t nco
     muc_occupant *o = s->occ;
     if (o->nsessions > 1) {
         /* Another session stays under this nick: only this one leaves. */
-        buf *b = r->svc->sink.begin(r->svc->sink.ud);
-        if (b) {
-            int self[8] = {110};
-            size_t n = 1;
-            for (size_t i = 0; i < ncodes && n < 8; i++)
-                self[n++] = codes[i];
-            muc_presence_write(r, b, o, s, "unavailable", self, n, NULL, NULL);
-            r->svc->sink.commit(r->svc->sink.ud);
-        }
+        presence_out po;
+        presence_out_init(&po, r, o, "unavailable", codes, ncodes, NULL, NULL);
+        muc_fanout(r, &(muc_audience){.session = s}, write_presence, &po);
         muc_session_remove(r, s);
         return;
     }
@@ -216,33 +223,44 @@ static const char *refusal(const muc_room *r, muc_aff aff, const xml_node *st, b
  * present; its own presence with 110 and `codes` (to everyone when
  * tell_all, else to it alone); then the history (unless the room is new)
  * and the subject, which tells the client the join is complete. */
-static void welcome(muc *m, muc_room *r, muc_session *s, const xml_node *st, const int *codes,
+static void write_others(void *ud, buf *b, const muc_occupant *p, const muc_session *to)
+{
+    muc_room *r = ud;
+    for (size_t i = 0; i < r->noccupants; i++)
+        if (r->occupants[i] != p)
+            muc_presence_write(r, b, r->occupants[i], to, NULL, NULL, 0, NULL, NULL);
+}
+
+typedef struct catch_up {
+    muc_room *r;
+    const xml_node *hist; /* the join's <history/>, NULL: none asked */
+    bool history;         /* the room is not new */
+} catch_up;
+
+static void write_catch_up(void *ud, buf *b, const muc_occupant *p, const muc_session *to)
+{
+    (void)p;
+    const catch_up *cu = ud;
+    if (cu->history)
+        muc_history_send(cu->r, b, to, cu->hist);
+    muc_subject_send(cu->r, b, to);
+}
+
+static void welcome(muc_room *r, muc_session *s, const xml_node *st, const int *codes,
                     size_t ncodes, bool tell_all, bool history)
 {
-    muc_occupant *o = s->occ;
-    buf *b = m->sink.begin(m->sink.ud);
-    for (size_t i = 0; b && i < r->noccupants; i++) {
-        if (r->occupants[i] != o)
-            muc_presence_write(r, b, r->occupants[i], s, NULL, NULL, 0, NULL, NULL);
-    }
-    if (b)
-        m->sink.commit(m->sink.ud);
+    const muc_audience only_s = {.session = s};
+    muc_fanout(r, &only_s, write_others, r);
     if (tell_all) {
-        muc_presence_broadcast(r, o, NULL, codes, ncodes, NULL, NULL);
-    } else if ((b = m->sink.begin(m->sink.ud))) {
-        int self[4] = {110};
-        for (size_t i = 0; i < ncodes && i < 3; i++)
-            self[i + 1] = codes[i];
-        muc_presence_write(r, b, o, s, NULL, self, ncodes + 1, NULL, NULL);
-        m->sink.commit(m->sink.ud);
+        muc_presence_broadcast(r, s->occ, NULL, codes, ncodes, NULL, NULL);
+    } else {
+        presence_out po;
+        presence_out_init(&po, r, s->occ, NULL, codes, ncodes, NULL, NULL);
+        muc_fanout(r, &only_s, write_presence, &po);
     }
-    if (!(b = m->sink.begin(m->sink.ud)))
-        return;
     const xml_node *x = xml_child(st, "x", NS_MUC);
-    if (history)
-        muc_history_send(r, b, s, x ? xml_child(x, "history", NS_MUC) : NULL);
-    muc_subject_send(r, b, s);
-    m->sink.commit(m->sink.ud);
+    catch_up cu = {r, x ? xml_child(x, "history", NS_MUC) : NULL, history};
+    muc_fanout(r, &only_s, write_catch_up, &cu);
 }
 
 static void join(muc *m, muc_room *r, const xml_node *st, const char *full, const char *bare,
@@ -296,11 +314,11 @@ static void join(muc *m, muc_room *r, const xml_node *st, const char *full, cons
      * restart can seat them again (occstore.c); a room that was empty is
      * listed again. */
     if (created)
-        muc_store_save_room(m->store, r);
+        muc_room_changed(r, MUC_ROOM_STATE);
     else if (r->noccupants == 1 && new_occupant)
-        muc_occstore_joined(m->store, r);
+        muc_room_changed(r, MUC_ROOM_OCCUPIED);
     if (!new_occupant)
-        muc_occstore_save_session(m->store, r, s);
+        muc_changed(m, &(muc_change){.kind = MUC_SESSION_JOINED, .room = r, .session = s});
     int codes[3];
     size_t n = 0;
     if (r->cfg.whois == WHO_ANYONE)
@@ -308,13 +326,13 @@ static void join(muc *m, muc_room *r, const xml_node *st, const char *full, cons
     if (created)
         codes[n++] = 201;
     /* (Another session of someone already present: only it learns.) */
-    welcome(m, r, s, st, codes, n, new_occupant, !created);
+    welcome(r, s, st, codes, n, new_occupant, !created);
 }
 
 /* A session already in the room sends a join again: its client lost track
  * (it rejoins after a restart of ours or of its own, say). It gets what a
  * join gets; the others hear of it only if its presence changed. */
-static void rejoin(muc *m, muc_room *r, muc_session *s, const xml_node *st)
+static void rejoin(muc_room *r, muc_session *s, const xml_node *st)
 {
     char *payload = presence_payload(st);
     bool changed = payload && strcmp(payload, s->pres) != 0;
@@ -326,41 +344,34 @@ static void rejoin(muc *m, muc_room *r, muc_session *s, const xml_node *st)
     size_t n = 0;
     if (r->cfg.whois == WHO_ANYONE)
         codes[n++] = 100;
-    welcome(m, r, s, st, codes, n, changed, true);
+    welcome(r, s, st, codes, n, changed, true);
 }
 
-void muc_presence(muc *m, muc_room *r, const xml_node *st, const jid *from, const jid *to)
+void muc_presence(muc *m, muc_room *r, const stanza_ctx *c)
 {
-    const char *type = xml_attr(st, "type");
-    char *full = jid_full(from);
-    char *bare = jid_bare(from);
+    const xml_node *st = c->st;
+    const jid *to = &c->to;
+    const char *type = c->type;
+    const char *full = c->from_full, *bare = c->from_bare;
     if (!full || !bare)
-        goto done;
+        return;
     muc_session *s = r ? muc_session_by_jid(r, full) : NULL;
     if (type && (strcmp(type, "unavailable") == 0 || strcmp(type, "error") == 0)) {
         /* An error presence from an occupant means its client is gone. */
         if (s)
             muc_session_leave(r, s, NULL, 0);
-        goto done;
-    }
-    if (type) {
+    } else if (type) {
         /* Subscriptions and probes have no meaning for a room. */
         muc_error(m, st, STANZA_ERR_SERVICE_UNAVAILABLE, NULL);
-        goto done;
-    }
-    if (!to->resource) {
+    } else if (!to->resource) {
         muc_error(m, st, STANZA_ERR_JID_MALFORMED, "a nickname is required");
-        goto done;
-    }
-    if (!s)
+    } else if (!s) {
         join(m, r, st, full, bare, to->resource, to->local);
-    else if (strcmp(s->occ->nick, to->resource) == 0 && xml_child(st, "x", NS_MUC))
-        rejoin(m, r, s, st);
-    else if (strcmp(s->occ->nick, to->resource) == 0)
+    } else if (strcmp(s->occ->nick, to->resource) == 0 && xml_child(st, "x", NS_MUC)) {
+        rejoin(r, s, st);
+    } else if (strcmp(s->occ->nick, to->resource) == 0) {
         update(r, s, st);
-    else
+    } else {
         change_nick(m, r, s, st, to->resource);
-done:
-    free(full);
-    free(bare);
+    }
 }

@@ -26,8 +26,9 @@
 #include <string.h>
 
 #include "log.h"
+#include "muc/presence.h"
+#include "muc/recheck.h"
 #include "ns.h"
-#include "room.h"
 
 #define CHECK_PREFIX "stoa-rc."
 /* Checks in flight at once, whatever the rate: answers that do not come
@@ -50,7 +51,6 @@ struct muc_recheck {
     hmap flight; /* id -> check */
     check *oldest, *newest;
     uint64_t seq;
-    size_t unverified;
     unsigned kept, gone; /* since the last report */
     double started;
 };
@@ -137,29 +137,13 @@ void muc_recheck_add(muc *m, muc_room *r, muc_session *s)
     }
     if (idle)
         rc->started = muc_now(m);
-    s->unverified = true;
-    rc->unverified++;
-}
-
-void muc_recheck_settle(muc *m, muc_session *s)
-{
-    if (s->unverified && m->recheck) {
-        s->unverified = false;
-        m->recheck->unverified--;
-    }
+    muc_session_unverify(m, s);
 }
 
 void muc_recheck_heard(muc *m, muc_session *s)
 {
-    if (s->unverified) {
-        muc_recheck_settle(m, s);
+    if (muc_session_settle(m, s) && m->recheck)
         m->recheck->kept++;
-    }
-}
-
-size_t muc_recheck_unverified(const muc *m)
-{
-    return m->recheck ? m->recheck->unverified : 0;
 }
 
 void muc_recheck_all(muc *m)
@@ -201,7 +185,7 @@ void muc_recheck_pause(muc *m)
             muc_session *s = NULL;
             muc_room *r = muc_room_get(m, c->room);
             if (r && (s = muc_session_by_jid(r, c->full)))
-                muc_recheck_settle(m, s);
+                muc_session_settle(m, s);
             check_free(c);
         }
     }
@@ -244,7 +228,7 @@ static void remove_session(muc *m, muc_room *r, muc_session *s, const char *why)
 {
     static const int c333[] = {333};
     log_info("muc: %s: %s removed: %s", r->jid, s->occ->nick, why);
-    muc_recheck_settle(m, s);
+    muc_session_settle(m, s);
     m->recheck->gone++;
     muc_session_leave(r, s, c333, 1);
 }
@@ -276,20 +260,20 @@ static bool gone_error(stanza_error e)
     }
 }
 
-bool muc_recheck_answer(muc *m, muc_room *r, const xml_node *iq, const jid *from)
+bool muc_recheck_answer(muc *m, muc_room *r, const stanza_ctx *ctx)
 {
     struct muc_recheck *rc = m->recheck;
+    const xml_node *iq = ctx->st;
     const char *id = xml_attr(iq, "id");
-    const char *type = xml_attr(iq, "type");
+    const char *type = ctx->type;
     if (!rc || !id || !type || strncmp(id, CHECK_PREFIX, strlen(CHECK_PREFIX)) != 0 ||
         (strcmp(type, "result") != 0 && strcmp(type, "error") != 0))
         return false;
     check *c = hmap_get(&rc->flight, id);
-    char *full = jid_full(from);
+    const char *full = ctx->from_full;
     /* Only the session asked (or its server, which speaks from its address)
      * settles a check; anything else is dropped and the check waits on. */
     bool asked = c && full && strcmp(c->full, full) == 0 && strcmp(c->room, r->local) == 0;
-    free(full);
     if (!asked)
         return true;
     unlink_flight(rc, c);
@@ -349,7 +333,7 @@ bool muc_recheck_tick(muc *m)
         }
         if (ask(m, r, s, c) < 0) {
             if (push(rc, c, true) < 0) {
-                muc_recheck_settle(m, s);
+                muc_session_settle(m, s);
                 check_free(c);
             }
             break;

@@ -1,27 +1,15 @@
-/* The MUC core: the service's room registry, rooms, occupants, sessions and
- * affiliations, and routing of stanzas to the feature files. */
-#include "room.h"
-#include "occstore.h"
-#include "store.h"
+/* The MUC core's data model (room.h): rooms, occupants, sessions,
+ * affiliations, the history ring and the identifiers. It sends nothing and
+ * stores nothing: what persistence must know it learns from muc_changed. */
+#include "muc/room.h"
 
 #include <gnutls/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
-#include "log.h"
-#include "ns.h"
 #include "safety/ublock.h"
-
-static double real_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 double muc_now(const muc *m)
 {
@@ -40,155 +28,26 @@ static char *attr_escape(const char *s)
     return r;
 }
 
-/* ---- service ---- */
+/* ---- what changed ---- */
 
-muc *muc_new(const muc_config *cfg, const out *sink)
+void muc_set_change_hook(muc *m, muc_change_fn fn, void *ud)
 {
-    muc *m = calloc(1, sizeof *m);
-    if (!m)
-        return NULL;
-    m->domain = strdup(cfg->domain);
-    size_t nt = 0;
-    while (cfg->topics && cfg->topics[nt])
-        nt++;
-    m->topics = calloc(nt + 1, sizeof *m->topics);
-    if (!m->domain || !m->topics) {
-        muc_free(m);
-        return NULL;
-    }
-    for (size_t i = 0; i < nt; i++) {
-        if (!(m->topics[i] = strdup(cfg->topics[i]))) {
-            muc_free(m);
-            return NULL;
-        }
-    }
-    m->history_default = cfg->history_default;
-    m->history_max = cfg->history_max;
-    m->max_rooms = cfg->max_rooms;
-    m->now = cfg->now ? cfg->now : real_now;
-    if (cfg->seed) {
-        m->id_key[0] = cfg->seed;
-        m->id_key[1] = cfg->seed * 0x9E3779B97F4A7C15ULL;
-    } else if (getrandom(m->id_key, sizeof m->id_key, 0) != (ssize_t)sizeof m->id_key) {
-        m->id_key[0] = (uint64_t)real_now();
-        m->id_key[1] = (uint64_t)(uintptr_t)m;
-    }
-    m->sink = *sink;
-    m->links_policy = cfg->links_policy;
-    m->stranger_seconds = cfg->stranger_seconds;
-    m->recheck = muc_recheck_new(cfg->recheck_rate, cfg->recheck_timeout);
-    if (!m->recheck) {
-        muc_free(m);
-        return NULL;
-    }
-    return m;
+    m->on_change = fn;
+    m->change_ud = ud;
 }
 
-void muc_set_ublock(muc *m, struct ublock *ub)
+void muc_changed(muc *m, const muc_change *c)
 {
-    m->ublock = ub;
+    if (m->on_change)
+        m->on_change(m->change_ud, c);
 }
 
-bool muc_is_occupant(muc *m, const char *local, const char *full)
+void muc_room_changed(muc_room *r, muc_change_kind kind)
 {
-    muc_room *r = muc_room_get(m, local);
-    return r && muc_session_by_jid(r, full);
+    muc_changed(r->svc, &(muc_change){.kind = kind, .room = r});
 }
 
-unsigned muc_room_message_rate(muc *m, const char *local)
-{
-    muc_room *r = muc_room_get(m, local);
-    return r ? r->cfg.message_rate : 0;
-}
-
-void muc_free(muc *m)
-{
-    if (!m)
-        return;
-    size_t it = 0;
-    void *v;
-    /* Destroying edits the map; collect first. */
-    while (m->rooms.count && hmap_next(&m->rooms, &it, NULL, &v)) {
-        muc_room_destroy(v);
-        it = 0;
-    }
-    hmap_free(&m->rooms);
-    muc_recheck_free(m->recheck);
-    for (size_t i = 0; m->topics && m->topics[i]; i++)
-        free(m->topics[i]);
-    free(m->topics);
-    free(m->domain);
-    free(m);
-}
-
-void muc_set_store(muc *m, struct muc_store *store)
-{
-    m->store = store;
-}
-
-void muc_shutdown(muc *m, bool announce)
-{
-    static const int c332[] = {110, 332};
-    /* Leaving edits the map of rooms: collect first. */
-    size_t n = 0, it = 0;
-    void *v;
-    muc_room **rooms = announce && m->rooms.count ? calloc(m->rooms.count, sizeof *rooms) : NULL;
-    while (rooms && hmap_next(&m->rooms, &it, NULL, &v))
-        rooms[n++] = v;
-    for (size_t i = 0; i < n; i++) {
-        muc_room *r = rooms[i];
-        /* Each is told of its own departure only: everyone's to everyone
-         * would be the square of a room's size. */
-        buf *b = m->sink.begin(m->sink.ud);
-        for (size_t k = 0; b && k < r->noccupants; k++) {
-            const muc_occupant *o = r->occupants[k];
-            for (size_t j = 0; j < o->nsessions; j++)
-                muc_presence_write(r, b, o, o->sessions[j], "unavailable", c332, 2, NULL, NULL);
-        }
-        if (b)
-            m->sink.commit(m->sink.ud);
-        while (r->noccupants)
-            muc_occupant_remove(r, r->occupants[r->noccupants - 1]);
-        muc_room_reap(r);
-    }
-    free(rooms);
-    /* From here the records in Redis stay as they are: freeing the rooms
-     * at exit is not everyone leaving. */
-    m->store = NULL;
-}
-
-unsigned muc_room_count(const muc *m)
-{
-    return (unsigned)m->rooms.count;
-}
-
-unsigned muc_occupant_count(const muc *m)
-{
-    return m->occupants;
-}
-
-void muc_send(muc *m, const xml_node *st)
-{
-    out_stanza(&m->sink, st);
-}
-
-void muc_result(muc *m, const xml_node *iq)
-{
-    xml_node *r = stanza_iq_result(iq);
-    if (r) {
-        muc_send(m, r);
-        xml_free(r);
-    }
-}
-
-void muc_error(muc *m, const xml_node *st, stanza_error e, const char *text)
-{
-    xml_node *r = stanza_error_reply(st, e, text, NULL);
-    if (r) {
-        muc_send(m, r);
-        xml_free(r);
-    }
-}
+/* ---- identifiers ---- */
 
 bool muc_valid_stanza_id(const char *s)
 {
@@ -201,24 +60,6 @@ bool muc_valid_stanza_id(const char *s)
     return true;
 }
 
-void muc_room_notice(muc_room *r, const char *rest, size_t len)
-{
-    buf *b = r->svc->sink.begin(r->svc->sink.ud);
-    if (!b)
-        return;
-    for (size_t i = 0; i < r->noccupants; i++) {
-        const muc_occupant *o = r->occupants[i];
-        for (size_t j = 0; j < o->nsessions; j++) {
-            buf_puts(b, "<message from=\"");
-            buf_puts(b, r->jid_attr);
-            buf_puts(b, "\" to=\"");
-            buf_puts(b, o->sessions[j]->jid_attr);
-            buf_append(b, rest, len);
-        }
-    }
-    r->svc->sink.commit(r->svc->sink.ud);
-}
-
 void muc_new_stanza_id(muc *m, char out[17])
 {
     /* Time-ordered (milliseconds in the high bits) and unique (a counter
@@ -226,6 +67,39 @@ void muc_new_stanza_id(muc *m, char out[17])
     uint64_t t = (uint64_t)(muc_now(m) * 1000.0) << 12;
     m->next_seq = t > m->next_seq ? t : m->next_seq + 1;
     snprintf(out, 17, "%016llx", (unsigned long long)m->next_seq);
+}
+
+int muc_mac(const muc *m, char *out, size_t hexlen, const char *label, ...)
+{
+    /* The key is the 16 bytes the secret's 32 hex digits spell, as Redis
+     * keeps it ({p}muc:secret). */
+    unsigned char key[16], mac[32];
+    for (int i = 0; i < 16; i++)
+        key[i] = (unsigned char)(m->id_key[i / 8] >> (56 - 8 * (i % 8)));
+    out[0] = '\0';
+    gnutls_hmac_hd_t h;
+    if (hexlen > 2 * sizeof mac || gnutls_hmac_init(&h, GNUTLS_MAC_SHA256, key, sizeof key) < 0)
+        return -1;
+    int rc = gnutls_hmac(h, label, strlen(label) + 1);
+    va_list ap;
+    va_start(ap, label);
+    for (const char *f; rc >= 0 && (f = va_arg(ap, const char *));)
+        rc = gnutls_hmac(h, f, strlen(f) + 1);
+    va_end(ap);
+    gnutls_hmac_deinit(h, mac);
+    if (rc < 0)
+        return -1;
+    for (size_t i = 0; i < hexlen; i++)
+        out[i] = "0123456789abcdef"[(mac[i / 2] >> (i % 2 ? 0 : 4)) & 15];
+    out[hexlen] = '\0';
+    return 0;
+}
+
+void muc_occupant_id_for(const muc *m, const char *room_jid, const char *bare, char out[33])
+{
+    /* Keyed by the service secret, so the id is stable for one person in one
+     * room yet reveals nothing about the real JID (XEP-0421 section 4). */
+    muc_mac(m, out, 32, "occupant-id", room_jid, bare, (const char *)NULL);
 }
 
 /* ---- names ---- */
@@ -378,9 +252,19 @@ bool muc_room_reap(muc_room *r)
     if (r->noccupants > 0 || r->cfg.persistent)
         return false;
     /* A temporary room's archive goes with it. */
-    muc_store_drop_room(r->svc->store, r->jid);
+    muc_room_changed(r, MUC_ROOM_GONE);
     muc_room_destroy(r);
     return true;
+}
+
+void muc_room_config_free(muc_room_config *c)
+{
+    free(c->name);
+    free(c->description);
+    free(c->lang);
+    free(c->topic);
+    free(c->password);
+    memset(c, 0, sizeof *c);
 }
 
 /* ---- affiliations ---- */
@@ -477,39 +361,6 @@ static char *occupant_from(const muc_room *r, const char *nick)
     return e;
 }
 
-int muc_mac(const muc *m, char *out, size_t hexlen, const char *label, ...)
-{
-    /* The key is the 16 bytes the secret's 32 hex digits spell, as Redis
-     * keeps it ({p}muc:secret). */
-    unsigned char key[16], mac[32];
-    for (int i = 0; i < 16; i++)
-        key[i] = (unsigned char)(m->id_key[i / 8] >> (56 - 8 * (i % 8)));
-    out[0] = '\0';
-    gnutls_hmac_hd_t h;
-    if (hexlen > 2 * sizeof mac || gnutls_hmac_init(&h, GNUTLS_MAC_SHA256, key, sizeof key) < 0)
-        return -1;
-    int rc = gnutls_hmac(h, label, strlen(label) + 1);
-    va_list ap;
-    va_start(ap, label);
-    for (const char *f; rc >= 0 && (f = va_arg(ap, const char *));)
-        rc = gnutls_hmac(h, f, strlen(f) + 1);
-    va_end(ap);
-    gnutls_hmac_deinit(h, mac);
-    if (rc < 0)
-        return -1;
-    for (size_t i = 0; i < hexlen; i++)
-        out[i] = "0123456789abcdef"[(mac[i / 2] >> (i % 2 ? 0 : 4)) & 15];
-    out[hexlen] = '\0';
-    return 0;
-}
-
-void muc_occupant_id_for(const muc *m, const char *room_jid, const char *bare, char out[33])
-{
-    /* Keyed by the service secret, so the id is stable for one person in one
-     * room yet reveals nothing about the real JID (XEP-0421 section 4). */
-    muc_mac(m, out, 32, "occupant-id", room_jid, bare, (const char *)NULL);
-}
-
 muc_occupant *muc_occupant_add(muc_room *r, const char *nick, const char *bare)
 {
     if (r->noccupants == r->occ_cap) {
@@ -566,10 +417,29 @@ muc_session *muc_session_add(muc_room *r, muc_occupant *o, const char *full)
     return s;
 }
 
+void muc_session_unverify(muc *m, muc_session *s)
+{
+    if (!s->unverified) {
+        s->unverified = true;
+        m->unverified++;
+    }
+}
+
+bool muc_session_settle(muc *m, muc_session *s)
+{
+    if (!s->unverified)
+        return false;
+    s->unverified = false;
+    m->unverified--;
+    return true;
+}
+
 static void session_free(muc_room *r, muc_session *s, bool emptied)
 {
-    muc_occstore_forget(r->svc->store, r, s->jid, emptied);
-    muc_recheck_settle(r->svc, s);
+    muc_changed(
+        r->svc,
+        &(muc_change){.kind = MUC_SESSION_LEFT, .room = r, .full = s->jid, .emptied = emptied});
+    muc_session_settle(r->svc, s);
     hmap_del(&r->by_jid, s->jid);
     free(s->jid);
     free(s->jid_attr);
@@ -631,90 +501,70 @@ int muc_occupant_rename(muc_room *r, muc_occupant *o, const char *nick)
     return 0;
 }
 
-/* ---- routing ---- */
+/* ---- the history ring ---- */
 
-static void handle_iq(muc *m, muc_room *r, const xml_node *st, const jid *from, const jid *to)
+static void entry_clear(muc_history_entry *e)
 {
-    const char *type = xml_attr(st, "type");
-    bool answer = type && (strcmp(type, "result") == 0 || strcmp(type, "error") == 0);
-    const xml_node *q = stanza_iq_payload(st);
-    if (!answer && (!type || (strcmp(type, "get") != 0 && strcmp(type, "set") != 0) || !q)) {
-        muc_error(m, st, STANZA_ERR_BAD_REQUEST, NULL);
+    free(e->nick);
+    free(e->payload);
+    free(e->stanza_id);
+    memset(e, 0, sizeof *e);
+}
+
+void muc_history_free(muc_room *r)
+{
+    for (size_t i = 0; i < r->hist_cap; i++)
+        entry_clear(&r->history[i]);
+    free(r->history);
+    r->history = NULL;
+    r->hist_cap = r->hist_len = r->hist_head = 0;
+}
+
+muc_history_entry *muc_history_at(const muc_room *r, size_t i)
+{
+    return &r->history[(r->hist_head + r->hist_cap - r->hist_len + i) % r->hist_cap];
+}
+
+void muc_history_resize(muc_room *r, unsigned n)
+{
+    if (n == r->hist_cap)
         return;
-    }
-    const char *ns = q && xml_ns(q) ? xml_ns(q) : "";
-    if (to->resource) {
-        /* XEP-0410: a ping to one's own occupant address tells a client
-         * whether it is still joined; the room answers it. */
-        char *full = jid_full(from);
-        muc_session *s = full ? muc_session_by_jid(r, full) : NULL;
-        free(full);
-        if (!answer && strcmp(ns, NS_PING) == 0 && s && strcmp(s->occ->nick, to->resource) == 0)
-            muc_result(m, st);
+    muc_history_entry *h = n ? calloc(n, sizeof *h) : NULL;
+    if (n && !h)
+        return; /* keep the old ring; the room works with it */
+    size_t keep = r->hist_len < n ? r->hist_len : n;
+    /* Keep the newest `keep` entries, oldest first. */
+    for (size_t i = 0; i < r->hist_len; i++) {
+        muc_history_entry *e = muc_history_at(r, i);
+        if (i >= r->hist_len - keep)
+            h[i - (r->hist_len - keep)] = *e;
         else
-            muc_iq_to_occupant(m, r, st, from, to);
-        return;
+            entry_clear(e);
     }
-    if (answer)
-        return; /* the room asks nothing, and answers are never answered */
-    if (strcmp(ns, NS_DISCO_INFO) == 0 || strcmp(ns, NS_DISCO_ITEMS) == 0)
-        muc_room_disco(m, r, st, q);
-    else if (strcmp(ns, NS_MUC_OWNER) == 0)
-        muc_owner(m, r, st, q, from);
-    else if (strcmp(ns, NS_MUC_ADMIN) == 0)
-        muc_admin(m, r, st, q, from);
-    else if (strcmp(ns, "urn:xmpp:mam:2") == 0)
-        muc_mam(m, r, st, q, from);
-    else if (muc_is_moderation(q) && strcmp(type, "set") == 0)
-        muc_moderate(m, r, st, q, from);
-    else if (strcmp(ns, NS_PING) == 0 && strcmp(type, "get") == 0) {
-        muc_result(m, st);
-    } else
-        muc_error(m, st, STANZA_ERR_SERVICE_UNAVAILABLE, NULL);
+    free(r->history);
+    r->history = h;
+    r->hist_cap = n;
+    r->hist_len = keep;
+    r->hist_head = n ? keep % n : 0;
 }
 
-/* A session being checked (recheck.c) that sends something is there. Not
- * an error, nor an IQ answer: a server sends those for a session that is
- * gone, from its address. */
-static void notice(muc *m, muc_room *r, const xml_node *st, const jid *from)
+void muc_history_add(muc_room *r, const muc_occupant *o, const char *payload, const char *stanza_id,
+                     double stamp)
 {
-    if (stanza_is_unanswerable(st))
+    if (r->hist_cap == 0)
         return;
-    char *full = jid_full(from);
-    muc_session *s = full ? muc_session_by_jid(r, full) : NULL;
-    free(full);
-    if (s)
-        muc_recheck_heard(m, s);
-}
-
-void muc_handle(muc *m, const xml_node *st, const jid *from, const jid *to)
-{
-    const char *name = xml_name(st);
-    muc_room *r = muc_room_get(m, to->local);
-    if (r && muc_recheck_unverified(m))
-        notice(m, r, st, from);
-    /* The answers to the room's own checks, before a locked room hides. */
-    if (r && !to->resource && strcmp(name, "iq") == 0 && muc_recheck_answer(m, r, st, from))
-        return;
-    if (strcmp(name, "presence") == 0) {
-        /* presence.c creates rooms on first join. */
-        muc_presence(m, r, st, from, to);
+    muc_history_entry *e = &r->history[r->hist_head];
+    entry_clear(e);
+    e->nick = strdup(o->nick);
+    e->payload = strdup(payload);
+    e->stanza_id = strdup(stanza_id);
+    if (!e->nick || !e->payload || !e->stanza_id) {
+        entry_clear(e);
         return;
     }
-    /* A locked room (created, not yet configured) exists only for its
-     * owner, who is configuring it. */
-    bool hidden = !r;
-    if (r && r->locked) {
-        char *bare = jid_bare(from);
-        hidden = !bare || muc_room_aff(r, bare) != AFF_OWNER || strcmp(name, "iq") != 0;
-        free(bare);
-    }
-    if (hidden) {
-        muc_error(m, st, STANZA_ERR_ITEM_NOT_FOUND, "no such room");
-        return;
-    }
-    if (strcmp(name, "message") == 0)
-        muc_message(m, r, st, from, to);
-    else
-        handle_iq(m, r, st, from, to);
+    memcpy(e->occupant_id, o->occupant_id, sizeof e->occupant_id);
+    e->stamp = stamp;
+    r->hist_head = (r->hist_head + 1) % r->hist_cap;
+    if (r->hist_len < r->hist_cap)
+        r->hist_len++;
 }

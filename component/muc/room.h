@@ -1,9 +1,18 @@
-/* room: the MUC core's data model, shared by the feature files of muc/ and
- * by nothing else (the rest of the component sees only muc.h).
+/* room: the MUC core's data model: the service's rooms, their occupants,
+ * sessions, affiliations, configuration and history ring, and the
+ * identifiers the service derives. Shared by the files of muc/ and by
+ * nothing else (the rest of the component sees only muc.h).
+ *
+ * The model sends nothing and stores nothing. What must be kept when the
+ * model changes reaches persistence through one hook (muc_changed, below),
+ * which the store sets (persist.c); the feature files say what changed,
+ * never how it is stored. Each feature has a header of its own, and they
+ * depend on each other one way: see muc.c.
  *
  * Ownership: a muc owns its rooms; a room owns its occupants, sessions,
  * affiliation entries and history. Hash map keys point into the values they
- * index (occupant->nick, session->jid, aff->jid, room->local). */
+ * index (occupant->nick, session->jid, aff->jid, room->local). A change
+ * event borrows everything it names for the call. */
 #ifndef STOA_MUC_ROOM_H
 #define STOA_MUC_ROOM_H
 
@@ -14,17 +23,8 @@
 #include "buf.h"
 #include "hmap.h"
 #include "muc.h"
+#include "ns.h"
 #include "stanza.h"
-
-#define NS_MUC_USER "http://jabber.org/protocol/muc#user"
-#define NS_MUC_ADMIN "http://jabber.org/protocol/muc#admin"
-#define NS_MUC_OWNER "http://jabber.org/protocol/muc#owner"
-#define NS_MUC_ROOMINFO "http://jabber.org/protocol/muc#roominfo"
-#define NS_MUC_ROOMCONFIG "http://jabber.org/protocol/muc#roomconfig"
-#define NS_SID "urn:xmpp:sid:0"
-#define NS_OCCUPANT_ID "urn:xmpp:occupant-id:0"
-#define NS_DELAY "urn:xmpp:delay"
-#define NS_CONFERENCE "jabber:x:conference"
 
 typedef enum { AFF_NONE = 0, AFF_OUTCAST, AFF_MEMBER, AFF_ADMIN, AFF_OWNER } muc_aff;
 typedef enum { ROLE_NONE = 0, ROLE_VISITOR, ROLE_PARTICIPANT, ROLE_MODERATOR } muc_role;
@@ -114,15 +114,43 @@ typedef struct muc_room {
     muc_history_entry *history; /* ring of cfg.history_length */
     size_t hist_cap, hist_len, hist_head;
     double created;
-    char *occ_key; /* owned: its occupants' key in Redis, made on first use */
+    char *occ_key; /* owned: occstore.c's key for its occupants, made on first use */
 } muc_room;
+
+/* ---- what changed, for persistence ---- */
+
+typedef enum {
+    MUC_ROOM_STATE,     /* configuration, affiliations or subject; a room created */
+    MUC_ROOM_GONE,      /* the room is about to be freed: destroyed, or reaped empty */
+    MUC_ROOM_OCCUPIED,  /* someone joined the room while it was empty */
+    MUC_OCCUPANT,       /* o joined, or its presence, nickname or role changed */
+    MUC_SESSION_JOINED, /* s joined under an occupant already present */
+    MUC_SESSION_LEFT,   /* the session `full` left; emptied: nobody is left */
+    MUC_MESSAGE,        /* e was said in the room */
+    MUC_RETRACTED,      /* the message `sid` was retracted */
+} muc_change_kind;
+
+typedef struct muc_change {
+    muc_change_kind kind;
+    muc_room *room;
+    const muc_occupant *occupant;   /* MUC_OCCUPANT */
+    const muc_session *session;     /* MUC_SESSION_JOINED */
+    const char *full;               /* MUC_SESSION_LEFT */
+    bool emptied;                   /* MUC_SESSION_LEFT */
+    const muc_history_entry *entry; /* MUC_MESSAGE */
+    const char *sid;                /* MUC_RETRACTED */
+} muc_change;
+
+typedef void (*muc_change_fn)(void *ud, const muc_change *c);
 
 struct muc_store;
 
 struct muc {
     char *domain;
-    struct muc_store *store; /* NULL: rooms live in memory only */
-    char **topics;           /* NULL-terminated copy */
+    struct muc_store *store; /* NULL: rooms live in memory only (mam.c reads it) */
+    muc_change_fn on_change; /* NULL: nothing is kept */
+    void *change_ud;
+    char **topics; /* NULL-terminated copy */
     unsigned history_default, history_max, max_rooms;
     double (*now)(void);
     uint64_t id_key[2]; /* keys stanza-ids and occupant-ids */
@@ -134,31 +162,58 @@ struct muc {
     int links_policy;      /* linkpol_action */
     double stranger_seconds;
     struct muc_recheck *recheck; /* owned: checks of occupants after a restart */
+    size_t unverified;           /* sessions not yet heard from (recheck.c) */
 };
 
-/* ---- room.c: the core ---- */
+/* ---- the service's rooms ---- */
 muc_room *muc_room_get(muc *m, const char *local);
 /* "local@service" -> the room, when it is one of ours. */
 muc_room *muc_room_by_jid(muc *m, const char *room_jid);
 muc_room *muc_room_create(muc *m, const char *local, const char *owner_bare);
 void muc_room_destroy(muc_room *r);
-/* Drops a temporary room that has nobody left in it. Returns true if gone. */
+/* Drops a temporary room that has nobody left in it (MUC_ROOM_GONE).
+ * Returns true if gone. */
 bool muc_room_reap(muc_room *r);
+void muc_room_config_free(muc_room_config *c);
 
+/* Tells the hook (if any) what changed. */
+void muc_changed(muc *m, const muc_change *c);
+/* The same for a change that names the room alone (MUC_ROOM_STATE,
+ * MUC_ROOM_GONE, MUC_ROOM_OCCUPIED). */
+void muc_room_changed(muc_room *r, muc_change_kind kind);
+void muc_set_change_hook(muc *m, muc_change_fn fn, void *ud);
+
+/* ---- affiliations and roles ---- */
 muc_aff muc_room_aff(const muc_room *r, const char *bare);
 int muc_room_set_aff(muc_room *r, const char *bare, muc_aff aff, const char *reason);
 /* How many owners the room has: nobody may take away the last one. */
 size_t muc_room_owner_count(const muc_room *r);
 muc_role muc_room_default_role(const muc_room *r, muc_aff aff);
 
+/* ---- occupants and sessions ---- */
 muc_occupant *muc_occupant_by_nick(const muc_room *r, const char *nick);
 muc_session *muc_session_by_jid(const muc_room *r, const char *full);
 muc_occupant *muc_occupant_add(muc_room *r, const char *nick, const char *bare);
 muc_session *muc_session_add(muc_room *r, muc_occupant *o, const char *full);
-/* Removes one session; the occupant goes too when it was its last. */
+/* Removes one session (MUC_SESSION_LEFT); the occupant goes too when it
+ * was its last. */
 void muc_session_remove(muc_room *r, muc_session *s);
 void muc_occupant_remove(muc_room *r, muc_occupant *o);
 int muc_occupant_rename(muc_room *r, muc_occupant *o, const char *nick);
+/* A session seated again and not yet heard from (recheck.c asks it), and
+ * settled: muc_session_settle returns whether it was unverified. */
+void muc_session_unverify(muc *m, muc_session *s);
+bool muc_session_settle(muc *m, muc_session *s);
+
+/* ---- the history ring (what history.c replays, the archive's newest) ---- */
+void muc_history_add(muc_room *r, const muc_occupant *o, const char *payload, const char *stanza_id,
+                     double stamp);
+/* The i-th oldest entry (i < r->hist_len). */
+muc_history_entry *muc_history_at(const muc_room *r, size_t i);
+void muc_history_resize(muc_room *r, unsigned n);
+void muc_history_free(muc_room *r);
+
+/* ---- identifiers ---- */
 /* Every identifier the service derives from its secret (m->id_key):
  * HMAC-SHA-256 (RFC 2104, GnuTLS) of label and the fields that follow up to
  * a NULL, each ended by a NUL byte (none can contain one, so two field
@@ -170,7 +225,6 @@ int muc_mac(const muc *m, char *out, size_t hexlen, const char *label, ...)
 /* The XEP-0421 occupant id of bare in room_jid (the desk needs it for
  * people who are not in the room now): muc_mac "occupant-id", 32 digits. */
 void muc_occupant_id_for(const muc *m, const char *room_jid, const char *bare, char out[33]);
-
 /* Whether s has the form of the stanza-ids this service hands out (16 lower
  * hex digits), before it is used to page or to delete. */
 bool muc_valid_stanza_id(const char *s);
@@ -178,104 +232,12 @@ bool muc_valid_stanza_id(const char *s);
 void muc_new_stanza_id(muc *m, char out[17]);
 double muc_now(const muc *m);
 
+/* ---- names ---- */
 const char *muc_aff_name(muc_aff a);
 const char *muc_role_name(muc_role r);
 const char *muc_who_name(muc_who w);
 int muc_aff_parse(const char *s, muc_aff *out);
 int muc_role_parse(const char *s, muc_role *out);
 int muc_who_parse(const char *s, muc_who *out);
-
-/* Sends every session in the room a message from the room itself:
- * <message from="ROOM" to="SESSION" followed by `rest` (which must close
- * the start tag's last attribute quote and the message). */
-void muc_room_notice(muc_room *r, const char *rest, size_t len);
-/* Replies with an error from the room (or the occupant address `from`). */
-void muc_error(muc *m, const xml_node *st, stanza_error e, const char *text);
-/* Answers an IQ with an empty result. */
-void muc_result(muc *m, const xml_node *iq);
-/* Sends a tree. */
-void muc_send(muc *m, const xml_node *st);
-
-/* ---- presence.c ---- */
-void muc_presence(muc *m, muc_room *r, const xml_node *st, const jid *from, const jid *to);
-/* Presence of occupant o as seen by `viewer` (NULL: as broadcast to
- * non-moderators), with extra status codes; appended to b. */
-void muc_presence_write(muc_room *r, buf *b, const muc_occupant *o, const muc_session *to,
-                        const char *type, const int *codes, size_t ncodes, const char *extra_item,
-                        const char *extra_x);
-/* Broadcasts o's presence to everyone (with 110 to o's own sessions). */
-void muc_presence_broadcast(muc_room *r, const muc_occupant *o, const char *type, const int *codes,
-                            size_t ncodes, const char *extra_item, const char *extra_x);
-
-/* Takes session s out of the room, as leaving does: its own sessions are
- * told (110 and codes), and everyone else when it was the occupant's last
- * session; a temporary room left empty goes. */
-void muc_session_leave(muc_room *r, muc_session *s, const int *codes, size_t ncodes);
-
-/* ---- recheck.c: after a restart or a lost link ---- */
-struct muc_recheck *muc_recheck_new(double rate, double timeout);
-void muc_recheck_free(struct muc_recheck *rc);
-/* Marks s unverified and queues a check of its client. */
-void muc_recheck_add(muc *m, muc_room *r, muc_session *s);
-/* s was heard from: it is in the room after all. */
-void muc_recheck_heard(muc *m, muc_session *s);
-/* s needs no check any more (heard from, or leaving). */
-void muc_recheck_settle(muc *m, muc_session *s);
-/* An IQ answer addressed to a room: true when it answers one of our checks
- * (and has been handled). */
-bool muc_recheck_answer(muc *m, muc_room *r, const xml_node *iq, const jid *from);
-/* How many sessions wait to be heard from. */
-size_t muc_recheck_unverified(const muc *m);
-
-/* ---- message.c ---- */
-void muc_message(muc *m, muc_room *r, const xml_node *st, const jid *from, const jid *to);
-/* Sends the current subject (always, even empty) to one session. */
-void muc_subject_send(muc_room *r, buf *b, const muc_session *to);
-
-/* ---- history.c ---- */
-void muc_history_add(muc_room *r, const muc_occupant *o, const char *payload, const char *stanza_id,
-                     double stamp);
-/* Replays history to a joining session, honouring the <history/> limits of
- * its join presence (hist may be NULL). */
-void muc_history_send(muc_room *r, buf *b, const muc_session *to, const xml_node *hist);
-void muc_history_resize(muc_room *r, unsigned n);
-void muc_history_free(muc_room *r);
-
-/* ---- disco.c ---- */
-void muc_room_disco(muc *m, muc_room *r, const xml_node *iq, const xml_node *q);
-
-/* ---- owner.c ---- */
-void muc_owner(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const jid *from);
-void muc_room_config_free(muc_room_config *c);
-/* Tells every occupant the room is gone (with an optional alternate venue
- * and reason), then destroys it. */
-void muc_room_destroy_announced(muc *m, muc_room *r, const char *alt, const char *reason);
-
-/* ---- mam.c ---- */
-void muc_mam(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const jid *from);
-
-/* ---- moderation.c ---- */
-bool muc_is_moderation(const xml_node *q);
-void muc_moderate(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const jid *from);
-
-/* ---- search.c ---- */
-bool muc_is_search(const xml_node *q);
-void muc_search(muc *m, const xml_node *iq, const xml_node *q);
-
-/* ---- iqfwd.c ---- */
-/* An IQ to room/nick: a request is forwarded to that occupant, an answer
- * to a forwarded request goes back to the asker. */
-void muc_iq_to_occupant(muc *m, muc_room *r, const xml_node *st, const jid *from, const jid *to);
-
-/* ---- admin.c ---- */
-/* The rest of an <item/> in a presence that sends someone away:
- * "><actor nick='..'/><reason>..</reason></item>" (actor and an empty reason
- * left out). Caller frees; NULL on OOM. */
-char *muc_item_children(const char *actor, const char *reason);
-/* Sends o away with a status (307 kicked, 301 banned, 321 no longer a
- * member), actor and reason, and removes it; the room is not reaped. */
-void muc_occupant_expel(muc_room *r, muc_occupant *o, int code, const char *actor,
-                        const char *reason);
-void muc_admin(muc *m, muc_room *r, const xml_node *iq, const xml_node *q, const jid *from);
 
 #endif

@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "room.h"
-#include "store.h"
+#include "muc/admin.h"
+#include "muc/presence.h"
+#include "muc/room.h"
 
 bool muc_room_exists(muc *m, const char *room_jid)
 {
@@ -162,7 +163,7 @@ int muc_ban_from_room(muc *m, const char *room_jid, const char *bare, const char
         return -1;
     if (muc_room_set_aff(r, bare, AFF_OUTCAST, reason) < 0)
         return -1;
-    muc_store_save_room(m->store, r);
+    muc_room_changed(r, MUC_ROOM_STATE);
     expel_in(r, bare, false, 301, NULL, reason);
     muc_room_reap(r);
     return 0;
@@ -224,7 +225,7 @@ unsigned muc_erase_jid(muc *m, const char *bare, unsigned *history, unsigned *ke
         } else if (e) {
             muc_room_set_aff(r, bare, AFF_NONE, NULL);
             dropped++;
-            muc_store_save_room(m->store, r);
+            muc_room_changed(r, MUC_ROOM_STATE);
         }
         char oid[33];
         muc_occupant_id_for(m, r->jid, bare, oid);
@@ -232,7 +233,7 @@ unsigned muc_erase_jid(muc *m, const char *bare, unsigned *history, unsigned *ke
             muc_history_entry *h = &r->history[i];
             if (!h->stanza_id || strcmp(h->occupant_id, oid) != 0)
                 continue;
-            char *t = strdup("<retracted xmlns=\"urn:xmpp:message-retract:1\"/>");
+            char *t = strdup("<retracted xmlns=\"" NS_RETRACT1 "\"/>");
             char *nick = strdup("-");
             if (t && nick) {
                 free(h->payload);

@@ -1,9 +1,10 @@
-#include "store.h"
+#include "muc/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "keys.h"
 #include "log.h"
 #include "safety/linkpol.h"
 #include "xmlparse.h"
@@ -68,8 +69,8 @@ void muc_store_free(muc_store *s)
 static void on_write_reply(void *ud, redisReply *reply)
 {
     (void)ud;
-    if (reply && reply->type == REDIS_REPLY_ERROR)
-        log_error("store: Redis refused a write: %s", reply->str);
+    if (rdb_error(reply))
+        log_error("store: Redis refused a write: %s", rdb_error(reply));
 }
 
 static void enqueue(muc_store *s, int argc, const char **argv, const size_t *lens)
@@ -152,13 +153,9 @@ rdb *muc_store_rdb(const muc_store *s)
     return s->r;
 }
 
-char *muc_store_key(const muc_store *s, const char *kind, const char *jid)
+char *muc_store_key(const muc_store *s, const char *stem, const char *jid)
 {
-    size_t n = strlen(s->prefix) + strlen(kind) + (jid ? strlen(jid) : 0) + 8;
-    char *k = malloc(n);
-    if (k)
-        snprintf(k, n, "%smuc:%s%s%s", s->prefix, kind, jid ? ":" : "", jid ? jid : "");
-    return k;
+    return keys_make(s->prefix, stem, jid);
 }
 
 /* ---- room state documents ---- */
@@ -177,7 +174,7 @@ static int aff_cmp(const void *a, const void *b)
 char *muc_room_state(const muc_room *r)
 {
     const muc_room_config *c = &r->cfg;
-    xml_node *root = xml_new("room", "urn:stoa:muc:room:0");
+    xml_node *root = xml_new("room", NS_STOA_ROOM_DOC);
     xml_node *cfg = root ? xml_append_new(root, "config", NULL) : NULL;
     if (!cfg) {
         xml_free(root);
@@ -349,7 +346,7 @@ out:
 char *muc_store_live_key(const muc_store *s, const char *room_jid)
 {
     const char *at = strchr(room_jid, '@');
-    return muc_store_key(s, "live", at ? at + 1 : room_jid);
+    return muc_store_key(s, KEY_MUC_LIVE, at ? at + 1 : room_jid);
 }
 
 void muc_store_save_room(muc_store *s, const muc_room *r)
@@ -357,9 +354,9 @@ void muc_store_save_room(muc_store *s, const muc_room *r)
     if (!s)
         return;
     char *state = muc_room_state(r);
-    char *rooms = muc_store_key(s, "rooms", NULL);
-    char *rk = muc_store_key(s, "room", r->jid);
-    char *lk = muc_store_key(s, "log", r->jid);
+    char *rooms = muc_store_key(s, KEY_MUC_ROOMS, NULL);
+    char *rk = muc_store_key(s, KEY_MUC_ROOM, r->jid);
+    char *lk = muc_store_key(s, KEY_MUC_LOG, r->jid);
     char *live = muc_store_live_key(s, r->jid);
     if (state && rooms && rk && lk && live) {
         const char *set[] = {"SET", rk, state};
@@ -390,10 +387,10 @@ void muc_store_drop_room(muc_store *s, const char *room_jid)
 {
     if (!s)
         return;
-    char *rooms = muc_store_key(s, "rooms", NULL);
-    char *rk = muc_store_key(s, "room", room_jid);
-    char *lk = muc_store_key(s, "log", room_jid);
-    char *ok = muc_store_key(s, "occ", room_jid);
+    char *rooms = muc_store_key(s, KEY_MUC_ROOMS, NULL);
+    char *rk = muc_store_key(s, KEY_MUC_ROOM, room_jid);
+    char *lk = muc_store_key(s, KEY_MUC_LOG, room_jid);
+    char *ok = muc_store_key(s, KEY_MUC_OCC, room_jid);
     char *live = muc_store_live_key(s, room_jid);
     if (rooms && rk && lk && ok && live) {
         const char *del[] = {"DEL", rk, lk, ok};
@@ -410,36 +407,17 @@ void muc_store_drop_room(muc_store *s, const char *room_jid)
     free(live);
 }
 
-/* Stanza-ids are (milliseconds << 12 | counter) in hex; a stream entry id
- * is "milliseconds-counter". One maps onto the other exactly. */
-static int sid_to_entry(const char *sid, char *out, size_t n)
-{
-    char *end;
-    unsigned long long v = strtoull(sid, &end, 16);
-    if (*end || strlen(sid) != 16)
-        return -1;
-    snprintf(out, n, "%llu-%llu", v >> 12, v & 0xfff);
-    return 0;
-}
-
-static int entry_to_sid(const char *entry, char out[17])
-{
-    unsigned long long ms, seq;
-    if (sscanf(entry, "%llu-%llu", &ms, &seq) != 2 || seq > 0xfff)
-        return -1;
-    snprintf(out, 17, "%016llx", (ms << 12) | seq);
-    return 0;
-}
-
+/* The entry's id is the message's stanza-id (keys_entry_of_sid), so paging
+ * by stanza-id is paging by stream range. */
 void muc_store_archive(muc_store *s, const muc_room *r, const muc_history_entry *e)
 {
     if (!s)
         return;
     char id[48], stamp[32];
-    if (sid_to_entry(e->stanza_id, id, sizeof id) < 0)
+    if (keys_entry_of_sid(e->stanza_id, id, sizeof id) < 0)
         return;
     snprintf(stamp, sizeof stamp, "%.3f", e->stamp);
-    char *lk = muc_store_key(s, "log", r->jid);
+    char *lk = muc_store_key(s, KEY_MUC_LOG, r->jid);
     if (!lk)
         return;
     const char *add[] = {"XADD",  lk,     "MAXLEN",  "~",       s->archive_max,
@@ -456,9 +434,9 @@ void muc_store_archive(muc_store *s, const muc_room *r, const muc_history_entry 
 void muc_store_forget(muc_store *s, const char *room_jid, const char *stanza_id)
 {
     char id[48];
-    if (!s || sid_to_entry(stanza_id, id, sizeof id) < 0)
+    if (!s || keys_entry_of_sid(stanza_id, id, sizeof id) < 0)
         return;
-    char *lk = muc_store_key(s, "log", room_jid);
+    char *lk = muc_store_key(s, KEY_MUC_LOG, room_jid);
     if (lk) {
         const char *del[] = {"XDEL", lk, id};
         muc_store_write(s, 3, del);
@@ -467,19 +445,6 @@ void muc_store_forget(muc_store *s, const char *room_jid, const char *stanza_id)
 }
 
 /* ---- reads ---- */
-
-static const char *field(const redisReply *fields, const char *name)
-{
-    if (!fields || fields->type != REDIS_REPLY_ARRAY)
-        return NULL;
-    for (size_t i = 0; i + 1 < fields->elements; i += 2) {
-        const redisReply *k = fields->element[i], *v = fields->element[i + 1];
-        if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING &&
-            strcmp(k->str, name) == 0)
-            return v->str;
-    }
-    return NULL;
-}
 
 /* Turns XRANGE rows into history entries (oldest first when reverse is
  * false). Returns the count filled. */
@@ -493,10 +458,10 @@ static size_t rows_from_reply(const redisReply *rep, muc_history_entry *out, siz
             row->element[0]->type != REDIS_REPLY_STRING)
             continue;
         const redisReply *f = row->element[1];
-        const char *nick = field(f, "nick"), *oid = field(f, "oid"), *st = field(f, "stamp"),
-                   *payload = field(f, "payload");
+        const char *nick = rdb_field(f, "nick"), *oid = rdb_field(f, "oid"),
+                   *st = rdb_field(f, "stamp"), *payload = rdb_field(f, "payload");
         char sid[17];
-        if (!nick || !payload || !st || entry_to_sid(row->element[0]->str, sid) < 0)
+        if (!nick || !payload || !st || keys_sid_of_entry(row->element[0]->str, sid) < 0)
             continue;
         muc_history_entry *e = &out[n];
         memset(e, 0, sizeof *e);
@@ -537,19 +502,19 @@ static void on_rows(void *ud, redisReply *reply)
 {
     query_ctx *q = ud;
     const redisReply *rep = NULL;
-    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
-        reply->element[0]->type == REDIS_REPLY_INTEGER) {
+    size_t len;
+    if (rdb_is_array(reply, &len) && len >= 1 && reply->element[0]->type == REDIS_REPLY_INTEGER) {
         if (reply->element[0]->integer == 0) {
             q->cb(q->ud, MUC_STORE_UNKNOWN, NULL, 0, false);
             free(q);
             return;
         }
-        if (reply->elements == 2 && reply->element[1]->type == REDIS_REPLY_ARRAY)
+        if (len == 2 && rdb_is_array(reply->element[1], NULL))
             rep = reply->element[1];
     }
     if (!rep) {
-        if (reply && reply->type == REDIS_REPLY_ERROR)
-            log_error("store: archive query failed: %s", reply->str);
+        if (rdb_error(reply))
+            log_error("store: archive query failed: %s", rdb_error(reply));
         q->cb(q->ud, MUC_STORE_FAILED, NULL, 0, false);
         free(q);
         return;
@@ -586,19 +551,19 @@ int muc_store_query_archive(muc_store *s, const char *room_jid, const muc_store_
     if (q->end >= 0)
         snprintf(hi, sizeof hi, "%llu-4095", (unsigned long long)(q->end * 1000.0));
     if (q->after) {
-        if (sid_to_entry(q->after, after, sizeof after) < 0)
+        if (keys_entry_of_sid(q->after, after, sizeof after) < 0)
             return -2;
         snprintf(lo, sizeof lo, "(%s", after);
     }
     if (q->before) {
-        if (sid_to_entry(q->before, before, sizeof before) < 0)
+        if (keys_entry_of_sid(q->before, before, sizeof before) < 0)
             return -2;
         snprintf(hi, sizeof hi, "(%s", before);
     }
     bool reverse = (q->before || q->last_page) && !q->after;
     char count[24];
     snprintf(count, sizeof count, "%u", q->max + 1);
-    char *lk = muc_store_key(s, "log", room_jid);
+    char *lk = muc_store_key(s, KEY_MUC_LOG, room_jid);
     query_ctx *ctx = calloc(1, sizeof *ctx);
     if (!lk || !ctx) {
         free(lk);
@@ -659,7 +624,7 @@ static void on_room_log(void *ud, redisReply *rep)
 {
     room_load *rl = ud;
     jid j;
-    if (rep && rep->type == REDIS_REPLY_ARRAY && jid_parse(rl->jid, &j) == JID_OK) {
+    if (rdb_is_array(rep, NULL) && jid_parse(rl->jid, &j) == JID_OK) {
         muc_room *r = j.local ? muc_room_get(rl->c->m, j.local) : NULL;
         if (r && r->hist_cap) {
             muc_history_entry *rows = calloc(r->hist_cap, sizeof *rows);
@@ -687,11 +652,11 @@ static void on_room_state(void *ud, redisReply *rep)
     room_load *rl = ud;
     load_ctx *c = rl->c;
     muc_room *r = NULL;
-    if (rep && rep->type == REDIS_REPLY_STRING)
+    if (rdb_str(rep))
         r = muc_room_restore(c->m, rep->str, rep->len);
     if (r) {
         c->loaded++;
-        char *lk = muc_store_key(c->s, "log", rl->jid);
+        char *lk = muc_store_key(c->s, KEY_MUC_LOG, rl->jid);
         char count[24];
         snprintf(count, sizeof count, "%zu", r->hist_cap);
         if (lk &&
@@ -700,7 +665,7 @@ static void on_room_state(void *ud, redisReply *rep)
             return; /* on_room_log finishes this room */
         }
         free(lk);
-    } else if (rep && rep->type == REDIS_REPLY_STRING) {
+    } else if (rdb_str(rep)) {
         log_warn("store: room %s not restored (unreadable, or already open)", rl->jid);
     }
     free(rl->jid);
@@ -711,7 +676,7 @@ static void on_room_state(void *ud, redisReply *rep)
 static void on_room_list(void *ud, redisReply *rep)
 {
     load_ctx *c = ud;
-    if (!rep || rep->type != REDIS_REPLY_ARRAY) {
+    if (!rdb_is_array(rep, NULL)) {
         c->done(c->ud, -1);
         free(c);
         return;
@@ -719,10 +684,10 @@ static void on_room_list(void *ud, redisReply *rep)
     c->waiting = 1; /* held until every request below is sent */
     for (size_t i = 0; i < rep->elements; i++) {
         const redisReply *e = rep->element[i];
-        if (e->type != REDIS_REPLY_STRING)
+        if (!rdb_str(e))
             continue;
         room_load *rl = calloc(1, sizeof *rl);
-        char *rk = muc_store_key(c->s, "room", e->str);
+        char *rk = muc_store_key(c->s, KEY_MUC_ROOM, e->str);
         if (!rl || !rk || !(rl->jid = strdup(e->str))) {
             free(rl);
             free(rk);
@@ -746,7 +711,7 @@ static void on_secret(void *ud, redisReply *rep)
 {
     muc *m = ud;
     unsigned long long a, b;
-    if (rep && rep->type == REDIS_REPLY_STRING && sscanf(rep->str, "%16llx%16llx", &a, &b) == 2) {
+    if (rdb_str(rep) && sscanf(rep->str, "%16llx%16llx", &a, &b) == 2) {
         m->id_key[0] = a;
         m->id_key[1] = b;
     } else {
@@ -757,8 +722,8 @@ static void on_secret(void *ud, redisReply *rep)
 void muc_store_load(muc_store *s, muc *m, void (*done)(void *ud, int rooms), void *ud)
 {
     load_ctx *c = calloc(1, sizeof *c);
-    char *rooms = s ? muc_store_key(s, "rooms", NULL) : NULL;
-    char *secret = s ? muc_store_key(s, "secret", NULL) : NULL;
+    char *rooms = s ? muc_store_key(s, KEY_MUC_ROOMS, NULL) : NULL;
+    char *secret = s ? muc_store_key(s, KEY_MUC_SECRET, NULL) : NULL;
     char fresh[33];
     snprintf(fresh, sizeof fresh, "%016llx%016llx", (unsigned long long)m->id_key[0],
              (unsigned long long)m->id_key[1]);

@@ -16,8 +16,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "keys.h"
+#include "muc/room.h"
 #include "rdb.h"
-#include "room.h"
 
 typedef struct muc_store muc_store;
 
@@ -69,12 +70,16 @@ int muc_store_query_archive(muc_store *s, const char *room_jid, const muc_store_
  * now or queues it behind those waiting for Redis, so every write reaches
  * Redis in the order it was made. */
 void muc_store_write(muc_store *s, int argc, const char **argv);
-/* "{prefix}muc:KIND:JID" ("{prefix}muc:KIND" when jid is NULL); caller
- * frees; NULL on OOM. */
-char *muc_store_key(const muc_store *s, const char *kind, const char *jid);
+/* The key {prefix}<stem><jid> (stem a KEY_MUC_* of keys.h; jid NULL:
+ * none); caller frees; NULL on OOM. */
+char *muc_store_key(const muc_store *s, const char *stem, const char *jid);
 /* The set of rooms with occupants on room_jid's service domain. */
 char *muc_store_live_key(const muc_store *s, const char *room_jid);
 rdb *muc_store_rdb(const muc_store *s);
+
+/* The rooms' change hook (room.h) when they are kept in store (ud): every
+ * change becomes the writes that keep Redis in step (persist.c). */
+void muc_persist_change(void *ud, const muc_change *c);
 
 /* Room state as a document, and back: exposed for tests. */
 char *muc_room_state(const muc_room *r);

@@ -414,6 +414,10 @@ def test_block_filters_groupchat_pm_and_invites(stack, connect, redis, component
     create_room(alice, room)
     bob.join(room, "Bob")
     carol.join(room, "Carol")
+    # XEP-0191 2: the service's disco#info says it takes blocking requests.
+    info = bob.iq(SAFE, "<query xmlns='http://jabber.org/protocol/disco#info'/>")
+    feats = [f.get("var") for f in info.iter("{http://jabber.org/protocol/disco#info}feature")]
+    assert NS_BLOCKING in feats, dump(info)
     r = bob.iq(SAFE, f"<block xmlns='{NS_BLOCKING}'><item jid='Alice@{stack.host}/x'/></block>",
                "set")
     assert r.get("type") == "result", dump(r)

@@ -1,8 +1,9 @@
 /* The whole component as the link feeds it: the input is what the server
  * sends after the stream header. Each stanza goes through the policy gate
- * (component/safety/gate.c, on its local limits: Redis is away) and the
- * per-user block lists, then the service (component/service.c); each
- * skipped one is answered as the daemon answers it. Whatever comes in,
+ * (lib/safety/gate.c, on its local limits: Redis is away), which hands what
+ * passes to the service's router (component/service.c, lib/router.c) with
+ * per-user blocking on, as main.c wires them; each skipped one is answered
+ * as the daemon answers it. Whatever comes in,
  * what goes out must be stanzas a server accepts: bytes it rejects would
  * cost the link and every room with it. */
 #include <stdbool.h>
@@ -13,31 +14,12 @@
 #include "fuzzutil.h"
 #include "ns.h"
 #include "safety/gate.h"
-#include "safety/ublock.h"
 #include "xmlparse.h"
 
 typedef struct component {
     service *svc;
     gate *g;
-    ublock *ub;
 } component;
-
-static void pass(void *ud, xml_node *st)
-{
-    component *c = ud;
-    if (!ublock_handle(c->ub, st))
-        service_handle(c->svc, st);
-}
-
-static bool in_room(void *ud, const char *local, const char *full)
-{
-    return muc_is_occupant(service_muc(((component *)ud)->svc), local, full);
-}
-
-static unsigned room_rate(void *ud, const char *local)
-{
-    return muc_room_message_rate(service_muc(((component *)ud)->svc), local);
-}
 
 static void on_open(void *ud, xml_node *h)
 {
@@ -84,17 +66,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const char header[] = "<stream:stream xmlns='" NS_COMPONENT "' xmlns:stream='" NS_STREAMS
                                  "' id='fz' from='example.org'>";
     component c;
-    c.svc = fz_service_new();
+    c.svc = fz_service_make(true);
     gate_config gc = gate_settings();
+    gate_hooks gh = service_gate_hooks(c.svc);
     char err[200];
-    c.g = gate_new(&gc, NULL, &fz_sink, pass, in_room, &c, err, sizeof err);
-    c.ub = ublock_new(NULL, "fz:", FZ_DOMAIN, &fz_sink);
-    if (!c.g || !c.ub) {
+    c.g = gate_new(&gc, NULL, &fz_sink, &gh, err, sizeof err);
+    if (!c.g) {
         fprintf(stderr, "setting up: %s\n", err);
         abort();
     }
-    gate_set_room_rate(c.g, room_rate);
-    muc_set_ublock(service_muc(c.svc), c.ub);
     xmlparse *p = xmlparse_new(&lim, &cb, &c);
     if (!p)
         abort();
@@ -103,10 +83,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     xmlparse_free(p);
     fz_check_output();
     gate_close(c.g);
-    ublock_close(c.ub);
+    service_close(c.svc);
     service_free(c.svc);
     gate_free(c.g);
-    ublock_free(c.ub);
     fz_check_output();
     return 0;
 }

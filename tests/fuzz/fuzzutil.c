@@ -103,21 +103,26 @@ double fz_clock(void)
     return now;
 }
 
-service *fz_service_new(void)
+service *fz_service_make(bool blocking)
 {
     static const char *const topics[] = {"general", "music", NULL};
-    service_config c = {
-        FZ_DOMAIN,
-        "Rooms",
-        "1.0",
-        {.topics = topics, .history_default = 20, .history_max = 50, .seed = 42, .now = fz_clock},
-        {.moderators = FZ_MODERATOR,
-         .report_servers = "example.org",
-         .report_retention = 86400,
-         .escalate_window = 3600,
-         .escalate_reporters = 3,
-         .reports_per_minute = 5,
-         .audit_max = 100}};
+    service_config c = {.domain = FZ_DOMAIN,
+                        .name = "Rooms",
+                        .version = "1.0",
+                        .muc = {.topics = topics,
+                                .history_default = 20,
+                                .history_max = 50,
+                                .seed = 42,
+                                .now = fz_clock},
+                        .desk = {.moderators = FZ_MODERATOR,
+                                 .report_servers = "example.org",
+                                 .report_retention = 86400,
+                                 .escalate_window = 3600,
+                                 .escalate_reporters = 3,
+                                 .reports_per_minute = 5,
+                                 .audit_max = 100},
+                        .prefix = "fz:",
+                        .blocking = blocking};
     service *svc = service_new(&c, &fz_sink);
     if (!svc)
         abort();
@@ -164,6 +169,11 @@ void fz_feed(service *svc, const char *xml)
             xmlparse_feed(feeder, header, sizeof header - 1) != XMLPARSE_OK)
             abort();
     }
+}
+
+service *fz_service_new(void)
+{
+    return fz_service_make(false);
 }
 
 service *fz_service_with_room(const char *room_jid, bool configure)

@@ -31,6 +31,8 @@ void fz_check_output(void);
 /* The service of the unit tests: rooms with history, the desk with
  * FZ_MODERATOR, no Redis. Aborts on OOM. */
 service *fz_service_new(void);
+/* The same, with per-user blocking (XEP-0191) when blocking is true. */
+service *fz_service_make(bool blocking);
 /* fz_service_new with FZ_OWNER in the room `room_jid` (nick Owner), which
  * is left locked as a new room is (configure false) or made an instant room. */
 service *fz_service_with_room(const char *room_jid, bool configure);

@@ -100,7 +100,7 @@ static void finish_held(void)
 static const adhoc_who admins = {ROLE_ADMIN, "only admins may do that"};
 
 static const adhoc_step hello_steps[] = {{hello_show, NULL, NULL, 0, NULL}};
-static const dataform_limits short_values = {0, 0, 32};
+static const dataform_limits short_values = {.value_len = 32};
 static const adhoc_step survey_steps[] = {
     {name_show, name_submit, name_fields, 1, NULL},
     {colour_show, colour_submit, colour_fields, 1, &short_values}};
@@ -150,14 +150,12 @@ static bool feed(const char *in)
 {
     xml_node *st = tu_stanza(in);
     ck_assert_msg(st != NULL, "test input does not parse: %s", in);
-    jid from, to;
-    ck_assert_int_eq(jid_parse(xml_attr(st, "from"), &from), JID_OK);
-    ck_assert_int_eq(jid_parse(xml_attr(st, "to"), &to), JID_OK);
+    stanza_ctx *c = stanza_ctx_new(st);
+    ck_assert_int_eq(c->from_err, JID_OK);
+    ck_assert_int_eq(c->to_err, JID_OK);
     buf_reset(&output);
-    bool taken = adhoc_handle(eng, st, &from, &to);
-    jid_free(&from);
-    jid_free(&to);
-    xml_free(st);
+    bool taken = adhoc_handle(eng, c);
+    stanza_ctx_free(c);
     free(last);
     last = buf_strdup(&output);
     return taken;
@@ -406,8 +404,10 @@ START_TEST(disco_by_role)
                     "http://jabber.org/protocol/disco#info'/></iq>"));
     ck_assert(!feed("<iq type='get' id='n' from='" USER "' to='" SVC "'><query xmlns='"
                     "http://jabber.org/protocol/disco#items'/></iq>"));
-    ck_assert_str_eq(adhoc_features[0], NSC);
-    ck_assert_ptr_null(adhoc_features[1]);
+    /* The engine's one feature, on its rows for the service's router. */
+    ck_assert_str_eq(adhoc_routes[0].feature, NSC);
+    for (size_t i = 1; i < ADHOC_ROUTES; i++)
+        ck_assert_ptr_null(adhoc_routes[i].feature);
 }
 END_TEST
 

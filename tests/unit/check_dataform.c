@@ -217,6 +217,21 @@ START_TEST(refuse_what_is_not_a_form)
 }
 END_TEST
 
+/* The rooms' forms take a var given twice as its first field. */
+START_TEST(first_wins)
+{
+    static const dataform_limits lim = {.first_wins = true};
+    dataform *f = parse_lim(X "<field var='FORM_TYPE'><value>urn:a</value></field>"
+                              "<field var='FORM_TYPE'><value>urn:b</value></field>"
+                              "<field var='x'><value>1</value></field></x>",
+                            &lim);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(dataform_count(f), 2);
+    ck_assert_str_eq(dataform_form_type(f), "urn:a");
+    ck_assert_str_eq(dataform_get(f, "x"), "1");
+}
+END_TEST
+
 /* n fields, each with `values` values of `len` bytes. */
 static char *big_form(int n, int values, int len)
 {
@@ -259,7 +274,7 @@ START_TEST(hostile_sizes)
     expect_refused(STANZA_ERR_NOT_ACCEPTABLE, "f0", "has a value too long");
 
     /* A caller's own, tighter limits. */
-    dataform_limits lim = {3, 2, 10};
+    dataform_limits lim = {.fields = 3, .values = 2, .value_len = 10};
     s = big_form(3, 2, 10);
     ck_assert_ptr_nonnull(parse_lim(s, &lim));
     free(s);
@@ -372,6 +387,7 @@ int main(void)
     tcase_add_test(p, parse_a_submission);
     tcase_add_test(p, find_the_form_in_a_payload);
     tcase_add_test(p, refuse_what_is_not_a_form);
+    tcase_add_test(p, first_wins);
     tcase_add_test(p, hostile_sizes);
     tcase_add_test(p, check_accepts_a_good_submission);
     tcase_add_test(p, check_refuses_each_fault);

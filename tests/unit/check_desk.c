@@ -269,7 +269,10 @@ static void sink_commit(void *ud)
 
 static void svc_setup(void)
 {
-    service_config c = {SVC, "Rooms", "1.0", {.history_default = 20, .seed = 7}, {0}};
+    service_config c = {.domain = SVC,
+                        .name = "Rooms",
+                        .version = "1.0",
+                        .muc = {.history_default = 20, .seed = 7}};
     c.desk.moderators = "Mod@example.org, admin@other.example";
     c.desk.report_servers = "example.org";
     out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};

@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "muc/occstore.h"
+#include "muc/recheck.h"
 #include "muc/store.h"
 #include "safety/linkpol.h"
 #include "safety/ublock.h"
@@ -49,17 +50,16 @@ static double fixed_clock(void)
  * the [links] settings (LINKPOL_DELIVER, 0: none). */
 static service *new_service(linkpol_action policy, double stranger_seconds)
 {
-    service_config c = {SVC,
-                        "Rooms",
-                        "1.0",
-                        {.topics = topics,
-                         .history_default = 20,
-                         .history_max = 50,
-                         .seed = 42,
-                         .now = fixed_clock,
-                         .links_policy = policy,
-                         .stranger_seconds = stranger_seconds},
-                        {0}};
+    service_config c = {.domain = SVC,
+                        .name = "Rooms",
+                        .version = "1.0",
+                        .muc = {.topics = topics,
+                                .history_default = 20,
+                                .history_max = 50,
+                                .seed = 42,
+                                .now = fixed_clock,
+                                .links_policy = policy,
+                                .stranger_seconds = stranger_seconds}};
     out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};
     return service_new(&c, &sink);
 }

@@ -38,14 +38,14 @@ static double fixed_clock(void)
 }
 
 /* Records what passed, one stanza a line. */
-static void on_pass(void *ud, xml_node *st)
+static void on_pass(void *ud, stanza_ctx *c)
 {
     (void)ud;
-    char *s = tu_str(st);
+    char *s = tu_str(c->st);
     buf_puts(&passed, s);
     buf_puts(&passed, "\n");
     free(s);
-    xml_free(st);
+    stanza_ctx_free(c);
 }
 
 static bool in_room(void *ud, const char *local, const char *full)
@@ -71,12 +71,22 @@ static gate_config base_config(void)
     return c;
 }
 
-static gate *make_gate(gate_config *c)
+static const gate_hooks hooks = {on_pass, in_room, NULL, NULL};
+
+/* A gate whose rooms set their own limits with room_rate (NULL: none). */
+static gate *make_rated_gate(gate_config *c, unsigned (*room_rate)(void *, const char *))
 {
     char err[200];
-    gate *g = gate_new(c, NULL, &sink, on_pass, in_room, NULL, err, sizeof err);
+    gate_hooks h = hooks;
+    h.room_rate = room_rate;
+    gate *g = gate_new(c, NULL, &sink, &h, err, sizeof err);
     ck_assert_msg(g != NULL, "%s", err);
     return g;
+}
+
+static gate *make_gate(gate_config *c)
+{
+    return make_rated_gate(c, NULL);
 }
 
 static void setup(void)
@@ -106,11 +116,10 @@ static gate_class classify(const char *xml)
 {
     xml_node *st = tu_stanza(xml);
     ck_assert_ptr_nonnull(st);
-    jid f;
-    ck_assert_int_eq(jid_parse(xml_attr(st, "from"), &f), JID_OK);
-    gate_class c = gate_classify(st, &f, xml_attr(st, "to"), in_room, NULL);
-    jid_free(&f);
-    xml_free(st);
+    stanza_ctx *ctx = stanza_ctx_new(st);
+    ck_assert_int_eq(ctx->from_err, JID_OK);
+    gate_class c = gate_classify(ctx, in_room, NULL);
+    stanza_ctx_free(ctx);
     return c;
 }
 
@@ -314,7 +323,7 @@ START_TEST(domain_lists)
     c = base_config();
     c.block_domains = "not a domain@";
     char err[200];
-    ck_assert_ptr_null(gate_new(&c, NULL, &sink, on_pass, in_room, NULL, err, sizeof err));
+    ck_assert_ptr_null(gate_new(&c, NULL, &sink, &hooks, err, sizeof err));
     ck_assert_ptr_nonnull(strstr(err, "block_domains"));
 }
 END_TEST
@@ -376,9 +385,9 @@ static void holds_while_congested(bool enabled)
     for (int i = 0; i < GATE_C__COUNT; i++)
         c.jid[i] = c.dom[i] = (gate_limit){0, 0};
     char err[200];
-    gate *g = gate_new(&c, NULL, &sink, on_pass, in_room, NULL, err, sizeof err);
+    gate *g = gate_new(&c, NULL, &sink, &hooks, err, sizeof err);
     ck_assert_msg(g != NULL, "%s", err);
-    gate_set_congested(g, sink_congested);
+    gate_set_congested(g, sink_congested, NULL);
     backed_up = true;
     submit(g, "<message from='a@example.org/r' to='lobby@svc' type='groupchat' id='1'/>");
     submit(g, "<message from='b@example.org/r' to='lobby@svc' type='error' id='2'/>");
@@ -490,9 +499,8 @@ START_TEST(room_limit_is_stricter_than_the_service)
     gate_config c = base_config();
     /* The service lets one person send 100 at once: only the room bites. */
     c.jid[GATE_C_ROOM_MESSAGE] = c.jid[GATE_C_PRIVATE_MESSAGE] = (gate_limit){1.0, 100};
-    gate *g = make_gate(&c);
+    gate *g = make_rated_gate(&c, room_rate);
     lobby_rate = 3;
-    gate_set_room_rate(g, room_rate);
     for (int i = 0; i < 8; i++)
         submit(g, TO("lobby@svc", "l"));
     char *p = take(&passed), *o = take(&output);
@@ -552,9 +560,8 @@ START_TEST(room_limit_never_lifts_the_service_limit)
 {
     gate_config c = base_config(); /* the service: a burst of 3 */
     c.violations = 0;
-    gate *g = make_gate(&c);
+    gate *g = make_rated_gate(&c, room_rate);
     lobby_rate = 6000;
-    gate_set_room_rate(g, room_rate);
     for (int i = 0; i < 5; i++)
         submit(g, TO("lobby@svc", "s"));
     ck_assert_uint_eq(seen(&passed, "id=\"s\""), 3);

@@ -23,7 +23,10 @@ static void sink_commit(void *ud)
 
 static void setup(void)
 {
-    service_config c = {"rooms.example.org", "Rooms & more", "1.2.3", {.history_default = 20}, {0}};
+    service_config c = {.domain = "rooms.example.org",
+                        .name = "Rooms & more",
+                        .version = "1.2.3",
+                        .muc = {.history_default = 20}};
     out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};
     svc = service_new(&c, &sink);
 }
@@ -252,6 +255,38 @@ START_TEST(rename_on_reload)
 }
 END_TEST
 
+/* With blocking on, the service's disco#info advertises XEP-0191 (its
+ * feature comes from ublock's row in the router), and a blocking IQ to the
+ * service reaches the block lists through the router. */
+START_TEST(blocking_is_routed_and_advertised)
+{
+    service_free(svc);
+    service_config c = {.domain = "rooms.example.org",
+                        .name = "Rooms",
+                        .version = "1",
+                        .muc = {.history_default = 20},
+                        .blocking = true};
+    out sink = {sink_begin, sink_commit, NULL, "jabber:component:accept"};
+    svc = service_new(&c, &sink);
+    ck_assert_ptr_nonnull(svc);
+    const char *r = reply_to("<iq type='get' id='d' from='a@example.org/r' to='rooms.example.org'>"
+                             "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>");
+    ck_assert_ptr_nonnull(strstr(r, "<feature var=\"urn:xmpp:blocking\"/>"));
+    /* Each feature once, the desk's report namespace among them. */
+    ck_assert_ptr_null(strstr(strstr(r, "urn:xmpp:blocking") + 1, "urn:xmpp:blocking"));
+    ck_assert_ptr_nonnull(strstr(r, "<feature var=\"urn:xmpp:reporting:1\"/>"));
+    /* Not loaded and no Redis: the block lists answer, they do not pretend. */
+    r = reply_to("<iq type='get' id='b' from='a@example.org/r' to='rooms.example.org'>"
+                 "<blocklist xmlns='urn:xmpp:blocking'/></iq>");
+    ck_assert_ptr_nonnull(strstr(r, "<resource-constraint"));
+    /* To a resource of the service it is no blocking request. */
+    expect("<iq type='get' id='b2' from='a@example.org/r' to='rooms.example.org/x'>"
+           "<blocklist xmlns='urn:xmpp:blocking'/></iq>",
+           "<iq id=\"b2\" to=\"a@example.org/r\" from=\"rooms.example.org/x\" type=\"error\">" ERR(
+               "service-unavailable", "cancel") "</iq>");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("service");
@@ -275,6 +310,7 @@ int main(void)
     tcase_add_test(tc, iq_to_a_room_that_does_not_exist);
     tcase_add_test(tc, unknown_top_level_element_dropped);
     tcase_add_test(tc, rename_on_reload);
+    tcase_add_test(tc, blocking_is_routed_and_advertised);
     suite_add_tcase(s, tc);
     int rc = tu_run(s);
     free(last);

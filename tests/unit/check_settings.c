@@ -7,7 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "complink.h"
+#include "gateways.h"
 #include "log.h"
+#include "rdb.h"
+#include "safety/gate.h"
+#include "service.h"
 #include "settings.h"
 #include "testutil.h"
 
@@ -408,6 +413,95 @@ START_TEST(every_key_documented)
 }
 END_TEST
 
+/* Every module's struct gets what the file says, through the table. */
+START_TEST(settings_reach_the_modules)
+{
+    settings s;
+    ck_assert_int_eq(settings_load_string("t.conf",
+                                          "[component]\ndomain = r.example.org\nsecret = x\n"
+                                          "server_port = 5348\nkeepalive = 90s\n"
+                                          "[limits]\nmax_depth = 40\n"
+                                          "[muc]\narchive_max = 77\n"
+                                          "[links]\nstranger_minutes = 3\n"
+                                          "[desk]\nmoderators = m@r.example.org\n"
+                                          "[ratelimit]\ninvite_domain_burst = 9\nqueue_max = 12\n"
+                                          "[redis]\nprefix = p:\ndb = 2\n",
+                                          &s, err, sizeof err),
+                     0);
+    service_config sc = {0};
+    ck_assert_int_eq(settings_fill(&s, SETTINGS_SERVICE, &sc), 0);
+    ck_assert_str_eq(sc.domain, "r.example.org");
+    ck_assert_str_eq(sc.name, "Stoa chat rooms");
+    ck_assert_uint_eq(sc.muc.history_default, 20);
+    ck_assert_double_eq(sc.muc.stranger_seconds, 180);
+    ck_assert_int_eq(sc.muc.links_policy, 3);
+    ck_assert_str_eq(sc.desk.moderators, "m@r.example.org");
+    ck_assert_uint_eq(sc.desk.escalate_reporters, 3);
+    ck_assert_str_eq(sc.prefix, "p:");
+    ck_assert_uint_eq(sc.archive_max, 77);
+    ck_assert(sc.blocking);
+    gate_config gc = {0};
+    ck_assert_int_eq(settings_fill(&s, SETTINGS_GATE, &gc), 0);
+    ck_assert(gc.enabled && gc.domains_enabled);
+    ck_assert_double_eq(gc.jid[GATE_C_ROOM_MESSAGE].interval, 1);
+    ck_assert_double_eq(gc.jid[GATE_C_ROOM_MESSAGE].burst, 10);
+    ck_assert_double_eq(gc.dom[GATE_C_INVITE].burst, 9);
+    ck_assert_uint_eq(gc.queue_max, 12);
+    ck_assert_double_eq(gc.mute_seconds, 300);
+    complink_config lc = {0};
+    ck_assert_int_eq(settings_fill(&s, SETTINGS_LINK, &lc), 0);
+    ck_assert_int_eq(lc.port, 5348);
+    ck_assert_str_eq(lc.secret, "x");
+    ck_assert_double_eq(lc.backoff_min, 0.25);
+    xstream_options o;
+    xstream_options_default(&o);
+    ck_assert_int_eq(settings_fill(&s, SETTINGS_STREAM, &o), 0);
+    ck_assert_uint_eq(o.limits.max_depth, 40);
+    ck_assert_uint_eq(o.limits.max_stanza_bytes, 256 * 1024);
+    ck_assert_double_eq(o.keepalive, 90);
+    rdb_config rc = {0};
+    ck_assert_int_eq(settings_fill(&s, SETTINGS_REDIS, &rc), 0);
+    ck_assert_int_eq(rc.db, 2);
+    ck_assert_int_eq(rc.port, 6379);
+    gateways_config gw = {0};
+    ck_assert_int_eq(settings_fill(&s, SETTINGS_GATEWAYS, &gw), 0);
+    ck_assert_str_eq(gw.listen, "127.0.0.1");
+    ck_assert_int_eq(gw.port, 0);
+    ck_assert_str_eq(gw.domain, "r.example.org");
+    ck_assert_double_eq(gw.handshake_timeout, 10);
+    settings_free(&s);
+}
+END_TEST
+
+/* SIGHUP takes the reloadable keys and only those; the old values are left
+ * for freeing. */
+START_TEST(reload_takes_the_reloadable_keys)
+{
+    settings run, fresh;
+    ck_assert_int_eq(settings_load_string("a.conf",
+                                          "[component]\ndomain = r.example.org\nsecret = x\n", &run,
+                                          err, sizeof err),
+                     0);
+    ck_assert_int_eq(
+        settings_load_string("b.conf",
+                             "[component]\ndomain = r.example.org\nsecret = y\n"
+                             "name = Other\nkeepalive = 5s\n[muc]\non_stop = announce\n"
+                             "history = 3\n[log]\nlevel = debug\n",
+                             &fresh, err, sizeof err),
+        0);
+    config_take_reloadable(settings_schema, &run, &fresh);
+    ck_assert_str_eq(run.name, "Other");
+    ck_assert_double_eq(run.keepalive, 5);
+    ck_assert_int_eq(run.muc_on_stop, SETTINGS_STOP_ANNOUNCE);
+    ck_assert_int_eq(run.log_level, LOG_LVL_DEBUG);
+    ck_assert_str_eq(run.secret, "x");
+    ck_assert_int_eq(run.muc_history, 20);
+    ck_assert_str_eq(fresh.name, "Stoa chat rooms");
+    settings_free(&fresh);
+    settings_free(&run);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("settings");
@@ -429,6 +523,8 @@ int main(void)
     tcase_add_test(tc, secrets_from_the_environment);
     tcase_add_test(tc, every_key_documented);
     tcase_add_test(tc, secret_files_must_be_private);
+    tcase_add_test(tc, settings_reach_the_modules);
+    tcase_add_test(tc, reload_takes_the_reloadable_keys);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ns.h"
+
 const char *const linkpol_names[] = {"deliver", "mark", "hold", "reject", NULL};
 
 /* Case-insensitive search that needs no copy of the text. */
@@ -53,9 +55,8 @@ static unsigned walk(xml_node *n)
         f |= text_flags(t);
     /* XEP-0066 OOB, XEP-0385 SIMS, XEP-0447 SFS, XEP-0234/0353 Jingle file
      * transfer: offers of files, whatever their text says. */
-    if (ns_is(n, "jabber:x:oob") || ns_is(n, "urn:xmpp:sims:1") || ns_prefix(n, "urn:xmpp:sfs:") ||
-        ns_prefix(n, "urn:xmpp:jingle:apps:file-transfer:") ||
-        ns_prefix(n, "urn:xmpp:file:metadata:"))
+    if (ns_is(n, NS_OOB) || ns_is(n, NS_SIMS) || ns_prefix(n, NS_SFS_PREFIX) ||
+        ns_prefix(n, NS_JINGLE_FT_PREFIX) || ns_prefix(n, NS_FILE_METADATA_PREFIX))
         f |= LINKPOL_FILE | LINKPOL_LINK;
     const char *name, *value;
     for (size_t i = 0; xml_attr_at(n, i, &name, &value); i++) {

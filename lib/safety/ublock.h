@@ -14,8 +14,8 @@
  *
  * Ownership: the ublock borrows rdb (may be NULL) and copies the sink. A
  * list returned by ublock_acquire stays valid until the matching
- * ublock_release. ublock_handle takes the stanza when it returns true;
- * ublock_send takes msg. */
+ * ublock_release. ublock_route borrows the stanza context (an answer that
+ * waits for Redis keeps a copy of the IQ); ublock_send takes msg. */
 #ifndef STOA_SAFETY_UBLOCK_H
 #define STOA_SAFETY_UBLOCK_H
 
@@ -24,9 +24,9 @@
 
 #include "out.h"
 #include "rdb.h"
+#include "router.h"
 #include "xml.h"
 
-#define NS_BLOCKING "urn:xmpp:blocking"
 #define UBLOCK_MAX_ITEMS 1000 /* per owner: bounds memory per occupant */
 
 typedef struct ublock ublock;
@@ -46,10 +46,15 @@ void ublock_release(ublock *u, ublock_list *l);
  * empty list answers without looking at the sender. */
 bool ublock_blocks(const ublock_list *l, const char *sender_bare);
 
-/* An XEP-0191 IQ to the service: true when st was one (then it has been
- * answered and freed). A <block/> whose items carry XEP-0377 reports is
- * left to the abuse desk (false), which answers it and writes Redis; the
- * loaded list of its sender learns the items at once. */
+/* An XEP-0191 IQ to the service (ud: the ublock): true when c was one and
+ * has been answered. A <block/> whose items carry XEP-0377 reports is left
+ * to the abuse desk (false), which answers it and writes Redis; the loaded
+ * list of its sender learns the items at once. */
+bool ublock_route(void *ud, const stanza_ctx *c);
+/* Its row for the service's router, with the feature it stands for. */
+#define UBLOCK_ROUTES 1
+extern const router_route ublock_routes[UBLOCK_ROUTES];
+/* ublock_route for a bare stanza (tests): takes st when it returns true. */
 bool ublock_handle(ublock *u, xml_node *st);
 /* Reloads owner_bare's list from Redis if it is loaded here: for whoever
  * else writes {p}safety:ublock:<owner> (the desk, on a host server's copy

@@ -11,8 +11,6 @@
 
 #include "xml.h"
 
-#define NS_STOA "urn:xmpp:stoa:0"
-
 /* Zero is deliver, so a zeroed muc_config changes nothing. */
 typedef enum { LINKPOL_DELIVER = 0, LINKPOL_MARK, LINKPOL_HOLD, LINKPOL_REJECT } linkpol_action;
 

@@ -6,7 +6,9 @@
 
 #include "hmap.h"
 #include "jid.h"
+#include "keys.h"
 #include "log.h"
+#include "ns.h"
 #include "stanza.h"
 
 struct ublock_list {
@@ -84,7 +86,7 @@ static bool up(const ublock *u)
 
 static void key_of(const ublock *u, const char *owner, char *k, size_t len)
 {
-    snprintf(k, len, "%ssafety:ublock:%s", u->prefix, owner);
+    keys_format(k, len, u->prefix, KEY_UBLOCK, owner);
 }
 
 /* An item as stored: the normalized bare JID, or the domain for a domain
@@ -166,13 +168,14 @@ static void on_load(void *ud, redisReply *reply)
     ublock_list *l = ud;
     l->loading--;
     /* Only the last reply due tells the newest state. */
-    if (!l->loading && reply && reply->type == REDIS_REPLY_ARRAY) {
+    size_t n;
+    if (!l->loading && rdb_is_array(reply, &n)) {
         items_clear(l);
-        for (size_t i = 0; i < reply->elements; i++) {
-            const redisReply *e = reply->element[i];
-            if (e->type != REDIS_REPLY_STRING)
+        for (size_t i = 0; i < n; i++) {
+            const char *s = rdb_str(reply->element[i]);
+            if (!s)
                 continue;
-            char *it = normalize_item(e->str, NULL);
+            char *it = normalize_item(s, NULL);
             if (it && add_item(l, it) < 0)
                 log_warn("ublock: the block list of %s is over %d items; rest ignored", l->owner,
                          UBLOCK_MAX_ITEMS);
@@ -246,7 +249,7 @@ static void on_set(void *ud, redisReply *reply)
     set_req *q = ud;
     ublock *u = q->u;
     if (!u->closed) {
-        if (reply && reply->type != REDIS_REPLY_ERROR) {
+        if (reply && !rdb_error(reply)) {
             emit(u, stanza_iq_result(q->iq));
         } else {
             if (reply)
@@ -284,11 +287,12 @@ static void on_list(void *ud, redisReply *reply)
 {
     list_req *q = ud;
     if (!q->u->closed) {
-        if (reply && reply->type == REDIS_REPLY_ARRAY) {
-            char **items = calloc(reply->elements + 1, sizeof *items);
+        size_t len;
+        if (rdb_is_array(reply, &len)) {
+            char **items = calloc(len + 1, sizeof *items);
             size_t n = 0;
-            for (size_t i = 0; items && i < reply->elements; i++)
-                if (reply->element[i]->type == REDIS_REPLY_STRING)
+            for (size_t i = 0; items && i < len; i++)
+                if (rdb_str(reply->element[i]))
                     items[n++] = reply->element[i]->str;
             reply_list(q->u, q->iq, items, n);
             free(items);
@@ -301,19 +305,19 @@ static void on_list(void *ud, redisReply *reply)
     free(q);
 }
 
-static void blocklist_get(ublock *u, xml_node *iq, const char *owner)
+static void blocklist_get(ublock *u, const xml_node *iq, const char *owner)
 {
     if (up(u)) {
         list_req *q = calloc(1, sizeof *q);
         char k[1200];
         key_of(u, owner, k, sizeof k);
-        if (q) {
+        if (q && (q->iq = xml_copy(iq))) {
             q->u = u;
-            q->iq = iq;
             if (rdb_command(u->r, on_list, q, "SMEMBERS %s", k) == 0)
                 return;
-            free(q);
+            xml_free(q->iq);
         }
+        free(q);
     }
     ublock_list *l = hmap_get(&u->lists, owner);
     if (l)
@@ -321,11 +325,11 @@ static void blocklist_get(ublock *u, xml_node *iq, const char *owner)
     else
         emit(u, stanza_error_reply(iq, STANZA_ERR_RESOURCE_CONSTRAINT,
                                    "the block list is unavailable right now", NULL));
-    xml_free(iq);
 }
 
 /* <block/> or <unblock/>: validates every item before changing anything. */
-static void block_set(ublock *u, xml_node *iq, const xml_node *op, const char *owner, bool block)
+static void block_set(ublock *u, const xml_node *iq, const xml_node *op, const char *owner,
+                      bool block)
 {
     size_t n = 0;
     for (xml_node *c = xml_first_child(op); c; c = xml_next(c))
@@ -428,7 +432,7 @@ static bool carries_report(const xml_node *op)
     for (xml_node *it = xml_first_child(op); it; it = xml_next(it)) {
         for (xml_node *c = xml_is_text(it) ? NULL : xml_first_child(it); c; c = xml_next(c)) {
             const char *ns = xml_is_text(c) ? NULL : xml_ns(c);
-            if (ns && strncmp(ns, "urn:xmpp:reporting:", 19) == 0)
+            if (ns && strncmp(ns, NS_REPORTING_PREFIX, strlen(NS_REPORTING_PREFIX)) == 0)
                 return true;
         }
     }
@@ -456,49 +460,53 @@ void ublock_reload(ublock *u, const char *owner_bare)
         load(u, l);
 }
 
-bool ublock_handle(ublock *u, xml_node *st)
+bool ublock_route(void *ud, const stanza_ctx *c)
 {
-    if (!u || strcmp(xml_name(st), "iq") != 0)
+    ublock *u = ud;
+    const xml_node *st = c->st, *q = c->payload;
+    bool get = c->type && strcmp(c->type, "get") == 0;
+    bool set = c->type && strcmp(c->type, "set") == 0;
+    if (!u || c->kind != STANZA_IQ || (!get && !set) || c->to_err != JID_OK || c->to.local ||
+        c->to.resource || strcmp(c->to.domain, u->domain) != 0 || !q || !xml_ns(q) ||
+        strcmp(xml_ns(q), NS_BLOCKING) != 0)
         return false;
-    const char *to = xml_attr(st, "to");
-    const char *type = xml_attr(st, "type");
-    if (!to || strcmp(to, u->domain) != 0 || !type ||
-        (strcmp(type, "get") != 0 && strcmp(type, "set") != 0))
-        return false;
-    xml_node *q = stanza_iq_payload(st);
-    if (!q || !xml_ns(q) || strcmp(xml_ns(q), NS_BLOCKING) != 0)
-        return false;
-    jid from;
-    const char *fs = xml_attr(st, "from");
-    if (!fs || jid_parse(fs, &from) != JID_OK)
-        return false; /* the service answers jid-malformed */
-    char *owner = jid_bare(&from);
-    jid_free(&from);
-    bool get = strcmp(type, "get") == 0;
+    if (c->from_err != JID_OK)
+        return false; /* the router answers jid-malformed */
+    const char *owner = c->from_bare;
     const char *name = xml_name(q);
-    if (owner && !get && strcmp(name, "block") == 0 && carries_report(q)) {
+    if (owner && set && strcmp(name, "block") == 0 && carries_report(q)) {
         observe(u, q, owner, true);
-        free(owner);
         return false;
     }
-    if (!owner) {
+    if (!owner)
         emit(u, stanza_error_reply(st, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL, NULL));
-    } else if (!xml_attr(st, "id")) {
+    else if (!xml_attr(st, "id"))
         emit(u, stanza_error_reply(st, STANZA_ERR_BAD_REQUEST, "an IQ must have an id", NULL));
-    } else if (get && strcmp(name, "blocklist") == 0) {
+    else if (get && strcmp(name, "blocklist") == 0)
         blocklist_get(u, st, owner);
-        free(owner);
-        return true; /* blocklist_get took st */
-    } else if (!get && (strcmp(name, "block") == 0 || strcmp(name, "unblock") == 0)) {
+    else if (set && (strcmp(name, "block") == 0 || strcmp(name, "unblock") == 0))
         block_set(u, st, q, owner, strcmp(name, "block") == 0);
-    } else {
+    else
         emit(u, stanza_error_reply(st, STANZA_ERR_BAD_REQUEST,
                                    "use get with <blocklist/>, set with <block/> or <unblock/>",
                                    NULL));
-    }
-    free(owner);
-    xml_free(st);
     return true;
+}
+
+const router_route ublock_routes[UBLOCK_ROUTES] = {
+    {ROUTE_IQ, ROUTE_TO_SERVICE, NS_BLOCKING, NULL, ublock_route, NS_BLOCKING},
+};
+
+bool ublock_handle(ublock *u, xml_node *st)
+{
+    stanza_ctx *c = stanza_ctx_new(st);
+    if (!c)
+        return true; /* st is gone */
+    bool taken = ublock_route(u, c);
+    if (!taken)
+        c->st = NULL; /* still the caller's */
+    stanza_ctx_free(c);
+    return taken;
 }
 
 /* ---- invitations ---- */
@@ -512,10 +520,11 @@ static void on_member(void *ud, redisReply *reply)
 {
     send_req *q = ud;
     bool blocked = false;
-    if (reply && reply->type == REDIS_REPLY_ARRAY)
-        for (size_t i = 0; i < reply->elements; i++)
-            blocked |=
-                reply->element[i]->type == REDIS_REPLY_INTEGER && reply->element[i]->integer == 1;
+    size_t n;
+    rdb_is_array(reply, &n);
+    for (size_t i = 0; i < n; i++)
+        blocked |=
+            reply->element[i]->type == REDIS_REPLY_INTEGER && reply->element[i]->integer == 1;
     if (!q->u->closed && !blocked)
         emit(q->u, q->msg);
     else

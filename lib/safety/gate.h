@@ -20,9 +20,13 @@
  * stanzas or not: what a stanza would fan out waits as the stanza itself, in
  * bounded memory. The owner calls gate_resume when the link has drained.
  *
- * Ownership: gate_submit takes the stanza; a passing stanza is handed to
- * the pass callback, which takes it; a refused one is answered through the
- * sink and freed. The gate borrows the rdb connection (which may be NULL). */
+ * The gate is where a stanza's context is made (stanza.h): its addresses
+ * are parsed once here, for the gate's own checks and for everyone after.
+ *
+ * Ownership: gate_submit takes the stanza; a passing stanza's context is
+ * handed to the pass hook, which takes it; a refused one is answered
+ * through the sink and freed. The gate borrows the rdb connection (which
+ * may be NULL). */
 #ifndef STOA_SAFETY_GATE_H
 #define STOA_SAFETY_GATE_H
 
@@ -32,6 +36,7 @@
 #include "jid.h"
 #include "out.h"
 #include "rdb.h"
+#include "stanza.h"
 #include "xml.h"
 
 typedef enum {
@@ -81,30 +86,35 @@ typedef struct gate_config {
 
 /* Whether the full JID `full` is in the room `room_local` (join or change). */
 typedef bool (*gate_in_room_cb)(void *ud, const char *room_local, const char *full);
-/* The limit the owner of room `room_local` (prepared) set on the messages
- * one person may send there, per minute; 0: none, the service's alone. */
-typedef unsigned (*gate_room_rate_cb)(void *ud, const char *room_local);
-/* A stanza that passed; takes ownership. */
-typedef void (*gate_pass_cb)(void *ud, xml_node *stanza);
 /* Whether the link is backed up (see Backpressure above). */
 typedef bool (*gate_congested_cb)(void *ud);
 
+/* Where the gate sends what passes, and what it asks of the rooms behind
+ * it; all with ud. */
+typedef struct gate_hooks {
+    /* A stanza that passed, in its context; takes it. */
+    void (*pass)(void *ud, stanza_ctx *c);
+    /* NULL: nobody is in any room (every room presence is a join). */
+    gate_in_room_cb in_room;
+    /* The limit the owner of room `room_local` (prepared) set on the
+     * messages one person may send there, per minute; 0: none, the
+     * service's alone. NULL: no room has one. */
+    unsigned (*room_rate)(void *ud, const char *room_local);
+    void *ud;
+} gate_hooks;
+
 typedef struct gate gate;
 
-/* Copies cfg. r may be NULL (local limits only). NULL on OOM or a bad
- * domain list (err says which). */
-gate *gate_new(const gate_config *cfg, rdb *r, const out *sink, gate_pass_cb pass,
-               gate_in_room_cb in_room, void *ud, char *err, size_t errlen);
+/* Copies cfg and hooks. r may be NULL (local limits only). NULL on OOM or
+ * a bad domain list (err says which). */
+gate *gate_new(const gate_config *cfg, rdb *r, const out *sink, const gate_hooks *hooks, char *err,
+               size_t errlen);
 /* Drops what waits in the FIFO (at shutdown, before the service goes);
  * replies still due from Redis are ignored. Call gate_free after rdb_free. */
 void gate_close(gate *g);
 void gate_free(gate *g);
-/* Asks cb (with gate_new's ud) for the room's own limit on groupchat and
- * private messages; NULL (the default): service limits only. */
-void gate_set_room_rate(gate *g, gate_room_rate_cb cb);
-/* Asks cb (with gate_new's ud) whether to hold stanzas; NULL (the default):
- * never. */
-void gate_set_congested(gate *g, gate_congested_cb cb);
+/* Asks cb (with ud) whether to hold stanzas; NULL (the default): never. */
+void gate_set_congested(gate *g, gate_congested_cb cb, void *ud);
 void gate_submit(gate *g, xml_node *stanza);
 /* Tell the gate about Redis: loads the script when it comes up, logs the
  * switch between shared and local limits once. */
@@ -121,9 +131,8 @@ size_t gate_pending(const gate *g);
 void gate_resume(gate *g);
 
 /* ---- exposed for tests ---- */
-/* from: the sender, parsed; to: the stanza's 'to' as written. */
-gate_class gate_classify(const xml_node *st, const jid *from, const char *to,
-                         gate_in_room_cb in_room, void *ud);
+/* GATE_C_NONE unless the sender parsed and 'to' is there. */
+gate_class gate_classify(const stanza_ctx *c, gate_in_room_cb in_room, void *ud);
 const char *gate_class_name(gate_class c);
 /* The error answering `st` for verdict v (NULL for GATE_PASS, for a verdict
  * that does not apply to class c, or when st must not be answered). */
