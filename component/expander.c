@@ -361,6 +361,11 @@ const expander_target *expander_for(const expander *x, const char *jid)
     return NULL;
 }
 
+bool expander_active(const expander *x)
+{
+    return x && x->ntargets > 0;
+}
+
 unsigned expander_generation(const expander *x)
 {
     return x ? x->gen : 0;

@@ -69,6 +69,8 @@ bool expander_handle(expander *x, const xml_node *iq, const out *o);
 /* The expander reaching the users of a full or bare JID's domain, or NULL
  * (no expander for it, a domain alone, or expanding off). */
 const expander_target *expander_for(const expander *x, const char *jid);
+/* Whether any expander was found (expander_for may answer non-NULL). */
+bool expander_active(const expander *x);
 /* Changes whenever what expander_for answers may change. */
 unsigned expander_generation(const expander *x);
 

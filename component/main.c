@@ -48,6 +48,7 @@ typedef struct daemon_state {
     out sink;                     /* where handlers write: the link, or split off to gateways */
     gateways *gws;                /* NULL: no gateway listener */
     char **host_domains;          /* [gateways] host_domains, parsed */
+    char **fanout_domains;        /* [fanout] domains, parsed */
     size_t high_water, low_water; /* the link's, from its stream options */
     bool congested;
     ev_prepare drained; /* lets the gate go on once the link has drained */
@@ -173,6 +174,7 @@ static void on_ready(void *ud)
         muc_recheck_all(service_muc(d->svc));
     }
     d->was_ready = true;
+    service_link_up(d->svc);
     recheck_start(d);
     /* systemd (Type=notify): ready once the host server accepted the link. */
     char status[300];
@@ -186,6 +188,7 @@ static void on_down(void *ud)
     daemon_state *d = ud;
     ev_timer_stop(d->loop, &d->recheck);
     muc_recheck_pause(service_muc(d->svc));
+    service_link_down(d->svc);
     notify_status("component link down, reconnecting");
 }
 
@@ -371,6 +374,21 @@ static int parse_options(int argc, char **argv, daemon_state *d, options *o)
     return -1;
 }
 
+/* [fanout]: how the host's expander is found. */
+static void fanout_from(daemon_state *d, expander_config *xc)
+{
+    const char *e = d->cfg.fanout_expander;
+    d->fanout_domains = settings_fanout_domains(&d->cfg);
+    xc->host_domains = d->fanout_domains;
+    xc->stanza_limit = d->cfg.fanout_stanza_limit;
+    xc->mode = strcmp(e, "off") == 0    ? EXPANDER_OFF
+               : strcmp(e, "auto") == 0 ? EXPANDER_AUTO
+                                        : EXPANDER_JID;
+    xc->jid = xc->mode == EXPANDER_JID ? e : NULL;
+    if (xc->mode != EXPANDER_OFF && !d->fanout_domains)
+        log_info("fan-out: [fanout] domains names no host domain: one copy per recipient");
+}
+
 /* The service first (the gate passes to it), then the link and the gate.
  * 0, or the exit status. */
 static int build(daemon_state *d)
@@ -388,6 +406,7 @@ static int build(daemon_state *d)
     service_config sc = {.version = PACKAGE_VERSION, .redis = d->redis};
     settings_fill(&d->cfg, SETTINGS_SERVICE, &sc);
     sc.muc.topics = (const char *const *)topics;
+    fanout_from(d, &sc.fanout);
     d->svc = topics ? service_new(&sc, &d->sink) : NULL;
     settings_free_topics(topics);
     complink_config lc = {0};
@@ -458,6 +477,7 @@ static void teardown(daemon_state *d)
     rdb_free(d->redis);
     gateways_free(d->gws);
     config_list_free(d->host_domains);
+    config_list_free(d->fanout_domains);
     complink_free(d->link);
     service_free(d->svc);
     gate_free(d->gate);

@@ -25,6 +25,7 @@ struct service {
     desk *desk;
     ublock *ublock;   /* NULL: no per-user blocking */
     muc_store *store; /* NULL: no Redis */
+    expander *fanout; /* the host's fan-out expander, once found */
     bool rooms_loaded;
     void (*loaded)(void *ud);
     void *loaded_ud;
@@ -141,7 +142,15 @@ static const router_route own_features[] = {
     {0, 0, NULL, NULL, NULL, NS_VERSION},
 };
 
+/* The answers to the expander's disco questions come to the service. */
+static bool expander_answer(void *ud, const stanza_ctx *c)
+{
+    service *svc = ud;
+    return expander_handle(svc->fanout, c->st, &svc->sink);
+}
+
 static const router_route own_routes[] = {
+    {ROUTE_IQ_ANSWER, ROUTE_TO_SERVICE, NULL, NULL, expander_answer, NULL},
     {ROUTE_IQ | ROUTE_IQ_BAD, ROUTE_TO_SERVICE | ROUTE_TO_SERVICE_RESOURCE, NULL, NULL, check_iq,
      NULL},
     {ROUTE_IQ_GET, ROUTE_TO_SERVICE, NS_DISCO_INFO, "query", disco_info, NULL},
@@ -209,11 +218,15 @@ service *service_new(const service_config *cfg, const out *sink)
     svc->sink = *sink;
     muc_config mc = cfg->muc;
     mc.domain = svc->domain;
-    if (svc->domain && svc->name && svc->version) {
+    expander_config xc = cfg->fanout;
+    xc.domain = svc->domain;
+    if (svc->domain && svc->name && svc->version && (svc->fanout = expander_new(&xc))) {
         svc->router = router_new(svc->domain, sink);
         svc->rooms = muc_new(&mc, sink);
         svc->commands = adhoc_new(svc->domain, sink);
     }
+    if (svc->rooms)
+        muc_set_expander(svc->rooms, svc->fanout);
     if (svc->rooms && svc->commands)
         svc->desk = desk_new(&cfg->desk, svc->domain, svc->rooms, svc->commands, sink);
     if (!svc->router || !svc->desk || attach(svc, cfg) < 0 || add_routes(svc) < 0) {
@@ -240,6 +253,7 @@ void service_free(service *svc)
     muc_store_free(svc->store);
     ublock_free(svc->ublock);
     router_free(svc->router);
+    expander_free(svc->fanout);
     free(svc->domain);
     free(svc->name);
     free(svc->version);
@@ -344,6 +358,16 @@ void service_on_loaded(service *svc, void (*cb)(void *ud), void *ud)
 {
     svc->loaded = cb;
     svc->loaded_ud = ud;
+}
+
+void service_link_up(service *svc)
+{
+    expander_link_up(svc->fanout, &svc->sink);
+}
+
+void service_link_down(service *svc)
+{
+    expander_link_down(svc->fanout);
 }
 
 muc *service_muc(service *svc)

@@ -23,6 +23,7 @@
 
 #include "adhoc.h"
 #include "desk/desk.h"
+#include "expander.h"
 #include "muc/muc.h"
 #include "out.h"
 #include "rdb.h"
@@ -33,15 +34,16 @@
 typedef struct service service;
 
 typedef struct service_config {
-    const char *domain;   /* normalized component domain */
-    const char *name;     /* disco identity name */
-    const char *version;  /* XEP-0092 version */
-    muc_config muc;       /* rooms; muc.domain is filled in from domain */
-    desk_config desk;     /* abuse reports and the moderator desk */
-    rdb *redis;           /* NULL: no Redis (rooms in memory, the desk without storage) */
-    const char *prefix;   /* the [redis] prefix */
-    unsigned archive_max; /* messages kept in each room's archive */
-    bool blocking;        /* per-user block lists (XEP-0191) */
+    const char *domain;     /* normalized component domain */
+    const char *name;       /* disco identity name */
+    const char *version;    /* XEP-0092 version */
+    muc_config muc;         /* rooms; muc.domain is filled in from domain */
+    desk_config desk;       /* abuse reports and the moderator desk */
+    rdb *redis;             /* NULL: no Redis (rooms in memory, the desk without storage) */
+    const char *prefix;     /* the [redis] prefix */
+    unsigned archive_max;   /* messages kept in each room's archive */
+    bool blocking;          /* per-user block lists (XEP-0191) */
+    expander_config fanout; /* the host's fan-out expander; fanout.domain is filled in */
 } service_config;
 
 /* Copies the config strings and the sink. NULL on OOM. */
@@ -68,6 +70,10 @@ gate_hooks service_gate_hooks(service *svc);
  * read back; loaded then runs, whatever came of it. */
 void service_redis_state(service *svc, rdb_state state);
 void service_on_loaded(service *svc, void (*loaded)(void *ud), void *ud);
+
+/* The host link is up (the expander is looked for again) or down. */
+void service_link_up(service *svc);
+void service_link_down(service *svc);
 
 /* The rooms, for statistics and the daemon's life (checks, shutdown). */
 muc *service_muc(service *svc);

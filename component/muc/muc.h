@@ -68,6 +68,9 @@ void muc_set_store(muc *m, struct muc_store *store);
 /* Per-user blocking (safety/ublock.h); NULL: none. The muc borrows it. */
 struct ublock;
 void muc_set_ublock(muc *m, struct ublock *ub);
+/* The host's fan-out expander (borrowed; NULL: one copy per recipient). */
+struct expander;
+void muc_set_expander(muc *m, struct expander *x);
 /* Whether the full JID `full` is in room `local` (the gate tells joins from
  * presence changes). */
 bool muc_is_occupant(muc *m, const char *local, const char *full);
