@@ -361,9 +361,36 @@ const expander_target *expander_for(const expander *x, const char *jid)
     return NULL;
 }
 
+bool expander_refused(expander *x, const char *from, const xml_node *st)
+{
+    if (!x || !from)
+        return false;
+    bool mine = false;
+    for (size_t i = 0; i < x->nhosts; i++) {
+        if (!x->hosts[i].t || strcmp(x->hosts[i].t->jid, from) != 0)
+            continue;
+        x->hosts[i].t = NULL;
+        mine = true;
+    }
+    if (!mine)
+        return false;
+    x->gen++;
+    const xml_node *e = xml_child(st, "error", NS_COMPONENT);
+    const xml_node *cond = e ? xml_first_child(e) : NULL;
+    while (cond && xml_is_text(cond))
+        cond = xml_next(cond);
+    log_warn("fan-out: the expander %s refused a stanza (%s): one copy per recipient until the "
+             "link comes up again; does it trust %s?",
+             from, cond ? xml_name(cond) : "no condition", x->domain);
+    return true;
+}
+
 bool expander_active(const expander *x)
 {
-    return x && x->ntargets > 0;
+    for (size_t i = 0; x && i < x->nhosts; i++)
+        if (x->hosts[i].t)
+            return true;
+    return false;
 }
 
 unsigned expander_generation(const expander *x)

@@ -66,6 +66,12 @@ void expander_link_down(expander *x);
  * It may send further questions through o. */
 bool expander_handle(expander *x, const xml_node *iq, const out *o);
 
+/* An error message or presence from `from`: when it is an expander's (it
+ * refused a stanza: its access does not list this domain, say), that
+ * expander is given up until the link comes up again, with a warning, and
+ * true is returned. */
+bool expander_refused(expander *x, const char *from, const xml_node *st);
+
 /* The expander reaching the users of a full or bare JID's domain, or NULL
  * (no expander for it, a domain alone, or expanding off). */
 const expander_target *expander_for(const expander *x, const char *jid);

@@ -274,6 +274,11 @@ int service_set_name(service *svc, const char *name)
 
 void service_dispatch(service *svc, stanza_ctx *c)
 {
+    /* A broadcast the host's expander refused comes back as an error from
+     * it, which the router would drop like any other bounce: the recipients
+     * it named never got it, and the next ones must get copies. */
+    if (c->answer && c->kind != STANZA_IQ && c->from_full)
+        expander_refused(svc->fanout, c->from_full, c->st);
     router_dispatch(svc->router, c);
 }
 
@@ -281,7 +286,7 @@ void service_handle(service *svc, xml_node *st)
 {
     stanza_ctx *c = stanza_ctx_new(st);
     if (c)
-        router_dispatch(svc->router, c);
+        service_dispatch(svc, c);
 }
 
 void service_reject(service *svc, xml_node *shell, const char *why)

@@ -11,7 +11,8 @@
 -- them one by one, with the address list removed. Prosody then parses the
 -- stanza once instead of once per recipient.
 --
--- It is not an open relay: only a component connection authenticated for one
+-- It is not an open relay, and says it is an expander only to those who may
+-- use it: only a component connection authenticated for one
 -- of stoa_multicast_senders may use it (a user, another component or a remote
 -- server is refused with <forbidden/>), and every address must be a user of a
 -- VirtualHost of this server (an address elsewhere refuses the whole stanza
@@ -79,6 +80,22 @@ local function local_target(addr)
 	end
 	return resource and (node .. "@" .. host .. "/" .. resource) or (node .. "@" .. host);
 end
+
+-- Only a trusted sender is told this is an expander: another Stoa domain
+-- (or anything else that finds it by disco) would otherwise send it rooms'
+-- messages only to have them refused.
+module:hook("iq-get/host/http://jabber.org/protocol/disco#info:query", function(event)
+	local origin, stanza = event.origin, event.stanza;
+	local node = stanza.tags[1].attr.node;
+	if (node and node ~= "") or trusted(origin, stanza) then
+		return; -- mod_disco answers, with the feature and the limits
+	end
+	origin.send(st.reply(stanza):query("http://jabber.org/protocol/disco#info")
+		:tag("identity", { category = "service", type = "multicast",
+			name = module:get_option_string("name", "Stoa fan-out") }):up()
+		:tag("feature", { var = "http://jabber.org/protocol/disco#info" }):up());
+	return true;
+end, 10);
 
 local function refuse(origin, stanza, condition, text)
 	if stanza.attr.type ~= "error" then

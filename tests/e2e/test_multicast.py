@@ -204,6 +204,22 @@ def test_another_component_is_refused(host, clients):
 
 
 @pytest.mark.parametrize("host", ["prosody"], indirect=True)
+def test_prosody_tells_only_the_trusted_it_expands(host, clients):
+    """Another component, or a user, that asks Stoa's module what it is is
+    not told it takes XEP-0033: a Stoa domain it does not trust would send
+    it broadcasts only to have them refused."""
+    info = clients["alice"].iq(MULTICAST, "<query xmlns='http://jabber.org/protocol/disco#info'/>")
+    feats = [f.get("var") for f in info.iter("{http://jabber.org/protocol/disco#info}feature")]
+    assert info.get("type") == "result" and NS_ADDRESS not in feats, ET.tostring(info, "unicode")
+    with RawComponent(host.other_port, OTHER, SECRET) as other:
+        other.send(f"<iq type='get' id='d2' from='{OTHER}' to='{MULTICAST}'>"
+                   "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+        info = other.wait_for(lambda s: s.get("id") == "d2", 10, "the disco#info result")
+    feats = [f.get("var") for f in info.iter("{http://jabber.org/protocol/disco#info}feature")]
+    assert info.get("type") == "result" and NS_ADDRESS not in feats, ET.tostring(info, "unicode")
+
+
+@pytest.mark.parametrize("host", ["prosody"], indirect=True)
 @pytest.mark.parametrize("elsewhere", ["someone@remote.example/r", f"x@{OTHER}/y", OTHER,
                                        f"{TRUSTED}"])
 def test_prosody_delivers_to_its_own_users_only(host, clients, trusted, elsewhere):

@@ -203,6 +203,22 @@ END_TEST
 /* Each recipient gets what it got as a copy: Carol her own presence (110,
  * her JID), Alice as a moderator Carol's JID, Erin of another server a
  * copy; the rest, who see the same bytes, one stanza. */
+/* An expander that refuses (its access does not name this domain) is given
+ * up: the next broadcasts go as copies. */
+START_TEST(copies_after_the_expander_refused)
+{
+    start("infinite", 128 * 1024);
+    room();
+    expect("<message type='error' from='" MC "' to='" R "/Bob' id='m0'>"
+           "<error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>"
+           "</message>",
+           "");
+    expect(MESSAGE, MSG_HEAD(ALICE) MSG_TAIL "</message>" MSG_HEAD(BOB) MSG_TAIL
+           "</message>" MSG_HEAD(CAROL) MSG_TAIL "</message>" MSG_HEAD(DAVE) MSG_TAIL
+           "</message>" MSG_HEAD(ERIN) MSG_TAIL "</message>");
+}
+END_TEST
+
 START_TEST(presence_grouped_by_what_each_sees)
 {
     start("infinite", 128 * 1024);
@@ -259,6 +275,7 @@ static Suite *suite(void)
     tcase_add_test(tc, split_by_the_expanders_count);
     tcase_add_test(tc, copies_without_an_expander);
     tcase_add_test(tc, copies_after_the_link_went_down);
+    tcase_add_test(tc, copies_after_the_expander_refused);
     tcase_add_test(tc, presence_grouped_by_what_each_sees);
     tcase_add_test(tc, split_by_bytes);
     suite_add_tcase(s, tc);
