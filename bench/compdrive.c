@@ -342,14 +342,17 @@ static void usage(void)
     exit(2);
 }
 
-int main(int argc, char **argv)
+/* The command line. */
+typedef struct options {
+    int port;
+    const char *pid_file, *scenario;
+    long occupants, rooms, window;
+    double seconds;
+    bool persistent;
+} options;
+
+static void parse_args(int argc, char **argv, drive *d, options *o)
 {
-    drive d = {.fd = -1, .domain = "rooms.localhost", .host = "localhost"};
-    int port = 0;
-    const char *pid_file = NULL, *scenario = NULL;
-    long occupants = 10, rooms = 1, window = 0;
-    double seconds = 5;
-    bool persistent = false;
     static const struct option opts[] = {
         {"port", required_argument, NULL, 'p'},      {"pid-file", required_argument, NULL, 'f'},
         {"scenario", required_argument, NULL, 's'},  {"domain", required_argument, NULL, 'd'},
@@ -360,187 +363,226 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'p':
-            port = atoi(optarg);
+            o->port = atoi(optarg);
             break;
         case 'f':
-            pid_file = optarg;
+            o->pid_file = optarg;
             break;
         case 's':
-            scenario = optarg;
+            o->scenario = optarg;
             break;
         case 'd':
-            d.domain = optarg;
+            d->domain = optarg;
             break;
         case 'n':
-            occupants = atol(optarg);
+            o->occupants = atol(optarg);
             break;
         case 'r':
-            rooms = atol(optarg);
+            o->rooms = atol(optarg);
             break;
         case 't':
-            seconds = atof(optarg);
+            o->seconds = atof(optarg);
             break;
         case 'w':
-            window = atol(optarg);
+            o->window = atol(optarg);
             break;
         case 'P':
-            persistent = true;
+            o->persistent = true;
             break;
         default:
             usage();
         }
     }
-    if (port <= 0 || !pid_file || !scenario || occupants < 2 || rooms < 1)
+    if (o->port <= 0 || !o->pid_file || !o->scenario || o->occupants < 2 || o->rooms < 1)
         usage();
-    d.trace = getenv("COMPDRIVE_TRACE") != NULL;
-    scan_init(&d.sc);
+}
+
+/* Waits for the component on port and answers its XEP-0114 opening, server
+ * side. */
+static void accept_component(drive *d, int port)
+{
     int ls = listen_on(port);
     printf("LISTENING %d\n", port);
     fflush(stdout);
-    d.fd = accept(ls, NULL, NULL);
-    if (d.fd < 0)
+    d->fd = accept(ls, NULL, NULL);
+    if (d->fd < 0)
         die("accept");
     close(ls);
     int one = 1;
-    setsockopt(d.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    fcntl(d.fd, F_SETFL, fcntl(d.fd, F_GETFL) | O_NONBLOCK);
+    setsockopt(d->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    fcntl(d->fd, F_SETFL, fcntl(d->fd, F_GETFL) | O_NONBLOCK);
 
-    /* The XEP-0114 opening, server side. */
     double deadline = stats_now() + 10;
-    while (!d.sc.opened) {
+    while (!d->sc.opened) {
         if (stats_now() > deadline)
             fail("no stream header from the component");
-        pump(&d, 50);
+        pump(d, 50);
     }
-    out_printf(&d,
+    out_printf(d,
                "<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' "
                "xmlns:stream='http://etherx.jabber.org/streams' from='%s' id='bench%d'>",
-               d.domain, (int)getpid());
-    while (!d.handshake_seen) {
+               d->domain, (int)getpid());
+    while (!d->handshake_seen) {
         if (stats_now() > deadline)
             fail("no handshake from the component");
-        pump(&d, 50);
+        pump(d, 50);
     }
-    out_printf(&d, "<handshake/>");
-    int pid = read_pid(pid_file);
+    out_printf(d, "<handshake/>");
+}
 
-    if (strcmp(scenario, "msg") == 0) {
-        setup_rooms(&d, 1, occupants, 64, persistent);
-        drain(&d, 0.3);
-        d.room_size = (int)occupants;
-        if (window <= 0)
-            window = occupants >= 20000 ? 1 : 20000 / occupants;
-        long base_stanzas = d.stanzas;
-        double cpu0 = stats_cpu(pid), me0 = stats_self_cpu(), t0 = stats_now();
-        double stop = t0 + seconds;
-        size_t seq = 0;
-        while (stats_now() < stop) {
-            while ((long)seq - d.msgs_done < window) {
-                ensure_msgs(&d, seq + 1);
-                long u = (long)(seq % (size_t)occupants);
-                d.sent_at[seq] = stats_now();
-                d.nmsgs = seq + 1;
-                out_printf(&d,
-                           "<message type='groupchat' id='b%zu' from='u%ld@%s/r' to='r0@%s'>"
-                           "<body>benchmark message %zu</body></message>",
-                           seq, u, d.host, d.domain, seq);
-                seq++;
-            }
-            pump(&d, 50);
+/* Groupchat messages to one room of o->occupants, window of them in flight. */
+static void run_msg(drive *d, int pid, const options *o)
+{
+    long occupants = o->occupants, window = o->window;
+    setup_rooms(d, 1, occupants, 64, o->persistent);
+    drain(d, 0.3);
+    d->room_size = (int)occupants;
+    if (window <= 0)
+        window = occupants >= 20000 ? 1 : 20000 / occupants;
+    long base_stanzas = d->stanzas;
+    double cpu0 = stats_cpu(pid), me0 = stats_self_cpu(), t0 = stats_now();
+    double stop = t0 + o->seconds;
+    size_t seq = 0;
+    while (stats_now() < stop) {
+        while ((long)seq - d->msgs_done < window) {
+            ensure_msgs(d, seq + 1);
+            long u = (long)(seq % (size_t)occupants);
+            d->sent_at[seq] = stats_now();
+            d->nmsgs = seq + 1;
+            out_printf(d,
+                       "<message type='groupchat' id='b%zu' from='u%ld@%s/r' to='r0@%s'>"
+                       "<body>benchmark message %zu</body></message>",
+                       seq, u, d->host, d->domain, seq);
+            seq++;
         }
-        /* Let what was sent arrive (bounded: a lost copy must not hang us). */
-        double drain_end = stats_now() + 10;
-        while (d.msgs_done < (long)seq && stats_now() < drain_end)
-            pump(&d, 20);
-        if (d.msgs_done < (long)seq) {
-            long partial = 0, none = 0;
-            for (size_t i = 0; i < seq; i++) {
-                partial += d.copies[i] > 0 && d.copies[i] < d.room_size;
-                none += d.copies[i] == 0;
-            }
-            fprintf(stderr,
-                    "compdrive: %ld of %zu messages did not reach all %d occupants "
-                    "(%ld partly, %ld not at all)\n",
-                    (long)seq - d.msgs_done, seq, d.room_size, partial, none);
-        }
-        double t1 = d.last_rx > t0 ? d.last_rx : stats_now();
-        double cpu = stats_cpu(pid) - cpu0, wall = t1 - t0, me = stats_self_cpu() - me0;
-        long delivered = d.copies_total;
-        printf("RESULT scenario=msg occupants=%ld sent=%zu complete=%ld delivered=%ld "
-               "stanzas=%ld errors=%ld wall_s=%.3f cpu_s=%.3f rate_wall=%.0f rate_cpu=%.0f "
-               "p50_first_ms=%.3f p99_first_ms=%.3f p50_last_ms=%.3f p99_last_ms=%.3f "
-               "driver_cpu_s=%.3f rss_kib=%ld hwm_kib=%ld\n",
-               occupants, seq, d.msgs_done, delivered, d.stanzas - base_stanzas, d.errors, wall,
-               cpu, delivered / wall, cpu > 0 ? delivered / cpu : 0, stats_pct(&d.first, 50) * 1e3,
-               stats_pct(&d.first, 99) * 1e3, stats_pct(&d.last, 50) * 1e3,
-               stats_pct(&d.last, 99) * 1e3, me, stats_vm_kib(pid, "VmRSS"),
-               stats_vm_kib(pid, "VmHWM"));
-    } else if (strcmp(scenario, "join") == 0) {
-        if (window <= 0)
-            window = 64;
-        long rss0 = stats_vm_kib(pid, "VmRSS");
-        long base_stanzas = d.stanzas;
-        double cpu0 = stats_cpu(pid), me0 = stats_self_cpu(), t0 = stats_now();
-        setup_rooms(&d, rooms, occupants, window, persistent);
-        double t1 = stats_now();
-        double cpu = stats_cpu(pid) - cpu0, wall = t1 - t0, me = stats_self_cpu() - me0;
-        drain(&d, 0.5);
-        long joins = rooms * occupants, stanzas = d.stanzas - base_stanzas;
-        printf("RESULT scenario=join rooms=%ld occupants=%ld joins=%ld delivered=%ld errors=%ld "
-               "wall_s=%.3f cpu_s=%.3f joins_wall=%.0f joins_cpu=%.0f rate_wall=%.0f "
-               "rate_cpu=%.0f driver_cpu_s=%.3f rss0_kib=%ld rss_kib=%ld hwm_kib=%ld\n",
-               rooms, occupants * rooms, joins, stanzas, d.errors, wall, cpu, joins / wall,
-               cpu > 0 ? joins / cpu : 0, stanzas / wall, cpu > 0 ? stanzas / cpu : 0, me, rss0,
-               stats_vm_kib(pid, "VmRSS"), stats_vm_kib(pid, "VmHWM"));
-    } else if (strcmp(scenario, "disco") == 0) {
-        setup_rooms(&d, 1, occupants, 64, persistent);
-        drain(&d, 0.3);
-        if (window <= 0)
-            window = 256;
-        long base_stanzas = d.stanzas;
-        double cpu0 = stats_cpu(pid), me0 = stats_self_cpu(), t0 = stats_now();
-        double stop = t0 + seconds;
-        size_t seq = 0;
-        while (stats_now() < stop) {
-            while ((long)seq - d.disco_done < window) {
-                ensure_msgs(&d, seq + 1);
-                d.sent_at[seq] = stats_now();
-                d.nmsgs = seq + 1;
-                out_printf(&d,
-                           "<iq type='get' id='d%zu' from='u0@%s/r' to='%s%s'>"
-                           "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
-                           seq, d.host, seq % 2 ? "r0@" : "", d.domain);
-                seq++;
-            }
-            pump(&d, 50);
-        }
-        double drain_end = stats_now() + 10;
-        while (d.disco_done < (long)seq && stats_now() < drain_end)
-            pump(&d, 20);
-        double t1 = d.last_rx > t0 ? d.last_rx : stats_now();
-        double cpu = stats_cpu(pid) - cpu0, wall = t1 - t0, me = stats_self_cpu() - me0;
-        long delivered = d.stanzas - base_stanzas;
-        printf("RESULT scenario=disco sent=%zu delivered=%ld errors=%ld wall_s=%.3f cpu_s=%.3f "
-               "rate_wall=%.0f rate_cpu=%.0f p50_ms=%.3f p99_ms=%.3f driver_cpu_s=%.3f "
-               "rss_kib=%ld hwm_kib=%ld\n",
-               seq, delivered, d.errors, wall, cpu, delivered / wall, cpu > 0 ? delivered / cpu : 0,
-               stats_pct(&d.disco_lat, 50) * 1e3, stats_pct(&d.disco_lat, 99) * 1e3, me,
-               stats_vm_kib(pid, "VmRSS"), stats_vm_kib(pid, "VmHWM"));
-    } else {
-        usage();
+        pump(d, 50);
     }
+    /* Let what was sent arrive (bounded: a lost copy must not hang us). */
+    double drain_end = stats_now() + 10;
+    while (d->msgs_done < (long)seq && stats_now() < drain_end)
+        pump(d, 20);
+    if (d->msgs_done < (long)seq) {
+        long partial = 0, none = 0;
+        for (size_t i = 0; i < seq; i++) {
+            partial += d->copies[i] > 0 && d->copies[i] < d->room_size;
+            none += d->copies[i] == 0;
+        }
+        fprintf(stderr,
+                "compdrive: %ld of %zu messages did not reach all %d occupants "
+                "(%ld partly, %ld not at all)\n",
+                (long)seq - d->msgs_done, seq, d->room_size, partial, none);
+    }
+    double t1 = d->last_rx > t0 ? d->last_rx : stats_now();
+    double cpu = stats_cpu(pid) - cpu0, wall = t1 - t0, me = stats_self_cpu() - me0;
+    long delivered = d->copies_total;
+    printf("RESULT scenario=msg occupants=%ld sent=%zu complete=%ld delivered=%ld "
+           "stanzas=%ld errors=%ld wall_s=%.3f cpu_s=%.3f rate_wall=%.0f rate_cpu=%.0f "
+           "p50_first_ms=%.3f p99_first_ms=%.3f p50_last_ms=%.3f p99_last_ms=%.3f "
+           "driver_cpu_s=%.3f rss_kib=%ld hwm_kib=%ld\n",
+           occupants, seq, d->msgs_done, delivered, d->stanzas - base_stanzas, d->errors, wall, cpu,
+           delivered / wall, cpu > 0 ? delivered / cpu : 0, stats_pct(&d->first, 50) * 1e3,
+           stats_pct(&d->first, 99) * 1e3, stats_pct(&d->last, 50) * 1e3,
+           stats_pct(&d->last, 99) * 1e3, me, stats_vm_kib(pid, "VmRSS"),
+           stats_vm_kib(pid, "VmHWM"));
+}
+
+/* o->rooms rooms of o->occupants made and joined, window joins in flight. */
+static void run_join(drive *d, int pid, const options *o)
+{
+    long rooms = o->rooms, occupants = o->occupants, window = o->window;
+    if (window <= 0)
+        window = 64;
+    long rss0 = stats_vm_kib(pid, "VmRSS");
+    long base_stanzas = d->stanzas;
+    double cpu0 = stats_cpu(pid), me0 = stats_self_cpu(), t0 = stats_now();
+    setup_rooms(d, rooms, occupants, window, o->persistent);
+    double t1 = stats_now();
+    double cpu = stats_cpu(pid) - cpu0, wall = t1 - t0, me = stats_self_cpu() - me0;
+    drain(d, 0.5);
+    long joins = rooms * occupants, stanzas = d->stanzas - base_stanzas;
+    printf("RESULT scenario=join rooms=%ld occupants=%ld joins=%ld delivered=%ld errors=%ld "
+           "wall_s=%.3f cpu_s=%.3f joins_wall=%.0f joins_cpu=%.0f rate_wall=%.0f "
+           "rate_cpu=%.0f driver_cpu_s=%.3f rss0_kib=%ld rss_kib=%ld hwm_kib=%ld\n",
+           rooms, occupants * rooms, joins, stanzas, d->errors, wall, cpu, joins / wall,
+           cpu > 0 ? joins / cpu : 0, stanzas / wall, cpu > 0 ? stanzas / cpu : 0, me, rss0,
+           stats_vm_kib(pid, "VmRSS"), stats_vm_kib(pid, "VmHWM"));
+}
+
+/* disco#info queries, to the service and to a room by turns. */
+static void run_disco(drive *d, int pid, const options *o)
+{
+    long window = o->window;
+    setup_rooms(d, 1, o->occupants, 64, o->persistent);
+    drain(d, 0.3);
+    if (window <= 0)
+        window = 256;
+    long base_stanzas = d->stanzas;
+    double cpu0 = stats_cpu(pid), me0 = stats_self_cpu(), t0 = stats_now();
+    double stop = t0 + o->seconds;
+    size_t seq = 0;
+    while (stats_now() < stop) {
+        while ((long)seq - d->disco_done < window) {
+            ensure_msgs(d, seq + 1);
+            d->sent_at[seq] = stats_now();
+            d->nmsgs = seq + 1;
+            out_printf(d,
+                       "<iq type='get' id='d%zu' from='u0@%s/r' to='%s%s'>"
+                       "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
+                       seq, d->host, seq % 2 ? "r0@" : "", d->domain);
+            seq++;
+        }
+        pump(d, 50);
+    }
+    double drain_end = stats_now() + 10;
+    while (d->disco_done < (long)seq && stats_now() < drain_end)
+        pump(d, 20);
+    double t1 = d->last_rx > t0 ? d->last_rx : stats_now();
+    double cpu = stats_cpu(pid) - cpu0, wall = t1 - t0, me = stats_self_cpu() - me0;
+    long delivered = d->stanzas - base_stanzas;
+    printf("RESULT scenario=disco sent=%zu delivered=%ld errors=%ld wall_s=%.3f cpu_s=%.3f "
+           "rate_wall=%.0f rate_cpu=%.0f p50_ms=%.3f p99_ms=%.3f driver_cpu_s=%.3f "
+           "rss_kib=%ld hwm_kib=%ld\n",
+           seq, delivered, d->errors, wall, cpu, delivered / wall, cpu > 0 ? delivered / cpu : 0,
+           stats_pct(&d->disco_lat, 50) * 1e3, stats_pct(&d->disco_lat, 99) * 1e3, me,
+           stats_vm_kib(pid, "VmRSS"), stats_vm_kib(pid, "VmHWM"));
+}
+
+/* Closes the stream, lets the close go out, and frees the drive. */
+static void finish(drive *d)
+{
+    d->closing = true;
+    out_printf(d, "</stream:stream>");
+    for (int i = 0; i < 20 && buf_unread_len(&d->out); i++)
+        pump(d, 50);
+    close(d->fd);
+    scan_free(&d->sc);
+    buf_free(&d->out);
+    free(d->sent_at);
+    free(d->copies);
+    stats_free(&d->first);
+    stats_free(&d->last);
+    stats_free(&d->disco_lat);
+}
+
+int main(int argc, char **argv)
+{
+    drive d = {.fd = -1, .domain = "rooms.localhost", .host = "localhost"};
+    options o = {.occupants = 10, .rooms = 1, .seconds = 5};
+    parse_args(argc, argv, &d, &o);
+    d.trace = getenv("COMPDRIVE_TRACE") != NULL;
+    scan_init(&d.sc);
+    accept_component(&d, o.port);
+    int pid = read_pid(o.pid_file);
+
+    if (strcmp(o.scenario, "msg") == 0)
+        run_msg(&d, pid, &o);
+    else if (strcmp(o.scenario, "join") == 0)
+        run_join(&d, pid, &o);
+    else if (strcmp(o.scenario, "disco") == 0)
+        run_disco(&d, pid, &o);
+    else
+        usage();
     fflush(stdout);
-    d.closing = true;
-    out_printf(&d, "</stream:stream>");
-    for (int i = 0; i < 20 && buf_unread_len(&d.out); i++)
-        pump(&d, 50);
-    close(d.fd);
-    scan_free(&d.sc);
-    buf_free(&d.out);
-    free(d.sent_at);
-    free(d.copies);
-    stats_free(&d.first);
-    stats_free(&d.last);
-    stats_free(&d.disco_lat);
+    finish(&d);
     return 0;
 }

@@ -204,16 +204,43 @@ static void send_one(load *l, client *c)
     c->sent++;
 }
 
-int main(int argc, char **argv)
-{
-    load l = {.k = 26, .senders = 1};
-    int port = 0;
-    const char *host = "localhost", *password = NULL;
-    double seconds = 5, rate = 0;
-    long window = 8;
-    char fields[2048] = "";
+/* The command line. */
+typedef struct options {
+    int port;
+    const char *host, *password;
+    double seconds, rate;
+    long window;
+    char fields[2048]; /* the --field values as form fields */
     const char *cpu_name[MAX_CPU];
-    int cpu_pid[MAX_CPU], ncpu = 0;
+    int cpu_pid[MAX_CPU], ncpu;
+} options;
+
+/* --field VAR=VALUE appended to o->fields as a form field. */
+static void add_field(options *o, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq)
+        fail("--field wants VAR=VALUE");
+    size_t used = strlen(o->fields);
+    int n = snprintf(o->fields + used, sizeof o->fields - used,
+                     "<field var='%.*s'><value>%s</value></field>", (int)(eq - arg), arg, eq + 1);
+    if (n < 0 || (size_t)n >= sizeof o->fields - used)
+        fail("too many --field");
+}
+
+/* --cpu NAME=PID: arg is cut at the '=' and keeps the name. */
+static void add_cpu(options *o, char *arg)
+{
+    char *eq = strchr(arg, '=');
+    if (!eq || o->ncpu == MAX_CPU)
+        fail("--cpu wants NAME=PID (at most 4)");
+    *eq = '\0';
+    o->cpu_name[o->ncpu] = arg;
+    o->cpu_pid[o->ncpu++] = atoi(eq + 1);
+}
+
+static void parse_args(int argc, char **argv, load *l, options *o)
+{
     static const struct option opts[] = {
         {"port", required_argument, NULL, 'p'},     {"host", required_argument, NULL, 'h'},
         {"room", required_argument, NULL, 'r'},     {"users", required_argument, NULL, 'k'},
@@ -225,164 +252,182 @@ int main(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
         case 'p':
-            port = atoi(optarg);
+            o->port = atoi(optarg);
             break;
         case 'h':
-            host = optarg;
+            o->host = optarg;
             break;
         case 'r':
-            l.room = optarg;
+            l->room = optarg;
             break;
         case 'k':
-            l.k = atoi(optarg);
+            l->k = atoi(optarg);
             break;
         case 'P':
-            password = optarg;
+            o->password = optarg;
             break;
         case 's':
-            l.senders = atoi(optarg);
+            l->senders = atoi(optarg);
             break;
         case 'R':
-            rate = atof(optarg);
+            o->rate = atof(optarg);
             break;
         case 'w':
-            window = atol(optarg);
+            o->window = atol(optarg);
             break;
         case 't':
-            seconds = atof(optarg);
+            o->seconds = atof(optarg);
             break;
-        case 'f': {
-            char *eq = strchr(optarg, '=');
-            if (!eq)
-                fail("--field wants VAR=VALUE");
-            size_t used = strlen(fields);
-            int n = snprintf(fields + used, sizeof fields - used,
-                             "<field var='%.*s'><value>%s</value></field>", (int)(eq - optarg),
-                             optarg, eq + 1);
-            if (n < 0 || (size_t)n >= sizeof fields - used)
-                fail("too many --field");
+        case 'f':
+            add_field(o, optarg);
             break;
-        }
-        case 'c': {
-            char *eq = strchr(optarg, '=');
-            if (!eq || ncpu == MAX_CPU)
-                fail("--cpu wants NAME=PID (at most 4)");
-            *eq = '\0';
-            cpu_name[ncpu] = optarg;
-            cpu_pid[ncpu++] = atoi(eq + 1);
+        case 'c':
+            add_cpu(o, optarg);
             break;
-        }
         default:
             fail("bad option (see the comment at the top of bench/loadclient.c)");
         }
     }
-    if (port <= 0 || !l.room || !password || l.k < 2 || l.senders < 1 || l.senders >= l.k)
+    if (o->port <= 0 || !l->room || !o->password || l->k < 2 || l->senders < 1 ||
+        l->senders >= l->k)
         fail("usage: loadclient --port P --room ROOM --users K --password PW [...]");
+}
 
+/* Logs users u1..uK in, and waits until all are. */
+static void connect_all(load *l, const options *o)
+{
     xmpp_initialize();
-    l.ctx = xmpp_ctx_new(NULL, NULL);
-    l.clients = calloc((size_t)l.k, sizeof *l.clients);
-    if (!l.ctx || !l.clients)
+    l->ctx = xmpp_ctx_new(NULL, NULL);
+    l->clients = calloc((size_t)l->k, sizeof *l->clients);
+    if (!l->ctx || !l->clients)
         fail("out of memory");
-    for (int i = 0; i < l.k; i++) {
-        client *c = &l.clients[i];
-        c->load = &l;
+    for (int i = 0; i < l->k; i++) {
+        client *c = &l->clients[i];
+        c->load = l;
         c->index = i + 1;
         snprintf(c->nick, sizeof c->nick, "n%d", c->index);
-        c->conn = xmpp_conn_new(l.ctx);
-        c->got = calloc((size_t)l.senders, sizeof *c->got);
+        c->conn = xmpp_conn_new(l->ctx);
+        c->got = calloc((size_t)l->senders, sizeof *c->got);
         if (!c->conn || !c->got)
             fail("out of memory");
         char jid[128];
-        snprintf(jid, sizeof jid, "u%d@%s/bench", c->index, host);
+        snprintf(jid, sizeof jid, "u%d@%s/bench", c->index, o->host);
         xmpp_conn_set_jid(c->conn, jid);
-        xmpp_conn_set_pass(c->conn, password);
+        xmpp_conn_set_pass(c->conn, o->password);
         /* Loopback benchmark: TLS would measure the ciphers, and stream
          * management would add acks the rooms have nothing to do with. */
         xmpp_conn_set_flags(c->conn, XMPP_CONN_FLAG_DISABLE_TLS | XMPP_CONN_FLAG_DISABLE_SM);
         xmpp_handler_add(c->conn, on_message, NULL, "message", NULL, c);
         xmpp_handler_add(c->conn, on_presence, NULL, "presence", NULL, c);
         xmpp_handler_add(c->conn, on_iq, NULL, "iq", NULL, c);
-        if (xmpp_connect_client(c->conn, "127.0.0.1", (unsigned short)port, on_conn, c) != 0)
+        if (xmpp_connect_client(c->conn, "127.0.0.1", (unsigned short)o->port, on_conn, c) != 0)
             fail("cannot start connecting");
     }
-    run_until(&l, all_connected, 60, "logins");
-    join(&l, &l.clients[0]);
-    run_until(&l, owner_joined, 20, "the owner's join");
-    xmpp_send_raw_string(l.clients[0].conn,
+    run_until(l, all_connected, 60, "logins");
+}
+
+/* u1 makes and configures the room, then everyone else joins; returns
+ * once join traffic settled. */
+static void fill_room(load *l, const options *o)
+{
+    join(l, &l->clients[0]);
+    run_until(l, owner_joined, 20, "the owner's join");
+    xmpp_send_raw_string(l->clients[0].conn,
                          "<iq type='set' id='cfg' to='%s'>"
                          "<query xmlns='http://jabber.org/protocol/muc#owner'>"
                          "<x xmlns='jabber:x:data' type='submit'>"
                          "<field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig"
                          "</value></field>%s</x></query></iq>",
-                         l.room, fields);
-    run_until(&l, owner_configured, 20, "the room configuration");
-    for (int i = 1; i < l.k; i++)
-        join(&l, &l.clients[i]);
-    run_until(&l, all_joined, 60, "joins");
+                         l->room, o->fields);
+    run_until(l, owner_configured, 20, "the room configuration");
+    for (int i = 1; i < l->k; i++)
+        join(l, &l->clients[i]);
+    run_until(l, all_joined, 60, "joins");
     /* Let join traffic settle before measuring. */
     double settle = stats_now() + 0.5;
     while (stats_now() < settle)
-        xmpp_run_once(l.ctx, 5);
+        xmpp_run_once(l->ctx, 5);
+}
 
-    double cpu0[MAX_CPU];
-    for (int i = 0; i < ncpu; i++)
-        cpu0[i] = stats_cpu(cpu_pid[i]);
-    double me0 = stats_self_cpu();
-    l.t0 = stats_now();
-    l.measuring = true;
-    double stop = l.t0 + seconds;
+/* The senders send until o->seconds after l->t0; returns how many
+ * messages they sent. */
+static long send_for(load *l, const options *o)
+{
+    double stop = l->t0 + o->seconds;
     long total_sent = 0;
     while (stats_now() < stop) {
         double now = stats_now();
-        for (int i = 0; i < l.senders; i++) {
-            client *c = &l.clients[i];
-            if (rate > 0) {
+        for (int i = 0; i < l->senders; i++) {
+            client *c = &l->clients[i];
+            if (o->rate > 0) {
                 /* Paced: each sender keeps to its share of the offered rate. */
-                long due = (long)((now - l.t0) * rate / l.senders) + 1;
+                long due = (long)((now - l->t0) * o->rate / l->senders) + 1;
                 while (c->sent < due && c->sent - c->echoed < 10000)
-                    send_one(&l, c);
+                    send_one(l, c);
             } else {
                 /* Unpaced, but closed-loop on the slowest receiver: a
                  * server that acks its sender quickly while other
                  * receivers fall behind must not look faster for it. */
                 long slowest = c->sent;
-                for (int j = 0; j < l.k; j++)
-                    if (l.clients[j].got[i] < slowest)
-                        slowest = l.clients[j].got[i];
-                while (c->sent - slowest < window)
-                    send_one(&l, c);
+                for (int j = 0; j < l->k; j++)
+                    if (l->clients[j].got[i] < slowest)
+                        slowest = l->clients[j].got[i];
+                while (c->sent - slowest < o->window)
+                    send_one(l, c);
             }
         }
-        xmpp_run_once(l.ctx, 1);
-        for (int i = 0; i < l.k; i++)
-            if (l.clients[i].failed)
+        xmpp_run_once(l->ctx, 1);
+        for (int i = 0; i < l->k; i++)
+            if (l->clients[i].failed)
                 fail("a client was disconnected during the run");
     }
-    for (int i = 0; i < l.senders; i++)
-        total_sent += l.clients[i].sent;
-    /* Drain: until every sender saw all its messages echoed, nothing has come
-     * for half a second, or 10 s passed. */
+    for (int i = 0; i < l->senders; i++)
+        total_sent += l->clients[i].sent;
+    return total_sent;
+}
+
+/* Drain: until every sender saw all its messages echoed, nothing has come
+ * for half a second, or 10 s passed. */
+static void drain(load *l)
+{
     double drain_end = stats_now() + 10;
-    l.last_rx = stats_now();
+    l->last_rx = stats_now();
     for (;;) {
         bool all = true;
-        for (int i = 0; i < l.senders; i++)
-            for (int j = 0; j < l.k; j++)
-                all = all && l.clients[j].got[i] >= l.clients[i].sent;
+        for (int i = 0; i < l->senders; i++)
+            for (int j = 0; j < l->k; j++)
+                all = all && l->clients[j].got[i] >= l->clients[i].sent;
         double now = stats_now();
-        if ((all && now - l.last_rx > 0.2) || now - l.last_rx > 0.5 || now > drain_end)
+        if ((all && now - l->last_rx > 0.2) || now - l->last_rx > 0.5 || now > drain_end)
             break;
-        xmpp_run_once(l.ctx, 1);
+        xmpp_run_once(l->ctx, 1);
     }
+}
+
+int main(int argc, char **argv)
+{
+    load l = {.k = 26, .senders = 1};
+    options o = {.host = "localhost", .seconds = 5, .window = 8};
+    parse_args(argc, argv, &l, &o);
+    connect_all(&l, &o);
+    fill_room(&l, &o);
+
+    double cpu0[MAX_CPU];
+    for (int i = 0; i < o.ncpu; i++)
+        cpu0[i] = stats_cpu(o.cpu_pid[i]);
+    double me0 = stats_self_cpu();
+    l.t0 = stats_now();
+    l.measuring = true;
+    long total_sent = send_for(&l, &o);
+    drain(&l);
     double t1 = l.last_rx > l.t0 ? l.last_rx : stats_now();
     double wall = t1 - l.t0;
     printf("RESULT users=%d senders=%d sent=%ld delivered=%ld errors=%ld wall_s=%.3f "
            "rate_wall=%.0f p50_ms=%.3f p99_ms=%.3f driver_cpu_s=%.3f",
            l.k, l.senders, total_sent, l.delivered, l.errors, wall, l.delivered / wall,
            stats_pct(&l.lat, 50) * 1e3, stats_pct(&l.lat, 99) * 1e3, stats_self_cpu() - me0);
-    for (int i = 0; i < ncpu; i++)
-        printf(" cpu_%s_s=%.3f", cpu_name[i], stats_cpu(cpu_pid[i]) - cpu0[i]);
+    for (int i = 0; i < o.ncpu; i++)
+        printf(" cpu_%s_s=%.3f", o.cpu_name[i], stats_cpu(o.cpu_pid[i]) - cpu0[i]);
     printf("\n");
     fflush(stdout);
     /* No orderly logout: the servers are stopped right after, and 26

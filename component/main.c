@@ -25,6 +25,7 @@
 #include "ns.h"
 #include "rdb.h"
 #include "safety/gate.h"
+#include "safety/rtbl.h"
 #include "service.h"
 #include "settings.h"
 
@@ -45,6 +46,7 @@ typedef struct daemon_state {
     service *svc;
     rdb *redis;
     gate *gate;
+    rtbl *rtbl;                   /* NULL: no [rtbl] service, and no Redis to read lists from */
     out sink;                     /* where handlers write: the link, or split off to gateways */
     gateways *gws;                /* NULL: no gateway listener */
     char **host_domains;          /* [gateways] host_domains, parsed */
@@ -176,6 +178,7 @@ static void on_ready(void *ud)
     d->was_ready = true;
     service_link_up(d->svc);
     recheck_start(d);
+    rtbl_link_ready(d->rtbl);
     /* systemd (Type=notify): ready once the host server accepted the link. */
     char status[300];
     snprintf(status, sizeof status, "serving %s via %s:%ld", d->cfg.domain, d->cfg.server_host,
@@ -189,6 +192,7 @@ static void on_down(void *ud)
     ev_timer_stop(d->loop, &d->recheck);
     muc_recheck_pause(service_muc(d->svc));
     service_link_down(d->svc);
+    rtbl_link_down(d->rtbl);
     notify_status("component link down, reconnecting");
 }
 
@@ -212,6 +216,7 @@ static void on_redis_state(void *ud, rdb_state state)
 {
     daemon_state *d = ud;
     gate_redis_state(d->gate, state);
+    rtbl_redis_state(d->rtbl, state);
     service_redis_state(d->svc, state);
 }
 
@@ -389,6 +394,25 @@ static void fanout_from(daemon_state *d, expander_config *xc)
         log_info("fan-out: [fanout] domains names no host domain: one copy per recipient");
 }
 
+/* The block lists, when a service publishes them or Redis may hold them
+ * (another instance subscribes). -1 on a bad [rtbl] section. */
+static int start_rtbl(daemon_state *d)
+{
+    if (!d->cfg.rtbl_service[0] && !d->redis)
+        return 0;
+    rtbl_config rc = {0};
+    settings_fill(&d->cfg, SETTINGS_RTBL, &rc);
+    char err[256] = "out of memory";
+    if (!(d->rtbl = rtbl_new(d->loop, d->redis, &rc, &d->sink, err, sizeof err))) {
+        fprintf(stderr, "stoa-component: %s\n", err);
+        return -1;
+    }
+    if (d->cfg.rtbl_service[0])
+        log_info("rtbl: lists from %s: hashes in '%s', domains in '%s'", d->cfg.rtbl_service,
+                 d->cfg.rtbl_hash_nodes, d->cfg.rtbl_domain_nodes);
+    return 0;
+}
+
 /* The service first (the gate passes to it), then the link and the gate.
  * 0, or the exit status. */
 static int build(daemon_state *d)
@@ -402,8 +426,10 @@ static int build(daemon_state *d)
         if (!(d->redis = rdb_new(d->loop, &rc, on_redis_state, d)))
             return 1;
     }
+    if (start_rtbl(d) < 0)
+        return EXIT_CONFIG;
     char **topics = settings_topics(&d->cfg);
-    service_config sc = {.version = PACKAGE_VERSION, .redis = d->redis};
+    service_config sc = {.version = PACKAGE_VERSION, .redis = d->redis, .rtbl = d->rtbl};
     settings_fill(&d->cfg, SETTINGS_SERVICE, &sc);
     sc.muc.topics = (const char *const *)topics;
     fanout_from(d, &sc.fanout);
@@ -472,6 +498,7 @@ static void unwatch(daemon_state *d)
 static void teardown(daemon_state *d)
 {
     gate_close(d->gate);
+    rtbl_close(d->rtbl);
     if (d->svc)
         service_close(d->svc);
     rdb_free(d->redis);
@@ -481,6 +508,7 @@ static void teardown(daemon_state *d)
     complink_free(d->link);
     service_free(d->svc);
     gate_free(d->gate);
+    rtbl_free(d->rtbl);
 }
 
 int main(int argc, char **argv)

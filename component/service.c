@@ -10,6 +10,7 @@
 #include "muc/store.h"
 #include "ns.h"
 #include "router.h"
+#include "safety/rtbl.h"
 #include "safety/ublock.h"
 #include "stanza.h"
 
@@ -24,6 +25,7 @@ struct service {
     adhoc *commands;
     desk *desk;
     ublock *ublock;   /* NULL: no per-user blocking */
+    rtbl *rtbl;       /* borrowed; NULL: no real-time block lists */
     muc_store *store; /* NULL: no Redis */
     expander *fanout; /* the host's fan-out expander, once found */
     bool rooms_loaded;
@@ -161,7 +163,9 @@ static const router_route own_routes[] = {
 
 #define ROWS(t) t, sizeof t / sizeof t[0]
 
-/* The order rows are tried in: blocking IQs before the desk's (which takes
+/* The order rows are tried in: the block lists' notifications and answers
+ * before anything that takes messages to the service (the desk would look
+ * for a report in an item's payload), blocking IQs before the desk's (which takes
  * the blocks that carry reports, and every block when there is no
  * blocking), reports before the rooms (a report to a room is the desk's),
  * commands and reports before what every IQ to the service must be
@@ -170,6 +174,7 @@ static const router_route own_routes[] = {
 static int add_routes(service *svc)
 {
     return router_add(svc->router, ROWS(own_features), svc) < 0 ||
+                   (svc->rtbl && router_add(svc->router, ROWS(rtbl_routes), svc->rtbl) < 0) ||
                    (svc->ublock && router_add(svc->router, ROWS(ublock_routes), svc->ublock) < 0) ||
                    router_add(svc->router, ROWS(adhoc_routes), svc->commands) < 0 ||
                    router_add(svc->router, ROWS(desk_routes), svc->desk) < 0 ||
@@ -192,6 +197,8 @@ static void on_desk_blocklist(void *ud, const char *owner)
 static int attach(service *svc, const service_config *cfg)
 {
     const char *prefix = cfg->prefix ? cfg->prefix : "";
+    svc->rtbl = cfg->rtbl;
+    muc_set_rtbl(svc->rooms, cfg->rtbl);
     if (cfg->blocking) {
         if (!(svc->ublock = ublock_new(cfg->redis, prefix, svc->domain, &svc->sink)))
             return -1;
@@ -292,6 +299,10 @@ void service_handle(service *svc, xml_node *st)
 void service_reject(service *svc, xml_node *shell, const char *why)
 {
     char text[160];
+    if (rtbl_dropped(svc->rtbl, shell, why)) {
+        xml_free(shell);
+        return;
+    }
     snprintf(text, sizeof text, "stanza refused: %s", why);
     if (xml_ns(shell) && strcmp(xml_ns(shell), NS_COMPONENT) == 0)
         emit(svc, stanza_error_reply(shell, STANZA_ERR_POLICY_VIOLATION, text, NULL));

@@ -43,6 +43,7 @@ typedef struct service_config {
     const char *prefix;     /* the [redis] prefix */
     unsigned archive_max;   /* messages kept in each room's archive */
     bool blocking;          /* per-user block lists (XEP-0191) */
+    struct rtbl *rtbl;      /* real-time block lists (safety/rtbl.h), borrowed; NULL: none */
     expander_config fanout; /* the host's fan-out expander; fanout.domain is filled in */
 } service_config;
 

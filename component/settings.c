@@ -10,6 +10,7 @@
 #include "log.h"
 #include "rdb.h"
 #include "safety/gate.h"
+#include "safety/rtbl.h"
 #include "service.h"
 
 #define OFF(f) offsetof(settings, f)
@@ -147,6 +148,10 @@ const config_key settings_schema[] = {
      1, 10000, NULL, "reports one reporter may file per minute"},
     {"desk", "audit_max", CFG_INT, OFF(desk_audit_max), "10000", false, false, false, 100,
      100000000, NULL, "entries kept in the audit log"},
+    {"desk", "forward_reports", CFG_BOOL, OFF(desk_forward_reports), "false", false, false, false,
+     0, 0, NULL,
+     "when a service moderator acts on a report about a user of a remote domain, forward it to "
+     "that domain's abuse addresses (XEP-0157)"},
     {"gateways", "listen", CFG_STRING, OFF(gateways_listen), "127.0.0.1", false, false, false, 0, 0,
      NULL, "address where stoa-gateway processes connect"},
     {"gateways", "port", CFG_INT, OFF(gateways_port), "0", false, false, false, 0, 65535, NULL,
@@ -167,6 +172,16 @@ const config_key settings_schema[] = {
     {"fanout", "stanza_limit", CFG_SIZE, OFF(fanout_stanza_limit), "128k", false, false, false,
      4096, 16777216, NULL,
      "bytes of one expanded stanza at most (below the host's limit for a component stanza)"},
+    {"rtbl", "service", CFG_STRING, OFF(rtbl_service), "", false, false, false, 0, 0, NULL,
+     "JID of the pubsub service publishing the real-time block lists (e.g. xmppbl.org); "
+     "empty: none"},
+    {"rtbl", "hash_nodes", CFG_STRING, OFF(rtbl_hash_nodes), "muc_bans_sha256", false, false, false,
+     0, 0, NULL,
+     "nodes whose item ids are SHA-256 hashes of bare JIDs or domains, comma separated"},
+    {"rtbl", "domain_nodes", CFG_STRING, OFF(rtbl_domain_nodes), "", false, false, false, 0, 0,
+     NULL, "nodes whose item ids are domain names (e.g. spam_source_domains), comma separated"},
+    {"rtbl", "max_items", CFG_INT, OFF(rtbl_max_items), "100000", false, false, false, 1, 10000000,
+     NULL, "the most items applied from one node"},
     {"log", "level", CFG_ENUM, OFF(log_level), "info", false, true, false, 0, 0, log_levels,
      "least severe level logged"},
     {"log", "syslog", CFG_BOOL, OFF(log_syslog), "false", false, false, false, 0, 0, NULL,
@@ -194,6 +209,7 @@ typedef struct binding {
 #define STREAM(f) SETTINGS_STREAM, offsetof(xstream_options, f)
 #define REDIS(f) SETTINGS_REDIS, offsetof(rdb_config, f)
 #define GATEWAYS(f) SETTINGS_GATEWAYS, offsetof(gateways_config, f)
+#define RTBL(f) SETTINGS_RTBL, offsetof(rtbl_config, f)
 /* One stanza class's four limits, in gate_config's buckets. */
 #define RL_TO(cls, i)                                                                              \
     {GATE(jid[i].interval), AS_DOUBLE, "ratelimit", cls "_interval"},                              \
@@ -220,6 +236,7 @@ static const binding bindings[] = {
     {SVC(desk.escalate_reporters), AS_UINT, "desk", "escalate_reporters"},
     {SVC(desk.reports_per_minute), AS_UINT, "desk", "reports_per_minute"},
     {SVC(desk.audit_max), AS_UINT, "desk", "audit_max"},
+    {SVC(desk.forward_reports), AS_BOOL, "desk", "forward_reports"},
     {SVC(prefix), AS_STR, "redis", "prefix"},
     {SVC(archive_max), AS_UINT, "muc", "archive_max"},
     {SVC(blocking), AS_BOOL, "blocking", "enabled"},
@@ -264,6 +281,12 @@ static const binding bindings[] = {
     {GATEWAYS(secret), AS_STR, "gateways", "secret"},
     {GATEWAYS(domain), AS_STR, "component", "domain"},
     {GATEWAYS(handshake_timeout), AS_DOUBLE, "component", "connect_timeout"},
+    {RTBL(service), AS_STR, "rtbl", "service"},
+    {RTBL(hash_nodes), AS_STR, "rtbl", "hash_nodes"},
+    {RTBL(domain_nodes), AS_STR, "rtbl", "domain_nodes"},
+    {RTBL(max_items), AS_SIZE, "rtbl", "max_items"},
+    {RTBL(jid), AS_STR, "component", "domain"},
+    {RTBL(prefix), AS_STR, "redis", "prefix"},
 };
 
 static const config_key *schema_key(const char *section, const char *name)

@@ -60,6 +60,7 @@ typedef struct settings {
     char *desk_report_servers; /* comma-separated trusted server domains */
     double desk_report_retention, desk_escalate_window;
     long desk_escalate_reporters, desk_reports_per_minute, desk_audit_max;
+    bool desk_forward_reports;
     /* [gateways] (stoa-gateway links, docs/gateway.md) */
     char *gateways_listen;
     long gateways_port; /* 0: no gateway listener */
@@ -69,6 +70,10 @@ typedef struct settings {
     char *fanout_expander; /* "auto", "off" or the expander's JID */
     char *fanout_domains;  /* comma separated; "": the component domain's parent */
     size_t fanout_stanza_limit;
+    /* [rtbl] (real-time block lists, docs/safety.md) */
+    char *rtbl_service; /* "": no lists */
+    char *rtbl_hash_nodes, *rtbl_domain_nodes;
+    long rtbl_max_items;
     /* [log] */
     int log_level; /* log_level value */
     bool log_syslog;
@@ -90,6 +95,7 @@ typedef enum {
     SETTINGS_STREAM,   /* xstream_options (xstream.h): the link's limits and keepalive */
     SETTINGS_REDIS,    /* rdb_config (rdb.h) */
     SETTINGS_GATEWAYS, /* gateways_config (gateways.h), but host_domains and stream */
+    SETTINGS_RTBL,     /* rtbl_config (safety/rtbl.h) */
 } settings_target;
 
 /* Copies into dst, a struct of target t already set to its defaults,

@@ -32,6 +32,14 @@
 #define KEY_RATE_ROOM ":room:"
 #define KEY_RATE_VIOLATIONS "safety:rlv:" /* <bare JID>: refusals in the window */
 #define KEY_UBLOCK "safety:ublock:"       /* <owner's bare JID>: set, whom they block */
+/* Real-time block lists (lib/safety/rtbl.c): KEY_RTBL_ITEMS <service>/<node>
+ * is a set of the node's item ids, KEY_RTBL_NODES a hash of the nodes
+ * mirrored (<service>/<node> -> "hashes" or "domains"), KEY_RTBL_SERIAL a
+ * counter raised at every change, which readers poll. */
+#define KEY_RTBL_ITEMS "safety:rtbl:items:"
+#define KEY_RTBL_LOADING "safety:rtbl:loading:" /* <service>/<node>: the set being replaced */
+#define KEY_RTBL_NODES "safety:rtbl:nodes"
+#define KEY_RTBL_SERIAL "safety:rtbl:serial"
 
 /* ---- muc: the rooms (component/muc) ---- */
 #define KEY_MUC_ROOMS "muc:rooms"   /* set of persistent rooms' JIDs */

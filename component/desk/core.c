@@ -189,6 +189,11 @@ static bool on_route(void *ud, const stanza_ctx *c)
     return desk_handle(ud, c);
 }
 
+static bool on_answer(void *ud, const stanza_ctx *c)
+{
+    return ud && desk_forward_answer(ud, c);
+}
+
 /* Reports reach the desk wherever they are sent but to the service's own
  * resources: the service itself, a room, or an occupant (a report sent to
  * an occupant must reach the desk, never the reported person, to whom the
@@ -199,6 +204,7 @@ const router_route desk_routes[DESK_ROUTES] = {
     {ROUTE_IQ | ROUTE_IQ_BAD, REPORT_TO, NS_REPORTING0, "report", on_route, NULL},
     {ROUTE_IQ | ROUTE_IQ_BAD, REPORT_TO, NS_BLOCKING, NULL, on_route, NULL},
     {ROUTE_MESSAGE, ROUTE_TO_SERVICE, NULL, NULL, on_route, NULL},
+    {ROUTE_IQ_ANSWER, ROUTE_TO_SERVICE, NULL, NULL, on_answer, NULL},
 };
 
 /* ---- life ---- */
@@ -221,6 +227,7 @@ desk *desk_new(const desk_config *cfg, const char *domain, muc *rooms, adhoc *co
     d->policy.per_minute = cfg->reports_per_minute ? cfg->reports_per_minute : 10;
     d->threshold = cfg->escalate_reporters >= 2 ? cfg->escalate_reporters : 3;
     d->audit_max = cfg->audit_max ? cfg->audit_max : 10000;
+    d->forward = cfg->forward_reports;
     if (!d->domain || !d->mods || !d->servers) {
         desk_free(d);
         return NULL;
@@ -246,6 +253,7 @@ void desk_free(desk *d)
         p->pprev = NULL;
     }
     adhoc_unregister(d->commands, d);
+    desk_forward_free(d);
     config_list_free(d->mods);
     config_list_free(d->servers);
     free(d->prefix);

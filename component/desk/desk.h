@@ -39,6 +39,7 @@ typedef struct desk_config {
     unsigned escalate_reporters;
     unsigned reports_per_minute;
     unsigned audit_max;
+    bool forward_reports; /* reports acted on go to remote users' abuse contacts */
 } desk_config;
 
 /* Copies the config; `domain` is the service's normalized domain. Registers
@@ -63,7 +64,7 @@ void desk_on_blocklist(desk *d, void (*changed)(void *ud, const char *owner), vo
 bool desk_handle(desk *d, const stanza_ctx *c);
 /* The desk's rows for the service's router (ud: the desk), with its
  * disco#info feature. */
-#define DESK_ROUTES 4
+#define DESK_ROUTES 5
 extern const router_route desk_routes[DESK_ROUTES];
 
 #endif

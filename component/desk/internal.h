@@ -16,6 +16,7 @@
 #include "stanza.h"
 
 typedef struct pend pend;
+typedef struct desk_fwd desk_fwd;
 typedef void (*pend_done)(pend *p, const redisReply *r);
 
 struct desk {
@@ -32,6 +33,9 @@ struct desk {
     pend *pending; /* waiting for Redis; orphaned when the desk goes */
     void (*blocklist_changed)(void *ud, const char *owner);
     void *blocklist_ud;
+    bool forward;     /* [desk] forward_reports */
+    desk_fwd *fwd;    /* forwards waiting for the remote domain's disco#info */
+    unsigned fwd_seq; /* numbers their requests */
 };
 
 /* ---- requests waiting for Redis (core.c) ----
@@ -158,6 +162,19 @@ extern const adhoc_step desk_warn_steps[1], desk_mute_steps[1], desk_unmute_step
 
 /* erase.c */
 extern const adhoc_step desk_erase_steps[1];
+
+/* forward.c: a report a service moderator acted on, about a user of a
+ * remote domain, to that domain's abuse addresses (XEP-0157). */
+/* Whether target is a user of a remote domain and forwarding is on. */
+bool desk_forward_remote(const desk *d, const char *target);
+/* Asks the target's domain for its abuse addresses, then sends each the
+ * report (reason "spam" or "abuse", the reporter's text, the evidence
+ * held as the store keeps it). */
+void desk_forward(desk *d, const char *actor, const char *target, const char *reason,
+                  const char *text, const char *evidence);
+/* The domain's disco#info answer: true when it was one (c borrowed). */
+bool desk_forward_answer(desk *d, const stanza_ctx *c);
+void desk_forward_free(desk *d);
 
 /* audit.c */
 void desk_audit(desk *d, const char *actor, const char *action, const char *target,

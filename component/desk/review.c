@@ -200,6 +200,7 @@ static void dismiss_submit(adhoc_req *q)
 /* What view remembers between its stages. */
 typedef struct view_data {
     char *report, *target, *room;
+    char *reason, *text, *evidence; /* kept for a forward (forward.c) */
 } view_data;
 
 static void view_data_free(void *v)
@@ -210,6 +211,9 @@ static void view_data_free(void *v)
     free(vd->report);
     free(vd->target);
     free(vd->room);
+    free(vd->reason);
+    free(vd->text);
+    free(vd->evidence);
     free(vd);
 }
 
@@ -351,6 +355,14 @@ static void report_done(pend *p, const redisReply *r)
         free(vd->room);
         vd->target = strdup(target);
         vd->room = *room ? strdup(room) : NULL;
+        if (desk_forward_remote(d, target)) {
+            free(vd->reason);
+            free(vd->text);
+            free(vd->evidence);
+            vd->reason = strdup(desk_store_field(r, "reason"));
+            vd->text = strdup(desk_store_field(r, "text"));
+            vd->evidence = strdup(desk_store_field(r, "evidence"));
+        }
         adhoc_form(q, report_form(r, vd->report, adhoc_req_roles(q) & DESK_ROLE_MOD));
     }
 }
@@ -394,11 +406,20 @@ static void act_submit(adhoc_req *q)
         }
         /* mute, kick and warn are limited to the report's room, if any. */
         desk_act in = {vd->target, vd->room, reason, adhoc_req_value(q, "duration"), reason};
-        char note[600];
+        char note[800];
         stanza_error e;
         const char *err =
             desk_sanction_run(d, &s, adhoc_req_bare(q), a, &in, note, sizeof note, &e);
         desk_scope_free(&s);
+        /* Acting on the report confirms it: a service moderator's decision
+         * may go to the remote user's own server. */
+        if (!err && mod && vd->reason && desk_forward_remote(d, vd->target)) {
+            desk_forward(d, adhoc_req_bare(q), vd->target, vd->reason, vd->text, vd->evidence);
+            size_t len = strlen(note);
+            snprintf(note + len, sizeof note - len,
+                     " The report goes to the abuse contact of %s, if it publishes one.",
+                     strchr(vd->target, '@') + 1);
+        }
         if (err)
             adhoc_error(q, e, "bad-payload", err);
         else

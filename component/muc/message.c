@@ -170,6 +170,10 @@ static void groupchat(muc *m, muc_room *r, muc_session *s, const xml_node *st)
         muc_error(m, st, STANZA_ERR_FORBIDDEN, "you have no voice in this room");
         return;
     }
+    if (muc_room_rtbl_refuses(r, o->bare)) {
+        muc_error(m, st, STANZA_ERR_FORBIDDEN, MUC_RTBL_TEXT);
+        return;
+    }
     const xml_node *subj = xml_child(st, "subject", NS_COMPONENT);
     const xml_node *body = xml_child(st, "body", NS_COMPONENT);
     if (subj && !body) {
@@ -255,6 +259,10 @@ static void private_message(muc *m, muc_room *r, muc_session *s, const xml_node 
     }
     if (!may_pm(r, s->occ)) {
         muc_error(m, st, STANZA_ERR_FORBIDDEN, "private messages are not allowed in this room");
+        return;
+    }
+    if (muc_room_rtbl_refuses(r, s->occ->bare)) {
+        muc_error(m, st, STANZA_ERR_FORBIDDEN, MUC_RTBL_TEXT);
         return;
     }
     bool mark;

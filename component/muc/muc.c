@@ -106,6 +106,11 @@ void muc_set_expander(muc *m, struct expander *x)
     m->expander = x;
 }
 
+void muc_set_rtbl(muc *m, struct rtbl *t)
+{
+    m->rtbl = t;
+}
+
 void muc_set_store(muc *m, struct muc_store *store)
 {
     m->store = store;

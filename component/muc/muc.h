@@ -71,6 +71,12 @@ void muc_set_ublock(muc *m, struct ublock *ub);
 /* The host's fan-out expander (borrowed; NULL: one copy per recipient). */
 struct expander;
 void muc_set_expander(muc *m, struct expander *x);
+/* Real-time block lists (safety/rtbl.h); NULL: none. The muc borrows it.
+ * A listed sender without affiliation in a room may not join it nor send
+ * to it (members, admins and owners are exempt, as in Prosody's
+ * mod_muc_rtbl). */
+struct rtbl;
+void muc_set_rtbl(muc *m, struct rtbl *t);
 /* Whether the full JID `full` is in room `local` (the gate tells joins from
  * presence changes). */
 bool muc_is_occupant(muc *m, const char *local, const char *full);

@@ -192,8 +192,8 @@ static bool password_ok(const muc_room *r, const xml_node *st)
 }
 
 /* Refusals in the order XEP-0045 7.2 lists them; NULL when admitted. */
-static const char *refusal(const muc_room *r, muc_aff aff, const xml_node *st, bool seated,
-                           stanza_error *e)
+static const char *refusal(const muc_room *r, const char *bare, muc_aff aff, const xml_node *st,
+                           bool seated, stanza_error *e)
 {
     if (r->locked && aff != AFF_OWNER) {
         *e = STANZA_ERR_ITEM_NOT_FOUND;
@@ -202,6 +202,10 @@ static const char *refusal(const muc_room *r, muc_aff aff, const xml_node *st, b
     if (aff == AFF_OUTCAST) {
         *e = STANZA_ERR_FORBIDDEN;
         return "you are banned from this room";
+    }
+    if (aff < AFF_MEMBER && muc_room_rtbl_refuses(r, bare)) {
+        *e = STANZA_ERR_FORBIDDEN;
+        return MUC_RTBL_TEXT;
     }
     if (r->cfg.members_only && aff < AFF_MEMBER) {
         *e = STANZA_ERR_REGISTRATION_REQUIRED;
@@ -278,7 +282,7 @@ static void join(muc *m, muc_room *r, const xml_node *st, const char *full, cons
     muc_aff aff = muc_room_aff(r, bare);
     stanza_error e;
     muc_occupant *seat = muc_occupant_by_nick(r, nick);
-    const char *why = refusal(r, aff, st, seat && strcmp(seat->bare, bare) == 0, &e);
+    const char *why = refusal(r, bare, aff, st, seat && strcmp(seat->bare, bare) == 0, &e);
     if (why) {
         muc_error(m, st, e, why);
         if (created)

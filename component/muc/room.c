@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "safety/rtbl.h"
 #include "safety/ublock.h"
 
 double muc_now(const muc *m)
@@ -279,6 +280,12 @@ muc_aff muc_room_aff(const muc_room *r, const char *bare)
     if (at && (e = hmap_get(&r->affs, at + 1)))
         return e->aff;
     return AFF_NONE;
+}
+
+bool muc_room_rtbl_refuses(const muc_room *r, const char *bare)
+{
+    /* Affiliation first: looking it up is cheaper than the list's hashes. */
+    return r->svc->rtbl && muc_room_aff(r, bare) < AFF_MEMBER && rtbl_listed(r->svc->rtbl, bare);
 }
 
 size_t muc_room_owner_count(const muc_room *r)

@@ -159,6 +159,7 @@ struct muc {
     out sink;
     unsigned occupants;
     struct ublock *ublock;          /* NULL: no per-user blocking */
+    struct rtbl *rtbl;              /* NULL: no real-time block lists */
     struct expander *expander;      /* NULL: one copy per recipient (fanout.c) */
     struct fanout_scratch *scratch; /* owned: the fan-out's reused arrays */
     int links_policy;               /* linkpol_action */
@@ -188,6 +189,11 @@ void muc_set_change_hook(muc *m, muc_change_fn fn, void *ud);
 /* ---- affiliations and roles ---- */
 muc_aff muc_room_aff(const muc_room *r, const char *bare);
 int muc_room_set_aff(muc_room *r, const char *bare, muc_aff aff, const char *reason);
+/* Whether bare is on a real-time block list and not affiliated with the
+ * room (members, admins and owners are exempt): its joins and messages are
+ * refused. */
+bool muc_room_rtbl_refuses(const muc_room *r, const char *bare);
+#define MUC_RTBL_TEXT "you are banned from this service"
 /* How many owners the room has: nobody may take away the last one. */
 size_t muc_room_owner_count(const muc_room *r);
 muc_role muc_room_default_role(const muc_room *r, muc_aff aff);

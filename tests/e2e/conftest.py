@@ -44,11 +44,19 @@ DOMAIN = "rooms.localhost"
 HOST = "localhost"
 SECRET = "e2e-component-secret"
 USERS = {"alice": "alice-e2e-pw", "bob": "bob-e2e-pw", "carol": "carol-e2e-pw",
-         "dave": "dave-e2e-pw", "eve": "eve-e2e-pw"}
+         "dave": "dave-e2e-pw", "eve": "eve-e2e-pw", "listkeeper": "listkeeper-e2e-pw"}
 
 # Component domains of their own for test_safety.py, which needs components
 # with its own limits (and two at once) beside the shared one.
 SAFETY_DOMAINS = ("safety.localhost", "safety2.localhost")
+# test_rtbl.py: the host server's own pubsub service plays a block-list
+# publisher (xmppbl.org), whose nodes listkeeper keeps; a component of its
+# own subscribes.
+PUBSUB = "pubsub.localhost"
+RTBL_DOMAIN = "rtbl.localhost"
+# XEP-0157 abuse addresses of the host (test_desk_forward.py): a person, and
+# the shared stack's Stoa desk, which reads forwarded reports.
+ABUSE_ADDRESSES = [f"xmpp:eve@{HOST}", f"xmpp:{DOMAIN}"]
 RATE_CLASSES = ("room_message", "private_message", "join", "presence", "invite", "report", "other")
 
 _started: List[Process] = []
@@ -161,9 +169,10 @@ def expander_senders():
 
 @pytest.fixture(scope="session")
 def prosody(state_root):
-    comps = {DOMAIN: SECRET, **{d: SECRET for d in SAFETY_DOMAINS}}
+    comps = {DOMAIN: SECRET, **{d: SECRET for d in (*SAFETY_DOMAINS, RTBL_DOMAIN)}}
     p = Prosody(state_root / "prosody", host=HOST, components=comps, users=USERS,
-                report_to=DOMAIN, multicast=expander_senders())
+                report_to=DOMAIN, pubsub=PUBSUB, pubsub_admin=f"listkeeper@{HOST}",
+                contact_abuse=ABUSE_ADDRESSES, multicast=expander_senders())
     started(p)
     yield p
     p.stop()
@@ -172,7 +181,8 @@ def prosody(state_root):
 @pytest.fixture(scope="session")
 def ejabberd(state_root):
     e = Ejabberd(state_root / "ejabberd", host=HOST, components={DOMAIN: SECRET}, users=USERS,
-                 report_to=DOMAIN, extra_components={d: SECRET for d in SAFETY_DOMAINS},
+                 report_to=DOMAIN, pubsub=PUBSUB, contact_abuse=ABUSE_ADDRESSES,
+                 extra_components={d: SECRET for d in (*SAFETY_DOMAINS, RTBL_DOMAIN)},
                  multicast=expander_senders())
     started(e)
     yield e
@@ -293,4 +303,5 @@ def connect(stack):
 
 
 __all__ = ["Stack", "ServerError", "component_settings", "DOMAIN", "HOST", "SECRET", "USERS",
-           "SAFETY_DOMAINS", "RATE_CLASSES"]
+           "SAFETY_DOMAINS", "RATE_CLASSES", "PUBSUB", "RTBL_DOMAIN",
+           "ABUSE_ADDRESSES"]

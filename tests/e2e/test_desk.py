@@ -14,7 +14,7 @@ import pytest
 
 from conftest import DOMAIN, HOST
 from servers import Ejabberd, ServerError
-from test_muc import create_room, presence_from
+from mucutil import create_room, presence_from
 from xmpp import (NS_CLIENT, body, dump, error_condition, error_text, is_message, stanza_ids,
                   status_codes, xml_text)
 

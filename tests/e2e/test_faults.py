@@ -32,7 +32,7 @@ import pytest
 from conftest import DOMAIN
 from servers import ROOT
 from test_desk import clean, cmd_el, command, direct_report  # noqa: F401 (clean: a fixture)
-from test_muc import admin, assert_result, create_room, fin_of, mam_query, mam_row, new_room, \
+from mucutil import admin, assert_result, create_room, fin_of, mam_query, mam_row, new_room, \
     room_info, say
 from test_muc_persistence import occupants, restart_component
 from xmpp import body, dump, is_message, is_presence

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_muc import (assert_error, create_room, fin_of, mam_query, mam_row, new_room, say,
+from mucutil import (assert_error, create_room, fin_of, mam_query, mam_row, new_room, say,
                       the_stanza_id)
 from xmpp import dump
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 
 from conftest import DOMAIN
-from test_muc import (
+from mucutil import (
     admin,
     assert_error,
     assert_result,

@@ -20,7 +20,7 @@ import pytest
 
 from conftest import DOMAIN
 from test_desk import chat_from_service, report_keys, hget, clean  # noqa: F401 (fixture)
-from test_muc import create_room
+from mucutil import create_room
 from xmpp import body, dump, is_message
 
 PROFANITY = shutil.which("profanity")

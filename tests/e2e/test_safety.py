@@ -20,7 +20,7 @@ import pytest
 
 from conftest import SAFETY_DOMAINS, component_settings
 from servers import Redis
-from test_muc import assert_error, create_room, presence_from
+from mucutil import assert_error, create_room, presence_from
 from xmpp import (
     NS_CLIENT,
     NS_MUC_USER,
