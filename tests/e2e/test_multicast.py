@@ -21,7 +21,8 @@ import pytest
 
 from conftest import HOST, started
 from rawcomponent import RawComponent
-from servers import Ejabberd, Prosody, chown_tree, render_config
+from hostservers import render_config
+from servers import Ejabberd, Prosody, chown_tree
 from testbed import CertAuthority, Dnsmasq, RemoteProsody, loopback_base
 from xmpp import Client, NS_CLIENT, body, error_condition
 
