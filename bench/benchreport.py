@@ -112,7 +112,6 @@ def report(b, summary: List[dict]) -> List[str]:
                    "could deliver with CPU 0 to itself")
         out.append("")
     out.extend(b.notes)
-    out.append("federation: gateway not built yet")
     out.append("")
     out.append("Targets")
     t = []

@@ -142,7 +142,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)revents;
     gateways *g = w->data;
-    static const xstream_callbacks xcb = {c_open, c_stanza, c_closed, c_dropped, NULL};
+    static const xstream_callbacks xcb = {c_open, c_stanza, c_closed, c_dropped, NULL, NULL};
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     int fd = accept4(w->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);

@@ -9,6 +9,8 @@
 #define OFF(f) offsetof(gwset, f)
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+/* GW_LINKS_*: the edge cannot mark or hold, as rooms can. */
+static const char *const link_choices[] = {"deliver", "reject", NULL};
 
 // clang-format off
 /* The one place every key, its default and its bounds are written down;
@@ -70,6 +72,44 @@ const config_key gwset_schema[] = {
      NULL, "most elements accepted in one stanza"},
     {"limits", "keepalive", CFG_SECONDS, OFF(keepalive), "60s", false, false, false, 0, 86400,
      NULL, "seconds of silence before a whitespace keepalive (0: off)"},
+    {"redis", "enabled", CFG_BOOL, OFF(redis_enabled), "true", false, false, false, 0, 0, NULL,
+     "share bans, domain blocks and rate limits with stoa-component through Redis"},
+    {"redis", "host", CFG_STRING, OFF(redis_host), "127.0.0.1", false, false, false, 0, 0, NULL,
+     "Redis address (IP) or unix socket path; the component's"},
+    {"redis", "port", CFG_INT, OFF(redis_port), "6379", false, false, false, 1, 65535, NULL,
+     "Redis TCP port"},
+    {"redis", "password", CFG_STRING, OFF(redis_password), "", false, false, true, 0, 0, NULL,
+     "Redis AUTH password (empty: none)"},
+    {"redis", "db", CFG_INT, OFF(redis_db), "0", false, false, false, 0, 1000, NULL,
+     "Redis database number; the component's"},
+    {"redis", "prefix", CFG_STRING, OFF(redis_prefix), "stoa:", false, false, false, 0, 0, NULL,
+     "key prefix; the component's, so both read the same bans and blocks"},
+    {"edge", "block_domains", CFG_STRING, OFF(block_domains), "", false, false, false, 0, 0, NULL,
+     "remote domains refused at stream open (besides the desk's blocks in Redis)"},
+    {"edge", "only_domains", CFG_STRING, OFF(only_domains), "", false, false, false, 0, 0, NULL,
+     "allow-list mode when set: only these partner domains federate"},
+    {"edge", "allow_domains", CFG_STRING, OFF(allow_domains), "", false, false, false, 0, 0, NULL,
+     "partner domains: exempt from the spam-domain list and the link policy"},
+    {"edge", "ratelimit", CFG_BOOL, OFF(rate_enabled), "true", false, false, false, 0, 0, NULL,
+     "rate limits on remote senders (per JID and per domain, shared through Redis)"},
+    {"edge", "jid_interval", CFG_SECONDS, OFF(jid_interval), "1s", false, false, false, 0, 3600,
+     NULL, "one remote JID earns a stanza every this long (0: no limit)"},
+    {"edge", "jid_burst", CFG_INT, OFF(jid_burst), "30", false, false, false, 1, 1000000, NULL,
+     "stanzas one remote JID may send at once"},
+    {"edge", "domain_interval", CFG_SECONDS, OFF(domain_interval), "20ms", false, false, false, 0,
+     3600, NULL, "one remote domain earns a stanza every this long (0: no limit)"},
+    {"edge", "domain_burst", CFG_INT, OFF(domain_burst), "500", false, false, false, 1, 10000000,
+     NULL, "stanzas one remote domain may send at once"},
+    {"edge", "violations", CFG_INT, OFF(violations), "10", false, false, false, 0, 100000, NULL,
+     "refusals within violation_window that mute a remote JID (0: never)"},
+    {"edge", "violation_window", CFG_SECONDS, OFF(violation_window), "60s", false, false, false, 1,
+     86400, NULL, "the window violations are counted over"},
+    {"edge", "mute", CFG_SECONDS, OFF(mute), "5m", false, false, false, 1, 604800, NULL,
+     "how long such a mute lasts"},
+    {"edge", "max_streams_per_domain", CFG_INT, OFF(max_streams_per_domain), "8", false, false,
+     false, 1, 10000, NULL, "authenticated incoming streams one remote domain may hold"},
+    {"edge", "links", CFG_ENUM, OFF(links), "deliver", false, false, false, 0, 0, link_choices,
+     "messages with links or file offers from domains outside allow_domains"},
     {"log", "level", CFG_ENUM, OFF(log_level), "info", false, true, false, 0, 0, log_levels,
      "least severe level logged"},
     {"log", "syslog", CFG_BOOL, OFF(log_syslog), "false", false, false, false, 0, 0, NULL,

@@ -10,6 +10,9 @@
 
 #include "config.h"
 
+/* [edge] links: the index of its choice. */
+enum { GW_LINKS_DELIVER = 0, GW_LINKS_REJECT = 1 };
+
 typedef struct gwset {
     /* [gateway] */
     char *domains;      /* comma-separated Stoa domains served */
@@ -36,6 +39,18 @@ typedef struct gwset {
     size_t max_stanza_size;
     long max_depth, max_attributes, max_elements;
     double keepalive;
+    /* [redis]: the state the component keeps (bans, blocks, buckets) */
+    bool redis_enabled;
+    char *redis_host, *redis_password, *redis_prefix;
+    long redis_port, redis_db;
+    /* [edge]: the safety policy at the boundary (gateway/edge.h) */
+    char *block_domains, *only_domains, *allow_domains;
+    bool rate_enabled;
+    double jid_interval, domain_interval;
+    long jid_burst, domain_burst, violations;
+    double violation_window, mute;
+    long max_streams_per_domain;
+    int links; /* GW_LINKS_DELIVER or GW_LINKS_REJECT */
     /* [log] */
     int log_level;
     bool log_syslog;

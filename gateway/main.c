@@ -25,6 +25,7 @@
 
 #include "complink.h"
 #include "dns.h"
+#include "edge.h"
 #include "log.h"
 #include "ns.h"
 #include "out.h"
@@ -49,7 +50,11 @@ typedef struct gw {
     dns *dns;
     s2s_config s2s;
     peers *peers;
+    edge *edge;
     complink *link;
+    size_t high_water, low_water; /* the component link's */
+    bool congested;
+    ev_prepare drained; /* lets the edge's gate go on once the link drained */
     listener plain, direct;
     ev_signal sigterm, sigint, sighup;
     ev_timer grace;
@@ -90,6 +95,35 @@ static void to_component(void *ud, xml_node *st)
         log_debug("component link down: a <%s/> from %s was dropped", xml_name(st),
                   xml_attr(st, "from") ? xml_attr(st, "from") : "?");
     xml_free(st);
+}
+
+/* From a remote server, past the edge's own checks: into its gate. */
+static void to_edge(void *ud, xml_node *st)
+{
+    edge_submit(((gw *)ud)->edge, st);
+}
+
+/* Whether the component link is backed up (over high water, until back
+ * under low water): the gate then holds what remote servers send, as the
+ * component's gate does for the host link. */
+static bool link_congested(void *ud)
+{
+    gw *g = ud;
+    size_t q = complink_out_queued(g->link);
+    if (q > g->high_water)
+        g->congested = true;
+    else if (q <= g->low_water)
+        g->congested = false;
+    return g->congested;
+}
+
+static void on_drained(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    gw *g = w->data;
+    if (g->congested && !link_congested(g))
+        edge_resume(g->edge);
 }
 
 static void from_component(void *ud, xml_node *st)
@@ -251,8 +285,18 @@ static int setup(gw *g, char *err, size_t errlen)
     stream_options(&g->cfg, &g->s2s.stream);
     peers_config pc = {g->loop, g->dns, &g->s2s, g->cfg.connect_attempt_timeout,
                        (size_t)g->cfg.queue_max};
-    static const peers_callbacks pcb = {to_component, to_component};
+    static const peers_callbacks pcb = {to_edge, to_component};
     g->peers = peers_new(&pc, &pcb, g);
+    if (!g->peers) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    static const edge_hooks eh = {to_component, link_congested, NULL};
+    edge_hooks h = eh;
+    h.ud = g;
+    g->edge = edge_new(g->loop, &g->cfg, g->peers, &h, err, errlen);
+    if (!g->edge)
+        return -1;
     complink_config lc = {
         .host = g->cfg.component_host,
         .port = (int)g->cfg.component_port,
@@ -267,7 +311,12 @@ static int setup(gw *g, char *err, size_t errlen)
     static const complink_callbacks lcb = {link_ready, from_component, link_down, link_stopped,
                                            link_dropped};
     g->link = complink_new(g->loop, &lc, &lcb, g);
-    if (!g->peers || !g->link) {
+    g->high_water = lc.stream.high_water;
+    g->low_water = lc.stream.low_water;
+    ev_prepare_init(&g->drained, on_drained);
+    g->drained.data = g;
+    ev_prepare_start(g->loop, &g->drained);
+    if (!g->link) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -287,6 +336,8 @@ static void teardown(gw *g)
     ev_signal_stop(g->loop, &g->sigterm);
     ev_signal_stop(g->loop, &g->sigint);
     ev_signal_stop(g->loop, &g->sighup);
+    ev_prepare_stop(g->loop, &g->drained);
+    edge_free(g->edge);
     peers_free(g->peers);
     complink_free(g->link);
     dns_free(g->dns);
@@ -383,6 +434,7 @@ int main(int argc, char **argv)
     log_info("stoa-gateway %s starting: %s on %s port %ld%s, component at %s:%ld", PACKAGE_VERSION,
              g.cfg.domains, g.cfg.listen, g.cfg.port, g.cfg.tls_port > 0 ? " (and direct TLS)" : "",
              g.cfg.component_host, g.cfg.component_port);
+    edge_start(g.edge);
     complink_start(g.link);
     ev_run(g.loop, 0);
     teardown(&g);

@@ -222,7 +222,7 @@ static void out_closed(void *ud, s2s *s, const char *why)
     route_next_target(r);
 }
 
-static const s2s_callbacks out_cb = {out_ready, NULL, NULL, out_verify_result, out_closed};
+static const s2s_callbacks out_cb = {out_ready, NULL, NULL, out_verify_result, out_closed, NULL};
 
 static void on_dialed(void *ud, int fd, const char *error)
 {
@@ -327,6 +327,16 @@ static char *domain_of(const char *addr)
     return d;
 }
 
+/* The gateway speaks for its own domains only: never a relay that opens
+ * streams as someone else, or to them. */
+static bool served(const peers *ps, const char *domain)
+{
+    for (const char *const *d = ps->cfg.s2s->local_domains; d && *d; d++)
+        if (strcasecmp(*d, domain) == 0)
+            return true;
+    return false;
+}
+
 void peers_send(peers *ps, xml_node *st)
 {
     char *local = domain_of(xml_attr(st, "from"));
@@ -334,6 +344,9 @@ void peers_send(peers *ps, xml_node *st)
     route *r = NULL;
     if (!local || !remote) {
         log_debug("component sent a stanza without valid from/to: dropped");
+        xml_free(st);
+    } else if (!served(ps, local) || served(ps, remote)) {
+        log_warn("a stanza from %s to %s is not ours to carry: dropped", local, remote);
         xml_free(st);
     } else if (!(r = route_get(ps, local, remote))) {
         bounce(ps, st, STANZA_ERR_RESOURCE_CONSTRAINT, NULL);
@@ -383,6 +396,23 @@ static void in_release(incoming *in)
     free(in);
 }
 
+static bool in_admit(void *ud, s2s *s, const char *local, const char *remote, const char **why)
+{
+    incoming *in = ud;
+    peers *ps = in->ps;
+    (void)s;
+    peer *p = peer_get(ps, remote);
+    if (!p) {
+        *why = "out of memory";
+        return false;
+    }
+    if (ps->edge.admit && !ps->edge.admit(ps->edge_ud, &p->info, local, why)) {
+        log_info("s2s %s <- %s refused: %s", local, remote, *why ? *why : "policy");
+        return false;
+    }
+    return true;
+}
+
 static void in_ready(void *ud, s2s *s, const char *local, const char *remote)
 {
     incoming *in = ud;
@@ -390,12 +420,6 @@ static void in_ready(void *ud, s2s *s, const char *local, const char *remote)
     peer *p = peer_get(ps, remote);
     if (!p) {
         s2s_close(s, "internal-server-error", NULL);
-        return;
-    }
-    const char *why = NULL;
-    if (ps->edge.admit && !ps->edge.admit(ps->edge_ud, &p->info, local, &why)) {
-        log_info("s2s %s <- %s refused: %s", local, remote, why ? why : "policy");
-        s2s_close(s, "policy-violation", why);
         return;
     }
     if (!in->p) {
@@ -425,10 +449,14 @@ static void in_stanza(void *ud, s2s *s, xml_node *st)
     case EDGE_PASS:
         ps->cb.deliver(ps->ud, st);
         return;
-    case EDGE_BOUNCE:
-        /* The answer goes back out through the component's own path. */
-        bounce(ps, st, STANZA_ERR_POLICY_VIOLATION, NULL);
+    case EDGE_BOUNCE: {
+        /* Back to the remote sender, on our stream to its domain. */
+        xml_node *reply = stanza_error_reply(st, STANZA_ERR_POLICY_VIOLATION, NULL, NULL);
+        xml_free(st);
+        if (reply)
+            peers_send(ps, reply);
         return;
+    }
     case EDGE_CLOSE:
         s2s_close(s, "policy-violation", NULL);
         break;
@@ -467,7 +495,8 @@ static void in_closed(void *ud, s2s *s, const char *why)
     in_release(in);
 }
 
-static const s2s_callbacks in_cb = {in_ready, in_stanza, in_verify_needed, NULL, in_closed};
+static const s2s_callbacks in_cb = {in_ready, in_stanza, in_verify_needed,
+                                    NULL,     in_closed, in_admit};
 
 void peers_accept(peers *ps, int fd, bool direct_tls)
 {
@@ -580,4 +609,33 @@ void peers_counts(const peers *ps, unsigned *incoming_n, unsigned *outgoing_n)
             b += r->out != NULL;
     *incoming_n = a;
     *outgoing_n = b;
+}
+
+unsigned peers_close_domain(peers *ps, const char *domain, const char *condition, const char *text)
+{
+    unsigned n = 0;
+    for (incoming *in = ps->in, *next; in; in = next) {
+        next = in->next;
+        if (in->p && strcasecmp(in->p->info.domain, domain) == 0) {
+            s2s_close(in->s, condition, text);
+            n++;
+        }
+    }
+    peer *p = hmap_get(&ps->peers, domain);
+    for (route *r = p ? p->routes : NULL; r; r = r->next)
+        if (r->out) {
+            s2s_close(r->out, condition, text);
+            n++;
+        }
+    return n;
+}
+
+void peers_each_connected(peers *ps, void (*fn)(void *ud, peer_info *info), void *ud)
+{
+    size_t it = 0;
+    const char *k;
+    void *v;
+    while (hmap_next(&ps->peers, &it, &k, &v))
+        if (((peer *)v)->info.incoming_streams > 0)
+            fn(ud, &((peer *)v)->info);
 }

@@ -14,12 +14,17 @@
  * the component.
  *
  * The edge (peers_edge): where the safety policy sits at the boundary.
- * admit is asked when a remote domain authenticates a stream (refused:
- * the stream closes with policy-violation); check when each stanza from it
+ * admit is asked just before a remote domain is granted a stream (SASL
+ * success, dialback valid; refused: the stream closes with
+ * policy-violation, and the peer never believed it could send); check when
+ * each stanza from it
  * arrives, before the component sees it. Each peer (remote domain) has a
  * `peer_info` the policy may read (streams, stanzas, when seen) and a slot
  * of its own (`policy`) for per-domain state. Without an edge everything
  * passes.
+ *
+ * A stanza the edge bounces is answered with policy-violation to its remote
+ * sender, on the outgoing stream back to that domain.
  *
  * Ownership: stanzas given to peers_send belong to peers; stanzas handed
  * to deliver and bounce belong to the callback. */
@@ -85,6 +90,11 @@ void peers_send(peers *p, xml_node *stanza);
 void peers_accept(peers *p, int fd, bool direct_tls);
 /* Closes every stream politely (shutdown). */
 void peers_close_all(peers *p);
+/* Closes every stream to and from `domain` with a stream error (the desk
+ * blocked it). Returns how many streams began to close. */
+unsigned peers_close_domain(peers *p, const char *domain, const char *condition, const char *text);
+/* Calls fn for every remote domain with an authenticated incoming stream. */
+void peers_each_connected(peers *p, void (*fn)(void *ud, peer_info *info), void *ud);
 /* Streams open now: incoming and outgoing. */
 void peers_counts(const peers *p, unsigned *incoming, unsigned *outgoing);
 

@@ -265,7 +265,7 @@ static void s_closed(void *ud, xstream_close_reason why, const char *detail)
 
 static void connected(complink *cl, int fd)
 {
-    static const xstream_callbacks xcb = {s_open, s_stanza, s_closed, s_dropped, NULL};
+    static const xstream_callbacks xcb = {s_open, s_stanza, s_closed, s_dropped, NULL, NULL};
     cl->xs = xstream_new(cl->loop, fd, &cl->cfg.stream, &xcb, cl);
     if (!cl->xs) {
         close(fd);

@@ -23,6 +23,9 @@
 #define KEY_MUTE "safety:mute:"                       /* <bare JID>: string, the mute's reason */
 #define KEY_SPAM_DOMAINS "safety:spamdomains"         /* set of domains */
 #define KEY_SPAM_LOADING "safety:spamdomains:loading" /* the list being replaced */
+/* A pub/sub channel, not a key: the desk publishes a domain it has just
+ * blocked (KEY_BAN_DOMAIN set first), so every gateway closes its streams. */
+#define KEY_BLOCKS_CHANNEL "safety:blocked"
 /* Token buckets: KEY_RATE <class> KEY_RATE_JID <bare JID>,
  * KEY_RATE <class> KEY_RATE_DOMAIN <domain>, and a room's own limit
  * KEY_RATE <class> KEY_RATE_ROOM <room JID> KEY_RATE_JID <bare JID>. */

@@ -32,6 +32,7 @@
 #define NS_DELAY "urn:xmpp:delay"                       /* XEP-0203 */
 #define NS_JID0 "urn:xmpp:jid:0"                        /* XEP-0377's reported JID */
 #define NS_VCARD "vcard-temp"                           /* XEP-0054 */
+#define NS_VCARD_UPDATE "vcard-temp:x:update"           /* XEP-0153 */
 #define NS_PUBSUB "http://jabber.org/protocol/pubsub"   /* XEP-0060 */
 #define NS_PUBSUB_EVENT "http://jabber.org/protocol/pubsub#event"
 
@@ -40,6 +41,7 @@
 #define NS_MUC_USER "http://jabber.org/protocol/muc#user"
 #define NS_MUC_ADMIN "http://jabber.org/protocol/muc#admin"
 #define NS_MUC_OWNER "http://jabber.org/protocol/muc#owner"
+#define NS_MUC_REQUEST "http://jabber.org/protocol/muc#request" /* XEP-0045 7.13, 8.6 */
 #define NS_MUC_ROOMINFO "http://jabber.org/protocol/muc#roominfo"
 #define NS_MUC_ROOMCONFIG "http://jabber.org/protocol/muc#roomconfig"
 #define NS_MUC_STABLE_ID "http://jabber.org/protocol/muc#stable_id"

@@ -16,7 +16,7 @@
 struct rdb {
     struct ev_loop *loop;
     rdb_config cfg;
-    char *host, *password;
+    char *host, *password, *channel;
     rdb_state state;
     redisAsyncContext *ac;
     resolve_req *resolving;
@@ -119,6 +119,30 @@ static void on_setup_reply(redisAsyncContext *ac, void *reply, void *priv)
     log_error("redis %s failed: %s", (const char *)priv, rep->str);
 }
 
+/* Every reply of a subscribed connection: the confirmation (up), then the
+ * channel's messages. */
+static void on_subscribed(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)priv;
+    rdb *r = ac->data;
+    redisReply *rep = reply;
+    const char *kind = rdb_str(rdb_elem(rep, 0));
+    if (!r || r->ac != ac || !rep)
+        return;
+    if (rdb_error(rep)) {
+        on_first_pong(ac, reply, NULL); /* says why and drops the connection */
+    } else if (kind && strcmp(kind, "subscribe") == 0) {
+        redisEnableKeepAlive(&ac->c);
+        backoff_reset(&r->bo);
+        r->warned = false;
+        log_info("redis up: subscribed to %s", r->channel);
+        set_state(r, RDB_UP);
+    } else if (kind && strcmp(kind, "message") == 0 && rdb_str(rdb_elem(rep, 2)) &&
+               r->cfg.on_message) {
+        r->cfg.on_message(r->ud, rep->element[2]->str, rep->element[2]->len);
+    }
+}
+
 static void on_connect(const redisAsyncContext *cac, int status)
 {
     redisAsyncContext *ac = (redisAsyncContext *)cac;
@@ -136,6 +160,11 @@ static void on_connect(const redisAsyncContext *cac, int status)
      * they did, and it is what declares the connection usable. */
     if (r->password && *r->password)
         redisAsyncCommand(ac, on_setup_reply, (void *)"AUTH", "AUTH %s", r->password);
+    if (r->channel) {
+        /* Channels are not per database: no SELECT. */
+        redisAsyncCommand(ac, on_subscribed, NULL, "SUBSCRIBE %s", r->channel);
+        return;
+    }
     if (r->cfg.db)
         redisAsyncCommand(ac, on_setup_reply, (void *)"SELECT", "SELECT %d", r->cfg.db);
     redisAsyncCommand(ac, on_first_pong, NULL, "PING");
@@ -215,7 +244,7 @@ static void on_ping_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)revents;
     rdb *r = w->data;
-    if (r->state != RDB_UP || !r->ac)
+    if (r->state != RDB_UP || !r->ac || r->channel)
         return;
     if (r->ping_pending) {
         /* A server that stopped answering (paused, or a dead peer whose
@@ -237,9 +266,11 @@ rdb *rdb_new(struct ev_loop *loop, const rdb_config *cfg, rdb_state_cb on_state,
         return NULL;
     r->host = strdup(cfg->host);
     r->password = cfg->password ? strdup(cfg->password) : NULL;
-    if (!r->host || (cfg->password && !r->password)) {
+    r->channel = cfg->subscribe ? strdup(cfg->subscribe) : NULL;
+    if (!r->host || (cfg->password && !r->password) || (cfg->subscribe && !r->channel)) {
         free(r->host);
         free(r->password);
+        free(r->channel);
         free(r);
         return NULL;
     }
@@ -281,6 +312,7 @@ void rdb_free(rdb *r)
     }
     free(r->host);
     free(r->password);
+    free(r->channel);
     free(r);
 }
 
@@ -306,7 +338,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 
 static struct call *new_call(rdb *r, rdb_reply_cb cb, void *ud)
 {
-    if (r->state != RDB_UP || !r->ac)
+    if (r->state != RDB_UP || !r->ac || r->channel)
         return NULL;
     struct call *c = malloc(sizeof *c);
     if (c) {

@@ -35,6 +35,14 @@ typedef struct rdb_config {
     int db;
     double backoff_min, backoff_max;
     double ping_interval; /* seconds between health pings */
+    /* A subscriber (NULL: an ordinary connection): the connection only
+     * SUBSCRIBEs to this channel, is up once Redis confirms it, and hands
+     * each message to on_message (with the state callback's ud). It carries
+     * no commands (rdb_command refuses them) and no PINGs, which a
+     * subscribed connection cannot answer in hiredis 0.14: TCP keepalive
+     * notices a dead peer instead. */
+    const char *subscribe;
+    void (*on_message)(void *ud, const char *msg, size_t len);
 } rdb_config;
 
 /* reply is NULL when the connection was lost before the answer came. */

@@ -107,6 +107,7 @@ void s2s_send_header(s2s *s, const char *from, const char *to, const char *id)
     buf_puts(&b, " version='1.0'>");
     if (s->xs)
         xstream_send_raw(s->xs, buf_unread(&b), buf_unread_len(&b));
+    s->header_sent = true;
     buf_free(&b);
 }
 
@@ -334,10 +335,20 @@ static void on_idle(struct ev_loop *loop, ev_timer *w, int revents)
     leave(s);
 }
 
+/* The peer's header never parsed: ours still goes first (RFC 6120
+ * 4.9.1.3), from a domain we serve since we cannot know which it wanted. */
+static void x_before_error(void *ud)
+{
+    s2s *s = ud;
+    if (s->incoming && !s->header_sent)
+        s2s_send_header(s, s->cfg.local_domains[0], NULL, NULL);
+}
+
 static s2s *create(struct ev_loop *loop, int fd, bool direct_tls, bool incoming,
                    const s2s_config *cfg, const s2s_callbacks *cb, void *ud, const char *remote)
 {
-    static const xstream_callbacks xcb = {x_open, x_stanza, x_closed, x_dropped, x_secured};
+    static const xstream_callbacks xcb = {x_open,    x_stanza,  x_closed,
+                                          x_dropped, x_secured, x_before_error};
     transport *t = transport_socket_new(fd);
     s2s *s = calloc(1, sizeof *s);
     if (!t || !s) {

@@ -66,6 +66,10 @@ typedef struct s2s_callbacks {
     /* The stream is over (why: a short reason, never NULL). Called once;
      * the owner frees it (s2s_free). */
     void (*on_closed)(void *ud, s2s *s, const char *why);
+    /* Incoming, optional: asked before `remote` is granted (SASL success,
+     * dialback valid), so a refused peer never believes it may send: false
+     * closes the stream with policy-violation (why: its text). */
+    bool (*on_admit)(void *ud, s2s *s, const char *local, const char *remote, const char **why);
 } s2s_callbacks;
 
 /* A connected socket (owned from now on, closed on failure too): with

@@ -74,6 +74,7 @@ void s2s_in_secured(s2s *s)
 {
     /* The peer opens a new stream next; its header may name it only now. */
     s->state = S2S_OPENING;
+    s->header_sent = false;
 }
 
 static int add_pair(s2s *s, const char *local, const char *remote, bool valid)
@@ -97,6 +98,17 @@ static int add_pair(s2s *s, const char *local, const char *remote, bool valid)
     }
     p->valid = valid;
     return (int)s->npairs++;
+}
+
+/* The owner's policy, before the peer is told it may send (else it could
+ * send stanzas that the close would silently lose). */
+static bool admitted(s2s *s, const char *local, const char *remote)
+{
+    const char *why = NULL;
+    if (!s->cb.on_admit || s->cb.on_admit(s->ud, s, local, remote, &why))
+        return true;
+    s2s_close(s, "policy-violation", why);
+    return false;
 }
 
 /* SASL EXTERNAL (XEP-0178): the authorization identity, when given, must be
@@ -123,6 +135,8 @@ static void handle_auth(s2s *s, xml_node *auth)
     bool ok = !s->sasl_done && s->secure && s->cert_valid && s->remote && s->local &&
               (!authzid || strcasecmp(authzid, s->remote) == 0);
     free(authzid);
+    if (ok && !admitted(s, s->local, s->remote))
+        return;
     if (!ok || add_pair(s, s->local, s->remote, true) < 0) {
         s2s_write(s, "<failure xmlns='" NS_SASL "'><not-authorized/></failure>");
         return;
@@ -131,6 +145,7 @@ static void handle_auth(s2s *s, xml_node *auth)
     s->sasl_done = true;
     s->auth = "SASL EXTERNAL";
     s->state = S2S_OPENING;
+    s->header_sent = false;
     xstream_restart(s->xs);
     s2s_now_authenticated(s);
     if (s->cb.on_ready)
@@ -189,6 +204,8 @@ void s2s_dialback_result(s2s *s, const char *local, const char *remote, bool val
             strcasecmp(s->pairs[k].remote, remote) == 0)
             i = (int)k;
     if (i < 0 || s->pairs[i].valid)
+        return;
+    if (valid && !admitted(s, local, remote))
         return;
     write_db(s, "result", local, remote, NULL, valid ? "valid" : "invalid");
     if (!valid) {

@@ -39,6 +39,7 @@ struct s2s {
     bool sasl_done;
     bool features_seen; /* outgoing: db:verify may go */
     bool dialback_offered;
+    bool header_sent; /* of the current stream (reset when it restarts) */
     const char *auth; /* "SASL EXTERNAL", "dialback", "none" */
     char *local, *remote;
     char id[65]; /* the stream id: ours (incoming) or the peer's (outgoing) */

@@ -218,6 +218,8 @@ static void handle_bad_input(xstream *xs, xmlparse_err err)
     const char *text = xmlparse_error_text(xs->parser);
     char detail[300];
     snprintf(detail, sizeof detail, "%s: %s", cond, text);
+    if (xs->cb.before_error && !xs->free_pending)
+        xs->cb.before_error(xs->ud);
     queue_stream_error(xs, cond, text);
     buf_puts(&xs->out, "</stream:stream>");
     start_closing(xs, XSTREAM_CLOSED_BAD_INPUT, detail, false);

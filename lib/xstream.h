@@ -55,6 +55,11 @@ typedef struct xstream_callbacks {
     /* The transport's handshake (TLS) completed; NULL: nothing to do. The
      * owner checks the peer's certificate here and may close the stream. */
     void (*on_secured)(void *ud);
+    /* Bad input is about to end the stream with a stream error; NULL:
+     * nothing. A receiving entity that has not sent its header yet writes
+     * it here (xstream_send_raw), since RFC 6120 4.9.1.3 wants the header
+     * before the error even when the peer's own header was the problem. */
+    void (*before_error)(void *ud);
 } xstream_callbacks;
 
 /* Builds the transport that replaces `inner` after STARTTLS, taking

@@ -146,6 +146,8 @@ static const char *block_domain(const act_ctx *a, char *note, size_t nlen, stanz
     desk_store_block_domain(&c, d->prefix ? d->prefix : "", a->target,
                             *a->reason ? a->reason : "blocked");
     store(d, &c, "block", a->target);
+    desk_store_announce_block(&c, d->prefix ? d->prefix : "", a->target);
+    store(d, &c, "announcement of the block", a->target);
     unsigned n = muc_expel(d->rooms, NULL, a->target, true, 301, NULL, a->reason);
     desk_audit(d, a->actor, "block-domain", a->target, NULL, a->reason, NULL);
     snprintf(note, nlen, "%s is blocked; %u occupant%s sent out.", a->target, n, plural(n));

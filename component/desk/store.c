@@ -438,6 +438,15 @@ void desk_store_block_domain(desk_store_cmd *c, const char *prefix, const char *
     set_safety(c, prefix, KEY_BAN_DOMAIN, domain, reason, 0);
 }
 
+void desk_store_announce_block(desk_store_cmd *c, const char *prefix, const char *domain)
+{
+    start(c);
+    arg(c, "PUBLISH");
+    argf(c, "%s" KEY_BLOCKS_CHANNEL, prefix);
+    arg(c, domain);
+    finish(c);
+}
+
 void desk_store_unmute(desk_store_cmd *c, const char *prefix, const char *bare)
 {
     start(c);

@@ -159,6 +159,9 @@ void desk_store_mute(desk_store_cmd *c, const char *prefix, const char *bare, co
 void desk_store_unmute(desk_store_cmd *c, const char *prefix, const char *bare);
 void desk_store_block_domain(desk_store_cmd *c, const char *prefix, const char *domain,
                              const char *reason);
+/* Tells stoa-gateway instances (KEY_BLOCKS_CHANNEL) that `domain` was just
+ * blocked: they close its open streams at once. Sent after the block. */
+void desk_store_announce_block(desk_store_cmd *c, const char *prefix, const char *domain);
 
 /* ---- a user's block list, as the host server copies it ---- */
 

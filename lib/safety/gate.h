@@ -74,6 +74,11 @@ typedef struct gate_config {
     bool enabled;         /* false: stanzas pass unchecked (held while congested) */
     bool domains_enabled; /* [blocking] enabled: domain lists apply */
     const char *prefix;   /* the [redis] prefix */
+    /* Put before the class in the rate buckets' keys (NULL: none): the
+     * gateway's buckets ("edge:") are not the component's, so a stanza the
+     * gateway let through is not charged twice. Borrowed: must outlive the
+     * gate. */
+    const char *rate_scope;
     gate_limit jid[GATE_C__COUNT], dom[GATE_C__COUNT];
     unsigned violations; /* refusals within violation_window that mute; 0: never */
     double violation_window;

@@ -148,7 +148,9 @@ int gate_send_check(gate *g, gate_entry *e)
 {
     char k[7][1200], rk[4500];
     const char *p = g->prefix;
-    const char *cn = gate_class_name(e->cls);
+    char cn[64];
+    snprintf(cn, sizeof cn, "%s%s", g->cfg.rate_scope ? g->cfg.rate_scope : "",
+             gate_class_name(e->cls));
     keys_format(k[0], sizeof k[0], p, KEY_BAN_JID, e->c->from_bare);
     keys_format(k[1], sizeof k[1], p, KEY_BAN_DOMAIN, e->c->from.domain);
     keys_format(k[2], sizeof k[2], p, KEY_SPAM_DOMAINS, NULL);

@@ -147,6 +147,33 @@ def main() -> None:
                b"</stream:stream>")
     write("fuzz_stream", stream)
 
+    # fuzz_s2s: a flags byte (bit 0 outgoing, bit 1 dialback valid, bits
+    # 2-7 the piece size), then what the remote server says.
+    hdr = ("<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+           "xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' "
+           "version='1.0' ")
+    incoming = hdr + "from='remote.example' to='rooms.example.org'>"
+    outgoing = hdr + "id='peer-id' from='remote.example' to='rooms.example.org'>"
+    features = ("<stream:features><dialback xmlns='urn:xmpp:features:dialback'/>"
+                "</stream:features>")
+    msg = ("<message from='u@remote.example/x' to='r@rooms.example.org' type='groupchat'>"
+           "<body>hi</body></message>")
+    s2s = {
+        bytes([0x02 | 0xFC]) + (incoming + "<db:result from='remote.example' "
+                                "to='rooms.example.org'>abc</db:result>" + msg
+                                + "<db:verify from='remote.example' to='rooms.example.org' "
+                                "id='i'>k</db:verify></stream:stream>").encode(),
+        bytes([0x00 | 0x10]) + (incoming + "<db:result from='remote.example' "
+                                "to='rooms.example.org'>abc</db:result>" + msg).encode(),
+        bytes([0x03 | 0x40]) + (outgoing + features + "<db:result from='remote.example' "
+                                "to='rooms.example.org' type='valid'/><db:verify "
+                                "from='remote.example' to='rooms.example.org' id='fz-id' "
+                                "type='valid'/>" + msg).encode(),
+        bytes([0x00]) + (incoming + msg).encode(),
+        bytes([0x00 | 0xFC]) + (incoming.replace("rooms.example.org", "other.example")).encode(),
+    }
+    write("fuzz_s2s", s2s)
+
     write("fuzz_report", {s.encode() for s in stanzas
                           if re.search(r"report|blocking|abuse|spam", s)})
 

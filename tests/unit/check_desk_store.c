@@ -68,6 +68,9 @@ START_TEST(sanctions)
     desk_store_block_domain(&c, P, "spam.example", "blocked");
     ck_assert_str_eq(args(), "SET|t:safety:ban:domain:spam.example|blocked");
     desk_store_cmd_free(&c);
+    desk_store_announce_block(&c, P, "spam.example");
+    ck_assert_str_eq(args(), "PUBLISH|t:safety:blocked|spam.example");
+    desk_store_cmd_free(&c);
     desk_store_unmute(&c, P, "eve@x.example");
     ck_assert_str_eq(args(), "DEL|t:safety:mute:eve@x.example|t:desk:reporters:eve@x.example");
 }

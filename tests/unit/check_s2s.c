@@ -34,6 +34,7 @@ typedef struct fixture {
     int ready, closed, verify_needed, verify_results;
     char verify_id[80], verify_key[80], why[300], last_stanza[1024];
     bool verify_valid;
+    bool refuse; /* on_admit refuses */
 } fixture;
 
 static void f_ready(void *ud, s2s *s, const char *local, const char *remote)
@@ -87,7 +88,17 @@ static void f_closed(void *ud, s2s *s, const char *why)
     f->s = NULL;
 }
 
-static const s2s_callbacks cbs = {f_ready, f_stanza, f_verify_needed, f_verify_result, f_closed};
+static bool f_admit(void *ud, s2s *s, const char *local, const char *remote, const char **why)
+{
+    (void)s;
+    (void)local;
+    (void)remote;
+    *why = "not a partner";
+    return !((fixture *)ud)->refuse;
+}
+
+static const s2s_callbacks cbs = {f_ready,         f_stanza, f_verify_needed,
+                                  f_verify_result, f_closed, f_admit};
 
 static s2s_config config(void)
 {
@@ -187,6 +198,25 @@ START_TEST(incoming_unknown_host)
 }
 END_TEST
 
+/* RFC 6120 4.9.1.3: a header that does not parse is still answered with
+ * our header before the error (found by fuzz_s2s). */
+START_TEST(incoming_malformed_header_gets_our_header_first)
+{
+    fixture f;
+    setup(&f, true);
+    say(&f, "<stream:stream xmlns='jabber:server' <<<");
+    ck_assert_str_eq(heard(&f, NULL, 0),
+                     "<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+                     "xmlns:stream='http://etherx.jabber.org/streams' "
+                     "xmlns:db='jabber:server:dialback' from='" LOCAL "' version='1.0'>"
+                     "<stream:error><not-well-formed "
+                     "xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text "
+                     "xmlns='urn:ietf:params:xml:ns:xmpp-streams'>byte 37: not well-formed "
+                     "(invalid token)</text></stream:error></stream:stream>");
+    teardown(&f);
+}
+END_TEST
+
 START_TEST(incoming_old_version)
 {
     fixture f;
@@ -238,6 +268,26 @@ START_TEST(incoming_dialback_then_stanzas)
     /* A domain the stream never authenticated. */
     say(&f, "<message from='a@spoofed.example' to='room@" LOCAL "'/>");
     ck_assert_ptr_nonnull(strstr(heard(&f, NULL, 0), "<invalid-from"));
+    teardown(&f);
+}
+END_TEST
+
+/* The owner's policy refuses the domain: the peer hears policy-violation
+ * instead of type='valid', so it never sends stanzas that would be lost. */
+START_TEST(incoming_dialback_refused_by_policy)
+{
+    fixture f;
+    setup(&f, true);
+    f.refuse = true;
+    say(&f, PEER_HDR "from='" REMOTE "' to='" LOCAL "'>");
+    heard(&f, NULL, 0);
+    say(&f, "<db:result from='" REMOTE "' to='" LOCAL "'>abcdef</db:result>");
+    s2s_dialback_result(f.s, LOCAL, REMOTE, true);
+    ck_assert_str_eq(heard(&f, NULL, 0),
+                     "<stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+                     "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>not a partner"
+                     "</text></stream:error></stream:stream>");
+    ck_assert_int_eq(f.ready, 0);
     teardown(&f);
 }
 END_TEST
@@ -427,6 +477,8 @@ int main(void)
     tcase_add_test(tc, incoming_stanza_before_auth);
     tcase_add_test(tc, incoming_dialback_then_stanzas);
     tcase_add_test(tc, incoming_dialback_invalid);
+    tcase_add_test(tc, incoming_dialback_refused_by_policy);
+    tcase_add_test(tc, incoming_malformed_header_gets_our_header_first);
     tcase_add_test(tc, incoming_db_verify);
     tcase_add_test(tc, incoming_oversized_stanza);
     tcase_add_test(tc, outgoing_dialback);
