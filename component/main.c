@@ -178,6 +178,7 @@ static void on_ready(void *ud)
     d->was_ready = true;
     service_link_up(d->svc);
     recheck_start(d);
+    service_link_up(d->svc);
     rtbl_link_ready(d->rtbl);
     /* systemd (Type=notify): ready once the host server accepted the link. */
     char status[300];
@@ -429,7 +430,8 @@ static int build(daemon_state *d)
     if (start_rtbl(d) < 0)
         return EXIT_CONFIG;
     char **topics = settings_topics(&d->cfg);
-    service_config sc = {.version = PACKAGE_VERSION, .redis = d->redis, .rtbl = d->rtbl};
+    service_config sc = {
+        .version = PACKAGE_VERSION, .redis = d->redis, .rtbl = d->rtbl, .loop = d->loop};
     settings_fill(&d->cfg, SETTINGS_SERVICE, &sc);
     sc.muc.topics = (const char *const *)topics;
     fanout_from(d, &sc.fanout);

@@ -27,6 +27,7 @@
 #include "muc/muc.h"
 #include "out.h"
 #include "rdb.h"
+#include "roster/roster.h"
 #include "safety/gate.h"
 #include "stanza.h"
 #include "xml.h"
@@ -34,16 +35,18 @@
 typedef struct service service;
 
 typedef struct service_config {
-    const char *domain;     /* normalized component domain */
-    const char *name;       /* disco identity name */
-    const char *version;    /* XEP-0092 version */
-    muc_config muc;         /* rooms; muc.domain is filled in from domain */
-    desk_config desk;       /* abuse reports and the moderator desk */
-    rdb *redis;             /* NULL: no Redis (rooms in memory, the desk without storage) */
-    const char *prefix;     /* the [redis] prefix */
-    unsigned archive_max;   /* messages kept in each room's archive */
-    bool blocking;          /* per-user block lists (XEP-0191) */
-    struct rtbl *rtbl;      /* real-time block lists (safety/rtbl.h), borrowed; NULL: none */
+    const char *domain;   /* normalized component domain */
+    const char *name;     /* disco identity name */
+    const char *version;  /* XEP-0092 version */
+    muc_config muc;       /* rooms; muc.domain is filled in from domain */
+    desk_config desk;     /* abuse reports and the moderator desk */
+    rdb *redis;           /* NULL: no Redis (rooms in memory, the desk without storage) */
+    const char *prefix;   /* the [redis] prefix */
+    unsigned archive_max; /* messages kept in each room's archive */
+    bool blocking;        /* per-user block lists (XEP-0191) */
+    roster_config roster; /* group rosters and who is online */
+    struct ev_loop *loop; /* for paced work (roster writes); NULL in unit tests */
+    struct rtbl *rtbl;    /* real-time block lists (safety/rtbl.h), borrowed; NULL: none */
     expander_config fanout; /* the host's fan-out expander; fanout.domain is filled in */
 } service_config;
 
@@ -72,7 +75,8 @@ gate_hooks service_gate_hooks(service *svc);
 void service_redis_state(service *svc, rdb_state state);
 void service_on_loaded(service *svc, void (*loaded)(void *ud), void *ud);
 
-/* The host link is up (the expander is looked for again) or down. */
+/* The link to the host server is up (again) or down: the host grants its
+ * privileges per connection, and the expander is looked for again. */
 void service_link_up(service *svc);
 void service_link_down(service *svc);
 
