@@ -1,7 +1,7 @@
 /* echocomp: the do-nothing chat room component, the ceiling for the
  * benchmark's end-to-end runs.
  *
- *   echocomp --port P --domain D --secret S
+ *   echocomp --port P --domain D --secret S [--mimic] [--expand JID]
  *
  * It connects to a host server's XEP-0114 listener and keeps, per room, the
  * list of JIDs that sent it presence. Each groupchat message is reflected to
@@ -12,7 +12,10 @@
  * this is the room's own doing, which is what the comparison is for.
  * --mimic adds the two elements every Stoa groupchat copy carries
  * (XEP-0359 stanza-id, XEP-0421 occupant-id), to measure what they cost the
- * host server. */
+ * host server. --expand sends each message once, to the host's fan-out
+ * expander JID (XEP-0033, one bcc address per recipient), instead of one copy
+ * per recipient: the most an external component can get through that host
+ * with the expander. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <gnutls/crypto.h>
@@ -52,7 +55,8 @@ typedef struct echo {
     scan sc;
     const char *domain, *secret;
     bool ready;
-    bool mimic; /* --mimic: add Stoa's stanza-id and occupant-id to each copy */
+    bool mimic;         /* --mimic: add Stoa's stanza-id and occupant-id to each copy */
+    const char *expand; /* --expand JID: one stanza with a bcc list, to JID */
     unsigned long seq;
     room rooms[MAX_ROOMS];
     size_t nrooms;
@@ -180,6 +184,21 @@ static void on_message(echo *e, const char *s, size_t n)
                  "<occupant-id xmlns='urn:xmpp:occupant-id:0' "
                  "id='46a0af32d4ce2753ada292c1b1cd7882'/>",
                  e->seq++, to);
+    if (e->expand) {
+        put(e, head, (size_t)hl);
+        puts0(e, e->expand);
+        put(e, "'>", 2);
+        put(e, inner, inner_len);
+        puts0(e, extra);
+        puts0(e, "<addresses xmlns='http://jabber.org/protocol/address'>");
+        for (size_t i = 0; i < r->n; i++) {
+            puts0(e, "<address type='bcc' jid='");
+            puts0(e, r->members[i].jid);
+            put(e, "'/>", 3);
+        }
+        puts0(e, "</addresses></message>");
+        return;
+    }
     for (size_t i = 0; i < r->n; i++) {
         put(e, head, (size_t)hl);
         puts0(e, r->members[i].jid);
@@ -242,11 +261,10 @@ int main(int argc, char **argv)
 {
     echo e = {.fd = -1, .domain = "echo.localhost", .secret = NULL};
     int port = 0;
-    static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
-                                         {"domain", required_argument, NULL, 'd'},
-                                         {"secret", required_argument, NULL, 's'},
-                                         {"mimic", no_argument, NULL, 'm'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"port", required_argument, NULL, 'p'},   {"domain", required_argument, NULL, 'd'},
+        {"secret", required_argument, NULL, 's'}, {"mimic", no_argument, NULL, 'm'},
+        {"expand", required_argument, NULL, 'x'}, {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -261,6 +279,9 @@ int main(int argc, char **argv)
             break;
         case 'm':
             e.mimic = true;
+            break;
+        case 'x':
+            e.expand = optarg;
             break;
         default:
             fail("usage: echocomp --port P --domain D --secret S");

@@ -52,6 +52,7 @@ typedef struct daemon_state {
     out sink;                     /* where handlers write: the link, or split off to gateways */
     gateways *gws;                /* NULL: no gateway listener */
     char **host_domains;          /* [gateways] host_domains, parsed */
+    char **fanout_domains;        /* [fanout] domains, parsed */
     size_t high_water, low_water; /* the link's, from its stream options */
     bool congested;
     ev_prepare drained; /* lets the gate go on once the link has drained */
@@ -444,6 +445,21 @@ static int parse_options(int argc, char **argv, daemon_state *d, options *o)
     return -1;
 }
 
+/* [fanout]: how the host's expander is found. */
+static void fanout_from(daemon_state *d, expander_config *xc)
+{
+    const char *e = d->cfg.fanout_expander;
+    d->fanout_domains = settings_fanout_domains(&d->cfg);
+    xc->host_domains = d->fanout_domains;
+    xc->stanza_limit = d->cfg.fanout_stanza_limit;
+    xc->mode = strcmp(e, "off") == 0    ? EXPANDER_OFF
+               : strcmp(e, "auto") == 0 ? EXPANDER_AUTO
+                                        : EXPANDER_JID;
+    xc->jid = xc->mode == EXPANDER_JID ? e : NULL;
+    if (xc->mode != EXPANDER_OFF && !d->fanout_domains)
+        log_info("fan-out: [fanout] domains names no host domain: one copy per recipient");
+}
+
 /* The block lists, when a service publishes them or Redis may hold them
  * (another instance subscribes). -1 on a bad [rtbl] section. */
 static int start_rtbl(daemon_state *d)
@@ -490,6 +506,7 @@ static int build(daemon_state *d)
         .version = PACKAGE_VERSION, .redis = d->redis, .rtbl = d->rtbl, .loop = d->loop};
     settings_fill(&d->cfg, SETTINGS_SERVICE, &sc);
     sc.muc.topics = (const char *const *)topics;
+    fanout_from(d, &sc.fanout);
     d->svc = topics ? service_new(&sc, &d->sink) : NULL;
     settings_free_topics(topics);
     complink_config lc = {0};
@@ -562,6 +579,7 @@ static void teardown(daemon_state *d)
     rdb_free(d->redis);
     gateways_free(d->gws);
     config_list_free(d->host_domains);
+    config_list_free(d->fanout_domains);
     complink_free(d->link);
     service_free(d->svc);
     gate_free(d->gate);

@@ -28,6 +28,7 @@ struct service {
     ublock *ublock;   /* NULL: no per-user blocking */
     rtbl *rtbl;       /* borrowed; NULL: no real-time block lists */
     muc_store *store; /* NULL: no Redis */
+    expander *fanout; /* the host's fan-out expander, once found */
     bool rooms_loaded;
     void (*loaded)(void *ud);
     void *loaded_ud;
@@ -144,7 +145,15 @@ static const router_route own_features[] = {
     {0, 0, NULL, NULL, NULL, NS_VERSION},
 };
 
+/* The answers to the expander's disco questions come to the service. */
+static bool expander_answer(void *ud, const stanza_ctx *c)
+{
+    service *svc = ud;
+    return expander_handle(svc->fanout, c->st, &svc->sink);
+}
+
 static const router_route own_routes[] = {
+    {ROUTE_IQ_ANSWER, ROUTE_TO_SERVICE, NULL, NULL, expander_answer, NULL},
     {ROUTE_IQ | ROUTE_IQ_BAD, ROUTE_TO_SERVICE | ROUTE_TO_SERVICE_RESOURCE, NULL, NULL, check_iq,
      NULL},
     {ROUTE_IQ_GET, ROUTE_TO_SERVICE, NS_DISCO_INFO, "query", disco_info, NULL},
@@ -228,11 +237,15 @@ service *service_new(const service_config *cfg, const out *sink)
     svc->sink = *sink;
     muc_config mc = cfg->muc;
     mc.domain = svc->domain;
-    if (svc->domain && svc->name && svc->version) {
+    expander_config xc = cfg->fanout;
+    xc.domain = svc->domain;
+    if (svc->domain && svc->name && svc->version && (svc->fanout = expander_new(&xc))) {
         svc->router = router_new(svc->domain, sink);
         svc->rooms = muc_new(&mc, sink);
         svc->commands = adhoc_new(svc->domain, sink);
     }
+    if (svc->rooms)
+        muc_set_expander(svc->rooms, svc->fanout);
     if (svc->rooms && svc->commands) {
         svc->desk = desk_new(&cfg->desk, svc->domain, svc->rooms, svc->commands, sink);
         roster_config rc = cfg->roster;
@@ -264,6 +277,7 @@ void service_free(service *svc)
     muc_store_free(svc->store);
     ublock_free(svc->ublock);
     router_free(svc->router);
+    expander_free(svc->fanout);
     free(svc->domain);
     free(svc->name);
     free(svc->version);
@@ -284,6 +298,11 @@ int service_set_name(service *svc, const char *name)
 
 void service_dispatch(service *svc, stanza_ctx *c)
 {
+    /* A broadcast the host's expander refused comes back as an error from
+     * it, which the router would drop like any other bounce: the recipients
+     * it named never got it, and the next ones must get copies. */
+    if (c->answer && c->kind != STANZA_IQ && c->from_full)
+        expander_refused(svc->fanout, c->from_full, c->st);
     router_dispatch(svc->router, c);
 }
 
@@ -291,7 +310,7 @@ void service_handle(service *svc, xml_node *st)
 {
     stanza_ctx *c = stanza_ctx_new(st);
     if (c)
-        router_dispatch(svc->router, c);
+        service_dispatch(svc, c);
 }
 
 void service_reject(service *svc, xml_node *shell, const char *why)
@@ -378,11 +397,13 @@ void service_on_loaded(service *svc, void (*cb)(void *ud), void *ud)
 
 void service_link_up(service *svc)
 {
+    expander_link_up(svc->fanout, &svc->sink);
     roster_link_up(svc->roster);
 }
 
 void service_link_down(service *svc)
 {
+    expander_link_down(svc->fanout);
     roster_link_down(svc->roster);
 }
 

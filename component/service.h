@@ -23,6 +23,7 @@
 
 #include "adhoc.h"
 #include "desk/desk.h"
+#include "expander.h"
 #include "muc/muc.h"
 #include "out.h"
 #include "rdb.h"
@@ -46,6 +47,7 @@ typedef struct service_config {
     roster_config roster; /* group rosters and who is online */
     struct ev_loop *loop; /* for paced work (roster writes); NULL in unit tests */
     struct rtbl *rtbl;    /* real-time block lists (safety/rtbl.h), borrowed; NULL: none */
+    expander_config fanout; /* the host's fan-out expander; fanout.domain is filled in */
 } service_config;
 
 /* Copies the config strings and the sink. NULL on OOM. */
@@ -74,7 +76,7 @@ void service_redis_state(service *svc, rdb_state state);
 void service_on_loaded(service *svc, void (*loaded)(void *ud), void *ud);
 
 /* The link to the host server is up (again) or down: the host grants its
- * privileges per connection. */
+ * privileges per connection, and the expander is looked for again. */
 void service_link_up(service *svc);
 void service_link_down(service *svc);
 

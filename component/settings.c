@@ -175,6 +175,16 @@ const config_key settings_schema[] = {
      0, NULL,
      "the host server's domains (and their subdomains), comma separated: their "
      "traffic stays on the host link, any other domain's goes through a gateway"},
+    {"fanout", "expander", CFG_STRING, OFF(fanout_expander), "auto", false, false, false, 0, 0,
+     NULL,
+     "the host's XEP-0033 fan-out expander: auto (found by disco on [fanout] domains), off "
+     "(one copy per recipient), or its JID"},
+    {"fanout", "domains", CFG_STRING, OFF(fanout_domains), "", false, false, false, 0, 0, NULL,
+     "the host server's domains whose users an expander reaches, comma separated (empty: the "
+     "component domain's parent, example.org for rooms.example.org)"},
+    {"fanout", "stanza_limit", CFG_SIZE, OFF(fanout_stanza_limit), "128k", false, false, false,
+     4096, 16777216, NULL,
+     "bytes of one expanded stanza at most (below the host's limit for a component stanza)"},
     {"rtbl", "service", CFG_STRING, OFF(rtbl_service), "", false, false, false, 0, 0, NULL,
      "JID of the pubsub service publishing the real-time block lists (e.g. xmppbl.org); "
      "empty: none"},
@@ -468,6 +478,7 @@ static int validate(const char *name, settings *s, char *err, size_t errlen)
         {"desk", "report_servers", "a domain", s->desk_report_servers, JID_LIST_DOMAINS},
         {"roster", "admins", "a bare user JID", s->roster_admins, JID_LIST_USERS},
         {"gateways", "host_domains", "a domain", s->gateways_host_domains, JID_LIST_DOMAINS},
+        {"fanout", "domains", "a domain", s->fanout_domains, JID_LIST_DOMAINS},
     };
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
         char bad[256];
@@ -488,6 +499,16 @@ static int validate(const char *name, settings *s, char *err, size_t errlen)
     if (s->gateways_port > 0 && !s->gateways_secret[0]) {
         snprintf(err, errlen, "%s: [gateways] secret must be set when port is", name);
         return -1;
+    }
+    if (strcmp(s->fanout_expander, "auto") != 0 && strcmp(s->fanout_expander, "off") != 0) {
+        char bad[256];
+        char **l = jid_list_parse(s->fanout_expander, JID_LIST_DOMAINS, bad, sizeof bad);
+        config_list_free(l);
+        if (!l) {
+            snprintf(err, errlen, "%s: [fanout] expander: '%s' is neither auto, off nor a domain",
+                     name, s->fanout_expander);
+            return -1;
+        }
     }
     if (s->reconnect_min > s->reconnect_max) {
         snprintf(err, errlen, "%s: [component] reconnect_min must not exceed reconnect_max", name);
@@ -559,4 +580,13 @@ char **settings_topics(const settings *s)
 void settings_free_topics(char **topics)
 {
     config_list_free(topics);
+}
+
+char **settings_fanout_domains(const settings *s)
+{
+    if (s->fanout_domains[0])
+        return jid_list_parse(s->fanout_domains, JID_LIST_DOMAINS, NULL, 0);
+    /* rooms.example.org is a component of example.org's server. */
+    const char *dot = strchr(s->domain, '.');
+    return dot && dot[1] ? config_list(dot + 1) : NULL;
 }

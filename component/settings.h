@@ -72,6 +72,10 @@ typedef struct settings {
     long gateways_port; /* 0: no gateway listener */
     char *gateways_secret;
     char *gateways_host_domains; /* comma separated: traffic that stays on the host link */
+    /* [fanout] (the host's fan-out expander, component/expander.h) */
+    char *fanout_expander; /* "auto", "off" or the expander's JID */
+    char *fanout_domains;  /* comma separated; "": the component domain's parent */
+    size_t fanout_stanza_limit;
     /* [rtbl] (real-time block lists, docs/safety.md) */
     char *rtbl_service; /* "": no lists */
     char *rtbl_hash_nodes, *rtbl_domain_nodes;
@@ -118,6 +122,9 @@ int settings_check_private(const char *path, const settings *s, char *err, size_
 /* Splits [muc] topics into a NULL-terminated array of trimmed names; free
  * with settings_free_topics. NULL on OOM. */
 char **settings_topics(const settings *s);
+/* [fanout] domains as a list (the component domain's parent when empty),
+ * for config_list_free; NULL on OOM or when there is none. */
+char **settings_fanout_domains(const settings *s);
 void settings_free_topics(char **topics);
 
 #endif

@@ -26,13 +26,14 @@
 #define NS_VERSION "jabber:iq:version"
 #define NS_DATA "jabber:x:data"
 #define NS_COMMANDS "http://jabber.org/protocol/commands"
-#define NS_RSM "http://jabber.org/protocol/rsm"       /* XEP-0059 */
-#define NS_FORWARD "urn:xmpp:forward:0"               /* XEP-0297 */
-#define NS_DELAY "urn:xmpp:delay"                     /* XEP-0203 */
-#define NS_JID0 "urn:xmpp:jid:0"                      /* XEP-0377's reported JID */
-#define NS_VCARD "vcard-temp"                         /* XEP-0054 */
-#define NS_VCARD_UPDATE "vcard-temp:x:update"         /* XEP-0153 */
-#define NS_PUBSUB "http://jabber.org/protocol/pubsub" /* XEP-0060 */
+#define NS_RSM "http://jabber.org/protocol/rsm"         /* XEP-0059 */
+#define NS_ADDRESS "http://jabber.org/protocol/address" /* XEP-0033 */
+#define NS_FORWARD "urn:xmpp:forward:0"                 /* XEP-0297 */
+#define NS_DELAY "urn:xmpp:delay"                       /* XEP-0203 */
+#define NS_JID0 "urn:xmpp:jid:0"                        /* XEP-0377's reported JID */
+#define NS_VCARD "vcard-temp"                           /* XEP-0054 */
+#define NS_VCARD_UPDATE "vcard-temp:x:update"           /* XEP-0153 */
+#define NS_PUBSUB "http://jabber.org/protocol/pubsub"   /* XEP-0060 */
 #define NS_PUBSUB_EVENT "http://jabber.org/protocol/pubsub#event"
 
 /* ---- rooms (XEP-0045 and what clients expect of a room) ---- */

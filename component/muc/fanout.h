@@ -1,7 +1,8 @@
 /* fanout: how the rooms write what they send.
  *
  * Every broadcast (a groupchat message, a presence, a notice from the room)
- * is one stanza per session of the occupants it reaches, written into one
+ * is one stanza per session of the occupants it reaches (or, through the
+ * host's fan-out expander, one stanza per group of them), written into one
  * begin/commit of the link's queue (out.h): a room of a thousand sessions
  * costs one pass and no allocation per recipient. muc_fanout is that loop,
  * once; who it reaches is a muc_audience. Backpressure is not the fan-out's
@@ -30,7 +31,13 @@ typedef struct muc_audience {
 /* Appends one whole stanza for session `to` of occupant p to b. */
 typedef void (*muc_write_fn)(void *ud, buf *b, const muc_occupant *p, const muc_session *to);
 
-/* One stanza per session in the audience; nothing when the link is down. */
+/* The fan-out's arrays, kept by the service between broadcasts. */
+typedef struct fanout_scratch fanout_scratch;
+void muc_fanout_scratch_free(fanout_scratch *sc);
+
+/* One stanza per session in the audience; nothing when the link is down.
+ * With the host's fan-out expander (muc_set_expander), the recipients it
+ * reaches who would get the same bytes get them in one stanza to it. */
 void muc_fanout(muc_room *r, const muc_audience *who, muc_write_fn write, void *ud);
 /* The common stanza: head, the session's escaped address, tail, the same
  * bytes for every session around it. */

@@ -90,6 +90,7 @@ void muc_free(muc *m)
     }
     hmap_free(&m->rooms);
     muc_recheck_free(m->recheck);
+    muc_fanout_scratch_free(m->scratch);
     for (size_t i = 0; m->topics && m->topics[i]; i++)
         free(m->topics[i]);
     free(m->topics);
@@ -100,6 +101,11 @@ void muc_free(muc *m)
 void muc_set_ublock(muc *m, struct ublock *ub)
 {
     m->ublock = ub;
+}
+
+void muc_set_expander(muc *m, struct expander *x)
+{
+    m->expander = x;
 }
 
 void muc_set_rtbl(muc *m, struct rtbl *t)

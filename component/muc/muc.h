@@ -69,6 +69,9 @@ void muc_set_store(muc *m, struct muc_store *store);
 /* Per-user blocking (safety/ublock.h); NULL: none. The muc borrows it. */
 struct ublock;
 void muc_set_ublock(muc *m, struct ublock *ub);
+/* The host's fan-out expander (borrowed; NULL: one copy per recipient). */
+struct expander;
+void muc_set_expander(muc *m, struct expander *x);
 /* Real-time block lists (safety/rtbl.h); NULL: none. The muc borrows it.
  * A listed sender without affiliation in a room may not join it nor send
  * to it (members, admins and owners are exempt, as in Prosody's

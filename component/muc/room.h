@@ -163,9 +163,11 @@ struct muc {
     hmap rooms; /* local -> muc_room */
     out sink;
     unsigned occupants;
-    struct ublock *ublock; /* NULL: no per-user blocking */
-    struct rtbl *rtbl;     /* NULL: no real-time block lists */
-    int links_policy;      /* linkpol_action */
+    struct ublock *ublock;          /* NULL: no per-user blocking */
+    struct rtbl *rtbl;              /* NULL: no real-time block lists */
+    struct expander *expander;      /* NULL: one copy per recipient (fanout.c) */
+    struct fanout_scratch *scratch; /* owned: the fan-out's reused arrays */
+    int links_policy;               /* linkpol_action */
     double stranger_seconds;
     struct muc_recheck *recheck; /* owned: checks of occupants after a restart */
     size_t unverified;           /* sessions not yet heard from (recheck.c) */

@@ -4,6 +4,8 @@
 pidfile = "/var/lib/prosody/prosody.pid"
 data_path = "/var/lib/prosody"
 certificates = "/var/lib/prosody/certs"
+-- Where mod_stoa_multicast.lua is (Stoa's fan-out expander, below).
+plugin_paths = { "/usr/share/stoa/prosody" }
 log = {
     { levels = { min = "info" }, to = "stdout", timestamps = true };
 }
@@ -53,3 +55,11 @@ Component "rooms.localhost"
     -- The secret is read from its own file, never written here.
     component_secret = assert(io.open("/run/stoa-secrets/stoa_component_secret")):read("*l")
 
+
+-- Stoa's fan-out expander (contrib/prosody/mod_stoa_multicast.lua): the
+-- component sends a room's message once with the list of its recipients,
+-- Prosody delivers the copies. Only the components named here may use it,
+-- and only for this server's own users. docs/prosody.md, "The fan-out
+-- expander".
+Component "multicast.localhost" "stoa_multicast"
+    stoa_multicast_senders = { "rooms.localhost" }

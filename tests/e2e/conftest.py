@@ -5,6 +5,9 @@ Environment:
   STOA_E2E_DIR     where the run's state directories go (default .state/e2e)
   STOA_TEST_LOGS   where every server log is copied at the end (default .state/test-logs)
   STOA_E2E_KEEP=1  keep the run's state directories (data, configs) after the run
+  STOA_E2E_EXPANDER=1  the shared servers run the fan-out expander for the shared
+                   component (docs/prosody.md, docs/ejabberd.md), so every room test
+                   runs on the expanded path; unset: one copy per recipient
 """
 
 from __future__ import annotations
@@ -159,12 +162,18 @@ def own_redis(state_root, request):
         r.stop()
 
 
+def expander_senders():
+    """The shared servers' fan-out expander (STOA_E2E_EXPANDER=1): trusting
+    the shared component's domain; None: none."""
+    return [DOMAIN] if os.environ.get("STOA_E2E_EXPANDER") == "1" else None
+
+
 @pytest.fixture(scope="session")
 def prosody(state_root):
     comps = {DOMAIN: SECRET, **{d: SECRET for d in (*SAFETY_DOMAINS, RTBL_DOMAIN)}}
     p = Prosody(state_root / "prosody", host=HOST, components=comps, users=USERS,
                 report_to=DOMAIN, pubsub=PUBSUB, pubsub_admin=f"listkeeper@{HOST}",
-                contact_abuse=ABUSE_ADDRESSES)
+                contact_abuse=ABUSE_ADDRESSES, multicast=expander_senders())
     started(p)
     yield p
     p.stop()
@@ -174,7 +183,8 @@ def prosody(state_root):
 def ejabberd(state_root):
     e = Ejabberd(state_root / "ejabberd", host=HOST, components={DOMAIN: SECRET}, users=USERS,
                  report_to=DOMAIN, pubsub=PUBSUB, contact_abuse=ABUSE_ADDRESSES,
-                 extra_components={d: SECRET for d in (*SAFETY_DOMAINS, RTBL_DOMAIN)})
+                 extra_components={d: SECRET for d in (*SAFETY_DOMAINS, RTBL_DOMAIN)},
+                 multicast=expander_senders())
     started(e)
     yield e
     e.stop()
@@ -272,6 +282,8 @@ def stack(request, state_root, redis):
     c.start()
     t0 = time.monotonic()
     c.wait_log(rf"component link ready: {DOMAIN} via 127\.0\.0\.1:{server.component_port}", 15)
+    if expander_senders():
+        c.wait_log(rf"fan-out: {HOST} users through the expander multicast\.{HOST}", 10)
     print(f"[e2e] component attached to {request.param} in {time.monotonic() - t0:.2f}s")
     yield Stack(request.param, server, c, server.c2s_port, server.component_port, USERS,
                 metrics_port)

@@ -43,12 +43,17 @@ class XmppServer(Process):
         pubsub: Optional[str] = None,
         pubsub_admin: str = "",
         contact_abuse: Optional[list] = None,
+        multicast: Optional[List[str]] = None,
         privileged: Optional[str] = None,
         priv_roster: str = "both",
         priv_presence: str = "roster",
         roster_module: bool = True,
     ):
         super().__init__(state_dir)
+        # Component domains that may use the host's fan-out expander
+        # (XEP-0033 at multicast.HOST: contrib/prosody/mod_stoa_multicast.lua,
+        # ejabberd's mod_multicast); None: no expander.
+        self.multicast = list(multicast) if multicast is not None else None
         # A Stoa domain given XEP-0356 privileges (mod_privilege) for group
         # rosters and who is online, with these roster and presence
         # permissions; on ejabberd with contrib/ejabberd/mod_stoa_roster
@@ -120,6 +125,13 @@ class Prosody(XmppServer):
             # is left out: 0.12 only logs that it is deprecated, and its
             # mod_websocket checks no Origin.
             values.update(WEBSOCKET="yes", HTTP_PORT=self.http_port)
+        if self.multicast is not None:
+            # Prosody runs as its own user: the module goes where it can read it.
+            plugins = self.dir / "plugins"
+            plugins.mkdir(exist_ok=True)
+            (plugins / "mod_stoa_multicast.lua").write_text(render_config("test", "multicast"))
+            values.update(MULTICAST="yes", PLUGIN_DIR=plugins,
+                          MULTICAST_SENDERS=",".join(self.multicast))
         if self.report_to is not None:
             rules = self.dir / "stoa-reports.pfw"
             rules.write_text(render_config("test", "firewall", {"DOMAIN": self.report_to}))
@@ -255,6 +267,8 @@ class Ejabberd(XmppServer):
             "COMPONENT_PORT": self.component_port, "LOG_LEVEL": self.log_level,
             "REPORT_MODULE": self.report_module(), "PUBSUB": self.pubsub or "",
             "CONTACT_ABUSE": self.contact_abuse,
+            "MULTICAST": "yes" if self.multicast is not None else "",
+            "MULTICAST_SENDERS": ",".join(self.multicast or []),
             "ROSTER_MODULE": self.roster_module_entry(),
             **self.privilege_values(),
             "EXTRA_LISTENERS": "\n".join(

@@ -187,7 +187,7 @@ REMOTE_CONFIG = """\
 -- Remote partner server for Stoa's federation tests: tests/e2e/testbed.py.
 pidfile = "{dir}/prosody.pid"
 data_path = "{dir}/data"
-plugin_paths = {{}}
+plugin_paths = {{ {plugin_paths} }}
 log = {{
     {{ levels = {{ min = "debug" }}, to = "file", filename = "{dir}/prosody.log" }};
     {{ levels = {{ min = "error" }}, to = "console" }};
@@ -221,7 +221,7 @@ statistics = nil
 
 VirtualHost "{host}"
     ssl = {{ certificate = "{cert}"; key = "{key}"; cafile = "{ca}" }}
-"""
+{extra}"""
 
 
 class RemoteProsody(Prosody):
@@ -231,8 +231,13 @@ class RemoteProsody(Prosody):
     name = "remote-prosody"
 
     def __init__(self, state_dir: Path, addr: str, resolv: Path, cert: Dict[str, Path],
-                 ca: Path, secure_auth: bool = True, **kwargs):
+                 ca: Path, secure_auth: bool = True, plugin_paths: Optional[List[Path]] = None,
+                 extra: str = "", **kwargs):
         super().__init__(state_dir, **kwargs)
+        # More configuration after the VirtualHost (components), and where
+        # their modules are.
+        self.plugin_paths = plugin_paths or []
+        self.extra = extra
         self.addr = addr
         self.resolv = resolv
         self.cert = cert
@@ -246,7 +251,8 @@ class RemoteProsody(Prosody):
         self.config_path.write_text(REMOTE_CONFIG.format(
             dir=self.dir, addr=self.addr, host=self.host, c2s_port=self.c2s_port,
             s2s_port=self.s2s_port, cert=self.cert["cert"], key=self.cert["key"], ca=self.ca,
-            secure_auth="true" if self.secure_auth else "false"))
+            secure_auth="true" if self.secure_auth else "false",
+            plugin_paths="; ".join(f'"{p}"' for p in self.plugin_paths), extra=self.extra))
         chown_tree(self.dir, "prosody")
         if not self.registered:
             for user, password in self.users.items():
