@@ -67,6 +67,9 @@
 #define NS_REPORTING_SPAM "urn:xmpp:reporting:spam"   /* a reason, in :0 */
 #define NS_REPORTING_ABUSE "urn:xmpp:reporting:abuse" /* a reason, in :0 */
 #define NS_BLOCKING "urn:xmpp:blocking"
+#define NS_ROSTER "jabber:iq:roster"                              /* RFC 6121 */
+#define NS_PRIVILEGE1 "urn:xmpp:privilege:1"                      /* XEP-0356 0.2 (ejabberd) */
+#define NS_PRIVILEGE2 "urn:xmpp:privilege:2"                      /* XEP-0356 0.4 (Prosody) */
 #define NS_OOB "jabber:x:oob"                                     /* XEP-0066 */
 #define NS_SIMS "urn:xmpp:sims:1"                                 /* XEP-0385 */
 #define NS_SFS_PREFIX "urn:xmpp:sfs:"                             /* XEP-0447 */
@@ -80,5 +83,8 @@
 /* Documents Stoa keeps in Redis (schemas/redis-keys.md). */
 #define NS_STOA_ROOM_DOC "urn:stoa:muc:room:0"
 #define NS_STOA_OCC_RECORD "urn:stoa:muc:occ:0"
+/* contrib/ejabberd/mod_stoa_roster: a roster item written with its
+ * subscription, where ejabberd 23.01's privileged roster set cannot. */
+#define NS_STOA_ROSTER "urn:stoa:roster:0"
 
 #endif
