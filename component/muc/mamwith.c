@@ -14,7 +14,7 @@ typedef struct scan {
     char cursor[17];         /* the last entry looked at */
     char bound[17];          /* the client's before, kept for every batch */
     muc_history_entry *hits; /* max + 1, in the order of the scan */
-    size_t nhits, scanned;
+    size_t nhits, scanned, batches;
     muc_mam_with_cb cb;
     void *ud;
 } scan;
@@ -99,6 +99,12 @@ static void on_batch(void *ud, muc_store_result res, muc_history_entry *rows, si
     }
     if (complete) {
         finish(sc, true, false);
+        return;
+    }
+    /* Rows Redis sent but that are not messages (rows_from_reply skips
+     * them) count too, or a run of them would be read again and again. */
+    if (++sc->batches > MUC_MAM_WITH_SCAN / MUC_MAM_WITH_BATCH) {
+        finish(sc, false, sc->nhits < sc->max && sc->cursor[0]);
         return;
     }
     if (sc->reverse)
