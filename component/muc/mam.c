@@ -133,6 +133,15 @@ static void on_store_rows(void *ud, muc_store_result res, muc_history_entry *row
     on_with_rows(ud, res, rows, n, complete, NULL);
 }
 
+/* Nobody's messages: an empty page, once the ids are known to be there. */
+static void on_nobody(void *ud, muc_store_result res, muc_history_entry *rows, size_t n,
+                      bool complete)
+{
+    (void)n;
+    (void)complete;
+    on_with_rows(ud, res, rows, 0, true, NULL);
+}
+
 static bool ring_has(const muc_history_entry *all, size_t n, const char *sid)
 {
     for (size_t i = 0; sid && i < n; i++)
@@ -315,15 +324,13 @@ static void query(muc *m, muc_room *r, const stanza_ctx *c, const muc_store_quer
     }
     mr->m = m;
     mr->reverse = (sq->before || sq->last_page) && !sq->after;
-    if (nobody) {
-        send_rows(mr, NULL, 0, true, NULL);
-        reply_free(mr);
+    muc_store_query none = *sq;
+    none.max = 0; /* still asked: the RSM ids must be in the archive */
+    if (nobody ? muc_store_query_archive(m->store, r->jid, &none, on_nobody, mr) == 0
+        : nick ? muc_mam_with_query(m->store, r->jid, sq, nick, on_with_rows, mr) == 0
+               : muc_store_query_archive(m->store, r->jid, sq, on_store_rows, mr) == 0)
         return;
-    }
-    if (nick ? muc_mam_with_query(m->store, r->jid, sq, nick, on_with_rows, mr) == 0
-             : muc_store_query_archive(m->store, r->jid, sq, on_store_rows, mr) == 0)
-        return;
-    query_ring(m, r, sq, nick, mr);
+    query_ring(m, r, sq, nobody ? "" : nick, mr); /* no nick is "" */
     reply_free(mr);
 }
 

@@ -73,8 +73,10 @@ def test_with_names_an_occupant_4_1_1(stack, connect, redis):
     assert rows == []
     assert_error(fin, "jid-malformed", frm=room)
     # An RSM id the archive does not hold is still item-not-found (4.3.2).
-    rows, fin = mam_query(alice, room, "<after>ffffffffffffffff</after>", fields=bob_jid)
-    assert_error(fin, "item-not-found", frm=room)
+    for who in (f"{room}/Bob", stack.jid("bob")):
+        rows, fin = mam_query(alice, room, "<after>ffffffffffffffff</after>",
+                              fields={"with": who})
+        assert_error(fin, "item-not-found", frm=room)
 
 
 def fill(redis, key: str, first_ms: int, count: int) -> None:

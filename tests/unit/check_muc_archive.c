@@ -207,6 +207,8 @@ START_TEST(archive_with_filters_by_sender)
     expect(WITH_Q("w", "bob@example.org", ""), FIN("true", ""));
     expect(WITH_Q("w", "room1@" SVC "/Nobody", ""), FIN("true", ""));
     expect(WITH_Q("w", "room1@" SVC "/bob", ""), FIN("true", ""));
+    expect_has(WITH_Q("w", "bob@example.org", "<after>ffffffffffffffff</after>"),
+               STANZA_ERR("item-not-found"));
     expect_has(WITH_Q("w", "@" SVC, ""), STANZA_ERR("jid-malformed"));
     expect_has(WITH_Q("w", "room1@" SVC "/Bob", "<max>1</max><after>ffffffffffffffff</after>"),
                STANZA_ERR("item-not-found"));
