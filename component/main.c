@@ -21,6 +21,8 @@
 #include "gateways.h"
 #include "jid.h"
 #include "log.h"
+#include "metrics.h"
+#include "mhttp.h"
 #include "notify.h"
 #include "ns.h"
 #include "rdb.h"
@@ -60,6 +62,7 @@ typedef struct daemon_state {
     bool was_ready;       /* the link has been up before: a new ready is a relink */
     ev_timer recheck;     /* paces the occupant checks while the link is up */
     bool recheck_stalled; /* checks waited for the link to drain */
+    mhttp *http;          /* the metrics and health endpoint, or NULL */
 } daemon_state;
 
 static void stream_options_from(const settings *s, xstream_options *o)
@@ -107,11 +110,13 @@ static void on_drained(struct ev_loop *loop, ev_prepare *w, int revents)
  * service (service_gate_hooks). */
 static void on_stanza(void *ud, xml_node *stanza)
 {
+    metrics_count_in(xml_name(stanza));
     gate_submit(((daemon_state *)ud)->gate, stanza);
 }
 
 static void on_dropped(void *ud, xml_node *shell, const char *why)
 {
+    metrics_inc(METRIC_REFUSED_LIMITS);
     service_reject(((daemon_state *)ud)->svc, shell, why);
 }
 
@@ -175,6 +180,7 @@ static void on_ready(void *ud)
         muc_recheck_all(service_muc(d->svc));
     }
     d->was_ready = true;
+    metrics_inc(METRIC_LINK_CONNECTS);
     recheck_start(d);
     service_link_up(d->svc);
     rtbl_link_ready(d->rtbl);
@@ -214,6 +220,8 @@ static void on_load_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 static void on_redis_state(void *ud, rdb_state state)
 {
     daemon_state *d = ud;
+    if (state == RDB_UP)
+        metrics_inc(METRIC_REDIS_CONNECTS);
     gate_redis_state(d->gate, state);
     rtbl_redis_state(d->rtbl, state);
     service_redis_state(d->svc, state);
@@ -291,6 +299,64 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
     complink_set_stream_options(d->link, &o);
     load_spam_domains(d);
     log_info("configuration reloaded from %s", d->config_path);
+}
+
+/* ---- the metrics and health endpoint (docs/operating.md) ---- */
+
+static bool link_up(const daemon_state *d)
+{
+    return complink_get_state(d->link) == COMPLINK_READY;
+}
+
+static bool redis_ok(const daemon_state *d)
+{
+    return !d->redis || rdb_get_state(d->redis) == RDB_UP;
+}
+
+static void collect(void *ud)
+{
+    daemon_state *d = ud;
+    metrics_set(METRIC_G_LINK_UP, link_up(d));
+    if (d->redis)
+        metrics_set(METRIC_G_REDIS_UP, redis_ok(d));
+    metrics_set(METRIC_G_ROOMS, muc_room_count(service_muc(d->svc)));
+    metrics_set(METRIC_G_OCCUPANTS, muc_occupant_count(service_muc(d->svc)));
+    metrics_set(METRIC_G_GATE_QUEUE, (double)gate_pending(d->gate));
+    metrics_set(METRIC_G_LINK_QUEUE_BYTES, (double)complink_out_queued(d->link));
+    if (d->gws)
+        metrics_set(METRIC_G_GATEWAYS, gateways_attached(d->gws));
+}
+
+/* Healthy: the host server has the link and the shared state is there.
+ * Without Redis the component still serves, on local limits and without
+ * archives or the desk: an orchestrator should know. */
+static bool health(void *ud, buf *why)
+{
+    daemon_state *d = ud;
+    if (d->stopping)
+        buf_puts(why, "stopping");
+    else if (!link_up(d))
+        buf_printf(why, "component link %s", complink_state_name(complink_get_state(d->link)));
+    else if (!redis_ok(d))
+        buf_printf(why, "redis %s", rdb_state_name(rdb_get_state(d->redis)));
+    else
+        return true;
+    return false;
+}
+
+static int start_metrics(daemon_state *d)
+{
+    char err[300];
+    metrics_setup("stoa-component", METRICS_F_ALL, collect, d);
+    if (d->cfg.metrics_port == 0)
+        return 0;
+    d->http = mhttp_new(d->loop, d->cfg.metrics_address, (unsigned)d->cfg.metrics_port, health, d,
+                        err, sizeof err);
+    if (!d->http) {
+        fprintf(stderr, "stoa-component: %s\n", err);
+        return -1;
+    }
+    return 0;
 }
 
 /* Gateways (docs/gateway.md) attach beside the host link: what they send
@@ -401,9 +467,16 @@ static int start_rtbl(daemon_state *d)
  * 0, or the exit status. */
 static int build(daemon_state *d)
 {
+    /* The endpoint first: a port someone holds is refused before anything
+     * else exists (no scrape is served before the loop runs). */
+    if (start_metrics(d) < 0)
+        return EXIT_CONFIG;
     d->sink = (out){link_begin, link_commit, d, NS_COMPONENT};
     if (start_gateways(d, &d->sink) < 0)
         return EXIT_CONFIG;
+    /* What the handlers send, to the host or a gateway, is counted as they
+     * write it (metrics.h). */
+    metrics_meter(d->sink.ud);
     if (d->cfg.redis_enabled) {
         rdb_config rc = {.ping_interval = 5};
         settings_fill(&d->cfg, SETTINGS_REDIS, &rc);
@@ -481,6 +554,7 @@ static void unwatch(daemon_state *d)
  * (the rooms) and the room load (the link). */
 static void teardown(daemon_state *d)
 {
+    mhttp_free(d->http);
     gate_close(d->gate);
     rtbl_close(d->rtbl);
     if (d->svc)
@@ -522,6 +596,10 @@ int main(int argc, char **argv)
     if ((rc = build(&d)) != 0) {
         if (rc == 1)
             fprintf(stderr, "stoa-component: out of memory\n");
+        if (!d.link) {
+            mhttp_free(d.http);
+            settings_free(&d.cfg);
+        }
         return rc;
     }
     watch(&d);

@@ -76,6 +76,9 @@ typedef struct settings {
     char *rtbl_service; /* "": no lists */
     char *rtbl_hash_nodes, *rtbl_domain_nodes;
     long rtbl_max_items;
+    /* [metrics] (docs/operating.md) */
+    char *metrics_address;
+    long metrics_port; /* 0: no endpoint */
     /* [log] */
     int log_level; /* log_level value */
     bool log_syslog;

@@ -52,6 +52,8 @@ typedef struct gwset {
     long max_streams_per_domain;
     int links; /* GW_LINKS_DELIVER or GW_LINKS_REJECT */
     /* [log] */
+    char *metrics_address;
+    long metrics_port; /* 0: no endpoint */
     int log_level;
     bool log_syslog;
 } gwset;

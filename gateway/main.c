@@ -27,6 +27,8 @@
 #include "dns.h"
 #include "edge.h"
 #include "log.h"
+#include "metrics.h"
+#include "mhttp.h"
 #include "ns.h"
 #include "out.h"
 #include "peers.h"
@@ -59,6 +61,7 @@ typedef struct gw {
     ev_signal sigterm, sigint, sighup;
     ev_timer grace;
     bool stopping;
+    mhttp *http; /* the metrics and health endpoint, or NULL */
 } gw;
 
 static void stream_options(const gwset *s, xstream_options *o)
@@ -90,6 +93,8 @@ static void to_component(void *ud, xml_node *st)
 {
     gw *g = ud;
     out o = {link_begin, link_commit, g, NS_COMPONENT};
+    /* The gateway's "in": what remote servers sent. */
+    metrics_count_in(xml_name(st));
     xml_move_ns(st, NS_SERVER, NS_COMPONENT);
     if (out_stanza(&o, st) < 0)
         log_debug("component link down: a <%s/> from %s was dropped", xml_name(st),
@@ -129,6 +134,7 @@ static void on_drained(struct ev_loop *loop, ev_prepare *w, int revents)
 static void from_component(void *ud, xml_node *st)
 {
     gw *g = ud;
+    metrics_count_out(xml_name(st));
     xml_move_ns(st, NS_COMPONENT, NS_SERVER);
     peers_send(g->peers, st);
 }
@@ -136,6 +142,7 @@ static void from_component(void *ud, xml_node *st)
 static void link_ready(void *ud)
 {
     (void)ud;
+    metrics_inc(METRIC_LINK_CONNECTS);
 }
 
 static void link_down(void *ud)
@@ -262,6 +269,30 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
     log_info("configuration reloaded (log level) from %s", g->config_path);
 }
 
+/* ---- metrics and health (docs/operating.md) ---- */
+
+static void collect(void *ud)
+{
+    gw *g = ud;
+    unsigned in = 0, out = 0;
+    peers_counts(g->peers, &in, &out);
+    metrics_set(METRIC_G_LINK_UP, complink_get_state(g->link) == COMPLINK_READY);
+    metrics_set(METRIC_G_PEERS, in + out);
+}
+
+/* Healthy while the component takes what remote servers send. */
+static bool health(void *ud, buf *why)
+{
+    gw *g = ud;
+    complink_state s = complink_get_state(g->link);
+    if (s == COMPLINK_READY && !g->stopping)
+        return true;
+    buf_printf(why, "%s", g->stopping ? "stopping" : "component link ");
+    if (!g->stopping)
+        buf_puts(why, complink_state_name(s));
+    return false;
+}
+
 /* ---- start ---- */
 
 static int setup(gw *g, char *err, size_t errlen)
@@ -320,6 +351,11 @@ static int setup(gw *g, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    metrics_setup("stoa-gateway", METRICS_F_STANZAS | METRICS_F_LINK, collect, g);
+    if (g->cfg.metrics_port > 0 &&
+        !(g->http = mhttp_new(g->loop, g->cfg.metrics_address, (unsigned)g->cfg.metrics_port,
+                              health, g, err, errlen)))
+        return -1;
     if (listen_on(g, &g->plain, g->cfg.listen, g->cfg.port, false, err, errlen) < 0)
         return -1;
     if (g->cfg.tls_port > 0 &&
@@ -330,6 +366,7 @@ static int setup(gw *g, char *err, size_t errlen)
 
 static void teardown(gw *g)
 {
+    mhttp_free(g->http);
     unlisten(g, &g->plain);
     unlisten(g, &g->direct);
     ev_timer_stop(g->loop, &g->grace);

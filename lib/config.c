@@ -142,7 +142,7 @@ static size_t parse_decimal(const char *s, double *out)
     return i;
 }
 
-static bool parse_seconds(const char *s, double *out)
+bool config_parse_seconds(const char *s, double *out)
 {
     double v;
     size_t n = parse_decimal(s, &v);
@@ -300,7 +300,7 @@ static int set_value(struct parser *p, const config_key *k, const char *value, u
     }
     case CFG_SECONDS: {
         double v;
-        if (!parse_seconds(value, &v))
+        if (!config_parse_seconds(value, &v))
             return type_error(p, line, k, tag, value);
         if (!in_bounds(k, v))
             return fail(p, line, "[%s] %s%s: must be between %.15g and %.15g seconds", k->section,

@@ -73,6 +73,9 @@ void config_take_reloadable(const config_key *schema, void *running, void *fresh
  * credential): its first line, without the line end; the file must hold
  * nothing else but that one line. Returns 0 and a malloc'ed string in *out,
  * or -1 with a message naming the file (never its content) in err. */
+/* A duration as the files write it: a decimal number of seconds, or with
+ * a unit ms, s, m or h ("90s", "1.5h"). false when it is not one. */
+bool config_parse_seconds(const char *s, double *out);
 int config_read_secret(const char *path, char **out, char *err, size_t errlen);
 
 /* Splits a comma-separated value ("a, b,c") into its non-empty entries,

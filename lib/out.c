@@ -1,5 +1,7 @@
 #include "out.h"
 
+#include "metrics.h"
+
 int out_stanza(const out *o, const xml_node *stanza)
 {
     buf *b = o->begin(o->ud);
@@ -9,6 +11,8 @@ int out_stanza(const out *o, const xml_node *stanza)
     int rc = xml_serialize(stanza, b, o->ns);
     if (rc < 0)
         b->len = mark; /* never leave half a stanza in the queue */
+    else if (metrics_metered(o->ud))
+        metrics_count_out(xml_name(stanza));
     o->commit(o->ud);
     return rc;
 }

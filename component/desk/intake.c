@@ -9,6 +9,7 @@
 #include "desk/internal.h"
 #include "desk/report.h"
 #include "log.h"
+#include "metrics.h"
 #include "ns.h"
 #include "xtime.h"
 
@@ -73,8 +74,12 @@ static void filed_done(pend *p, const redisReply *r)
         log_warn("desk: storing a report failed: %s", rdb_error(r) ? rdb_error(r) : "no reply");
         f->failed = true;
     } else if (out.flooded) {
+        metrics_inc(METRIC_REPORTS_FLOODED);
         f->flooded = true;
     } else {
+        metrics_inc(out.fresh ? METRIC_REPORTS_FILED : METRIC_REPORTS_REPEATED);
+        if (out.escalated)
+            metrics_inc(METRIC_REPORTS_ESCALATED);
         if (out.fresh)
             desk_notify_report(d, fp->id, fp->target, fp->reason, fp->room, out.held, fp->text);
         if (out.escalated) {

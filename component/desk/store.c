@@ -438,6 +438,22 @@ void desk_store_block_domain(desk_store_cmd *c, const char *prefix, const char *
     set_safety(c, prefix, KEY_BAN_DOMAIN, domain, reason, 0);
 }
 
+void desk_store_unban(desk_store_cmd *c, const char *prefix, const char *bare)
+{
+    start(c);
+    arg(c, "DEL");
+    argf(c, "%s" KEY_BAN_JID "%s", prefix, bare);
+    finish(c);
+}
+
+void desk_store_unblock_domain(desk_store_cmd *c, const char *prefix, const char *domain)
+{
+    start(c);
+    arg(c, "DEL");
+    argf(c, "%s" KEY_BAN_DOMAIN "%s", prefix, domain);
+    finish(c);
+}
+
 void desk_store_announce_block(desk_store_cmd *c, const char *prefix, const char *domain)
 {
     start(c);

@@ -155,6 +155,9 @@ void desk_store_ban(desk_store_cmd *c, const char *prefix, const char *bare, con
                     long secs);
 void desk_store_mute(desk_store_cmd *c, const char *prefix, const char *bare, const char *reason,
                      long secs);
+/* Lift a ban or a domain block (the reply: 1, or 0 when there was none). */
+void desk_store_unban(desk_store_cmd *c, const char *prefix, const char *bare);
+void desk_store_unblock_domain(desk_store_cmd *c, const char *prefix, const char *domain);
 /* Lifts a mute and forgets the reporters counted towards escalation. */
 void desk_store_unmute(desk_store_cmd *c, const char *prefix, const char *bare);
 void desk_store_block_domain(desk_store_cmd *c, const char *prefix, const char *domain,

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "metrics.h"
 #include "safety/ublock.h"
 
 static bool reaches(const muc_audience *who, const muc_occupant *p)
@@ -33,6 +34,8 @@ static void fanout(muc_room *r, const muc_audience *who, muc_write_fn write, voi
     buf *b = sink->begin(sink->ud);
     if (!b)
         return;
+    unsigned long long sent = 0;
+    size_t first = buf_unread_len(b); /* where the first stanza starts: its kind is theirs */
     for (size_t i = 0; i < r->noccupants; i++) {
         const muc_occupant *p = r->occupants[i];
         if (!reaches(who, p))
@@ -41,6 +44,7 @@ static void fanout(muc_room *r, const muc_audience *who, muc_write_fn write, voi
             const muc_session *to = p->sessions[j];
             if (who && who->session && who->session != to)
                 continue;
+            sent++;
             if (!w) {
                 write(ud, b, p, to);
                 continue;
@@ -50,6 +54,9 @@ static void fanout(muc_room *r, const muc_audience *who, muc_write_fn write, voi
             buf_append(b, w->tail, w->tl);
         }
     }
+    /* Every stanza of one fan-out is of one kind. */
+    if (metrics_metered(sink->ud) && sent && buf_unread_len(b) > first)
+        metrics_count_serialized(buf_unread(b) + first, buf_unread_len(b) - first, sent);
     sink->commit(sink->ud);
 }
 

@@ -14,6 +14,7 @@
 
 #include "hmap.h"
 #include "log.h"
+#include "metrics.h"
 #include "muc/fanout.h"
 #include "muc/iqfwd.h"
 #include "ns.h"
@@ -118,6 +119,8 @@ static void forward_request(muc *m, muc_room *r, const stanza_ctx *c)
         buf_printf(b, ".%s\">", sl);
         put_children(b, st);
         buf_puts(b, "</iq>");
+        if (metrics_metered(m->sink.ud))
+            metrics_inc(METRIC_OUT_IQ);
         m->sink.commit(m->sink.ud);
     }
 }
@@ -170,6 +173,8 @@ static void route_answer(muc *m, muc_room *r, const stanza_ctx *c)
             buf_puts(b, "\">");
             put_children(b, st);
             buf_puts(b, "</iq>");
+            if (metrics_metered(m->sink.ud))
+                metrics_inc(METRIC_OUT_IQ);
             m->sink.commit(m->sink.ud);
         }
     }

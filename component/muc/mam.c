@@ -10,6 +10,7 @@
 
 #include "dataform.h"
 #include "log.h"
+#include "metrics.h"
 #include "muc/fanout.h"
 #include "jid.h"
 #include "muc/mam.h"
@@ -86,6 +87,10 @@ static void send_rows(mam_reply *q, const muc_history_entry *rows, size_t n, boo
     if (first)
         buf_printf(b, "<first>%s</first><last>%s</last>", first, last);
     buf_puts(b, "</set></fin></iq>");
+    if (metrics_metered(m->sink.ud)) {
+        metrics_add(METRIC_OUT_MESSAGE, n);
+        metrics_inc(METRIC_OUT_IQ);
+    }
     m->sink.commit(m->sink.ud);
     free(qa);
     free(ta);

@@ -133,6 +133,9 @@ void muc_occupant_id_legacy(const muc *m, const char *room_jid, const char *bare
 /* A stable keyed pseudonym of s (32 hex digits) that reveals nothing
  * without the service secret; `purpose` separates uses. */
 void muc_pseudonym(const muc *m, const char *purpose, const char *s, char out[33]);
+/* Takes the key of those identifiers from its 32 hex digits ({p}muc:secret);
+ * -1 (key unchanged) when hex is not that. */
+int muc_set_secret(muc *m, const char *hex);
 /* Sends every occupant whose real bare JID is `who` (or, with domain true,
  * whose JID is in domain `who`) out of room_jid (NULL: every room) with
  * status 301 (banned) or 307 (kicked). Returns how many occupants left. */

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "muc/presence.h"
 #include "muc/recheck.h"
 #include "ns.h"
@@ -208,6 +209,8 @@ static int ask(muc *m, muc_room *r, muc_session *s, check *c)
     buf_puts(b, c->id);
     buf_puts(b, c->disco ? "\"><query xmlns=\"" NS_DISCO_INFO "\"/></iq>"
                          : "\"><ping xmlns=\"" NS_PING "\"/></iq>");
+    if (metrics_metered(m->sink.ud))
+        metrics_inc(METRIC_OUT_IQ);
     m->sink.commit(m->sink.ud);
     if (hmap_put(&rc->flight, c->id, c) < 0)
         return -1;

@@ -120,6 +120,17 @@ void muc_occupant_id_legacy(const muc *m, const char *room_jid, const char *bare
     snprintf(out, 33, "%016llx%016llx", (unsigned long long)h1, (unsigned long long)h2);
 }
 
+int muc_set_secret(muc *m, const char *hex)
+{
+    unsigned long long a, b;
+    if (!hex || strlen(hex) != 32 || strspn(hex, "0123456789abcdefABCDEF") != 32 ||
+        sscanf(hex, "%16llx%16llx", &a, &b) != 2)
+        return -1;
+    m->id_key[0] = a;
+    m->id_key[1] = b;
+    return 0;
+}
+
 void muc_pseudonym(const muc *m, const char *purpose, const char *s, char out[33])
 {
     /* Under a label of its own, so a pseudonym never equals an occupant id. */

@@ -722,11 +722,7 @@ static void on_room_list(void *ud, redisReply *rep)
 static void on_secret(void *ud, redisReply *rep)
 {
     muc *m = ud;
-    unsigned long long a, b;
-    if (rdb_str(rep) && sscanf(rep->str, "%16llx%16llx", &a, &b) == 2) {
-        m->id_key[0] = a;
-        m->id_key[1] = b;
-    } else {
+    if (muc_set_secret(m, rdb_str(rep)) < 0) {
         log_warn("store: no occupant-id secret in Redis; ids will change at restart");
     }
 }

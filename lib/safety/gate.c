@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "ns.h"
 #include "safety/gate_internal.h"
 #include "xtime.h"
@@ -296,6 +297,17 @@ static void emit(gate *g, xml_node *err)
     xml_free(err);
 }
 
+_Static_assert(METRIC_REFUSED_OVERFLOW - METRIC_REFUSED_BANNED_JID ==
+                   GATE_OVERFLOW - GATE_BANNED_JID,
+               "one refusal counter per verdict, in gate_verdict order");
+
+static void count_refusal(gate *g, gate_verdict v)
+{
+    g->refused++;
+    if (v >= GATE_BANNED_JID && v <= GATE_OVERFLOW)
+        metrics_inc(METRIC_REFUSED_BANNED_JID + (v - GATE_BANNED_JID));
+}
+
 static void act(gate *g, gate_entry *e)
 {
     stanza_ctx *c = e->c;
@@ -310,7 +322,7 @@ static void act(gate *g, gate_entry *e)
         g->hooks.pass(g->hooks.ud, c);
         return;
     }
-    g->refused++;
+    count_refusal(g, e->v);
     log_debug("gate: refused %s from %s: verdict %d", gate_class_name(e->cls),
               c->from_bare ? c->from_bare : "?", (int)e->v);
     emit(g, err);
@@ -352,7 +364,7 @@ static char *room_limit(gate *g, const stanza_ctx *c, unsigned *rate)
 
 static void refuse_now(gate *g, stanza_ctx *c, gate_class cls, gate_verdict v)
 {
-    g->refused++;
+    count_refusal(g, v);
     emit(g, gate_refusal(c->st, cls, v, NULL, 0));
     stanza_ctx_free(c);
 }

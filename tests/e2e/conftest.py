@@ -35,6 +35,7 @@ from servers import (  # noqa: E402
     Redis,
     ServerError,
     component_binary,
+    free_port,
 )
 
 DOMAIN = "rooms.localhost"
@@ -224,6 +225,7 @@ class Stack:
     c2s_port: int
     component_port: int
     users: Dict[str, str]
+    metrics_port: int
     domain: str = DOMAIN
     host: str = HOST
     secret: str = SECRET
@@ -261,6 +263,9 @@ def stack(request, state_root, redis):
     # The abuse desk (test_desk.py): dave moderates; the host server may
     # forward its users' blocking requests.
     settings["desk"] = {"moderators": f"dave@{HOST}", "report_servers": HOST}
+    # The metrics and health endpoint (test_metrics.py).
+    metrics_port = free_port()
+    settings["metrics"] = {"port": str(metrics_port)}
     c = Component(state_root / f"component-{request.param}", settings,
                   name=f"component-{request.param}")
     _started.append(c)
@@ -268,7 +273,8 @@ def stack(request, state_root, redis):
     t0 = time.monotonic()
     c.wait_log(rf"component link ready: {DOMAIN} via 127\.0\.0\.1:{server.component_port}", 15)
     print(f"[e2e] component attached to {request.param} in {time.monotonic() - t0:.2f}s")
-    yield Stack(request.param, server, c, server.c2s_port, server.component_port, USERS)
+    yield Stack(request.param, server, c, server.c2s_port, server.component_port, USERS,
+                metrics_port)
     finish_component(c)
 
 
