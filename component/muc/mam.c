@@ -12,7 +12,9 @@
 #include "log.h"
 #include "metrics.h"
 #include "muc/fanout.h"
+#include "jid.h"
 #include "muc/mam.h"
+#include "muc/mamwith.h"
 #include "muc/store.h"
 #include "ns.h"
 #include "xtime.h"
@@ -25,6 +27,7 @@
 typedef struct mam_reply {
     muc *m;
     char *iq_id, *to, *room, *queryid;
+    bool reverse; /* the page was read backwards (RSM before) */
 } mam_reply;
 
 static void reply_free(mam_reply *q)
@@ -36,7 +39,10 @@ static void reply_free(mam_reply *q)
     free(q);
 }
 
-static void send_rows(mam_reply *q, const muc_history_entry *rows, size_t n, bool complete)
+/* resume (NULL: none) stands at the open end of a page whose scan was cut
+ * short (mamwith.h): <last> going forwards, <first> backwards. */
+static void send_rows(mam_reply *q, const muc_history_entry *rows, size_t n, bool complete,
+                      const char *resume)
 {
     muc *m = q->m;
     buf *b = m->sink.begin(m->sink.ud);
@@ -73,8 +79,13 @@ static void send_rows(mam_reply *q, const muc_history_entry *rows, size_t n, boo
     buf_append_xml_escaped(b, q->iq_id, strlen(q->iq_id));
     buf_printf(b, "\"><fin xmlns=\"" NS_MAM "\" complete=\"%s\"><set xmlns=\"" NS_RSM "\">",
                complete ? "true" : "false");
-    if (n > 0)
-        buf_printf(b, "<first>%s</first><last>%s</last>", rows[0].stanza_id, rows[n - 1].stanza_id);
+    const char *first = n ? rows[0].stanza_id : NULL, *last = n ? rows[n - 1].stanza_id : NULL;
+    if (resume && q->reverse)
+        first = resume, last = last ? last : resume;
+    else if (resume)
+        last = resume, first = first ? first : resume;
+    if (first)
+        buf_printf(b, "<first>%s</first><last>%s</last>", first, last);
     buf_puts(b, "</set></fin></iq>");
     if (metrics_metered(m->sink.ud)) {
         metrics_add(METRIC_OUT_MESSAGE, n);
@@ -108,17 +119,32 @@ static void reply_error(mam_reply *q, stanza_error e, const char *text)
  * the archive does not hold is item-not-found, not an empty page. */
 #define NO_SUCH_ID "no message with that id in the archive"
 
-static void on_store_rows(void *ud, muc_store_result res, muc_history_entry *rows, size_t n,
-                          bool complete)
+static void on_with_rows(void *ud, muc_store_result res, muc_history_entry *rows, size_t n,
+                         bool complete, const char *resume)
 {
     mam_reply *q = ud;
     if (res == MUC_STORE_ROWS)
-        send_rows(q, rows, n, complete);
+        send_rows(q, rows, n, complete, resume);
     else if (res == MUC_STORE_UNKNOWN)
         reply_error(q, STANZA_ERR_ITEM_NOT_FOUND, NO_SUCH_ID);
     else /* Redis failed mid-query: say so rather than pretend it is empty. */
         reply_error(q, STANZA_ERR_RESOURCE_CONSTRAINT, "the archive is unavailable");
     reply_free(q);
+}
+
+static void on_store_rows(void *ud, muc_store_result res, muc_history_entry *rows, size_t n,
+                          bool complete)
+{
+    on_with_rows(ud, res, rows, n, complete, NULL);
+}
+
+/* Nobody's messages: an empty page, once the ids are known to be there. */
+static void on_nobody(void *ud, muc_store_result res, muc_history_entry *rows, size_t n,
+                      bool complete)
+{
+    (void)n;
+    (void)complete;
+    on_with_rows(ud, res, rows, 0, true, NULL);
 }
 
 static bool ring_has(const muc_history_entry *all, size_t n, const char *sid)
@@ -133,7 +159,8 @@ static bool ring_has(const muc_history_entry *all, size_t n, const char *sid)
  * store (Redis away for now) the ring is only the newest part of the
  * archive: an id it lacks may still be archived, so that is "unavailable",
  * not item-not-found. */
-static void query_ring(muc *m, muc_room *r, const muc_store_query *sq, mam_reply *q)
+static void query_ring(muc *m, muc_room *r, const muc_store_query *sq, const char *nick,
+                       mam_reply *q)
 {
     size_t n = r->hist_len, lo = 0, hi = n;
     muc_history_entry *all = calloc(n ? n : 1, sizeof *all);
@@ -150,6 +177,13 @@ static void query_ring(muc *m, muc_room *r, const muc_store_query *sq, mam_reply
             reply_error(q, STANZA_ERR_ITEM_NOT_FOUND, NO_SUCH_ID);
         free(all);
         return;
+    }
+    if (nick) { /* only the sender's; paging works on what is left */
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(all[i].nick, nick) == 0)
+                all[k++] = all[i];
+        n = hi = k;
     }
     for (size_t i = 0; i < n; i++) {
         if (sq->after && strcmp(all[i].stanza_id, sq->after) <= 0)
@@ -168,7 +202,7 @@ static void query_ring(muc *m, muc_room *r, const muc_store_query *sq, mam_reply
     bool reverse = (sq->before || sq->last_page) && !sq->after;
     size_t avail = hi - lo, take = avail < sq->max ? avail : sq->max;
     size_t from = reverse ? hi - take : lo;
-    send_rows(q, all + from, take, avail <= sq->max);
+    send_rows(q, all + from, take, avail <= sq->max, NULL);
     free(all);
 }
 
@@ -179,6 +213,7 @@ static const dataform_spec query_fields[] = {
     {"end", DATAFORM_TEXT_SINGLE, NULL, 0, NULL, NULL, 0},
     {"before-id", DATAFORM_TEXT_SINGLE, NULL, 0, NULL, NULL, 0},
     {"after-id", DATAFORM_TEXT_SINGLE, NULL, 0, NULL, NULL, 0},
+    {"with", DATAFORM_JID_SINGLE, NULL, 0, NULL, NULL, 0},
 };
 
 static void send_form(muc *m, const xml_node *iq)
@@ -210,8 +245,6 @@ static const char *read_query(const xml_node *q, const dataform *f, muc_store_qu
         bad = "after-id";
     if ((v = dataform_get(f, "before-id")) && !muc_valid_stanza_id(sq->before = v))
         bad = "before-id";
-    if (dataform_get(f, "with"))
-        bad = "with"; /* a room's archive is not filtered by correspondent */
     /* 4.1.5: "If a client includes a form field that the server does not
      * recognise, the server MUST respond with a 'feature-not-implemented'
      * error" (reported as the field's name: see muc_mam). */
@@ -220,7 +253,7 @@ static const char *read_query(const xml_node *q, const dataform *f, muc_store_qu
         bool known = strcmp(var, "FORM_TYPE") == 0;
         for (size_t k = 0; !known && k < sizeof query_fields / sizeof query_fields[0]; k++)
             known = strcmp(var, query_fields[k].var) == 0;
-        if (!known && strcmp(var, "with") != 0)
+        if (!known)
             bad = var;
     }
     const xml_node *set = xml_child(q, "set", NS_RSM);
@@ -257,8 +290,32 @@ static bool may_read(const muc_room *r, const stanza_ctx *c)
            (r->cfg.public || present || aff >= AFF_MEMBER);
 }
 
-/* Runs the query: from the store, or from the ring when it cannot. */
-static void query(muc *m, muc_room *r, const stanza_ctx *c, const muc_store_query *sq)
+/* XEP-0313 4.1.1 on a room's archive: 'with' names a sender by occupant
+ * JID (room@service/nick); the room's bare JID is everyone, and any other
+ * address sent nothing here. 0: *nick the sender (NULL: everyone, caller
+ * frees); 1: nobody; -1: not a JID; -2: out of memory. */
+static int read_with(const dataform *f, const muc_room *r, char **nick)
+{
+    const char *v = dataform_get(f, "with");
+    *nick = NULL;
+    jid j;
+    if (!v)
+        return 0;
+    if (jid_parse(v, &j) != JID_OK)
+        return -1;
+    char *bare = jid_bare(&j);
+    int rc = !bare ? -2 : strcmp(bare, r->jid) != 0;
+    if (rc == 0 && j.resource && !(*nick = strdup(j.resource)))
+        rc = -2;
+    free(bare);
+    jid_free(&j);
+    return rc;
+}
+
+/* Runs the query: from the store, or from the ring when it cannot. nick:
+ * only that sender's messages (NULL: everyone's); nobody: none at all. */
+static void query(muc *m, muc_room *r, const stanza_ctx *c, const muc_store_query *sq,
+                  const char *nick, bool nobody)
 {
     const xml_node *iq = c->st;
     mam_reply *mr = calloc(1, sizeof *mr);
@@ -271,9 +328,14 @@ static void query(muc *m, muc_room *r, const stanza_ctx *c, const muc_store_quer
         return;
     }
     mr->m = m;
-    if (muc_store_query_archive(m->store, r->jid, sq, on_store_rows, mr) == 0)
+    mr->reverse = (sq->before || sq->last_page) && !sq->after;
+    muc_store_query none = *sq;
+    none.max = 0; /* still asked: the RSM ids must be in the archive */
+    if (nobody ? muc_store_query_archive(m->store, r->jid, &none, on_nobody, mr) == 0
+        : nick ? muc_mam_with_query(m->store, r->jid, sq, nick, on_with_rows, mr) == 0
+               : muc_store_query_archive(m->store, r->jid, sq, on_store_rows, mr) == 0)
         return;
-    query_ring(m, r, sq, mr);
+    query_ring(m, r, sq, nobody ? "" : nick, mr); /* no nick is "" */
     reply_free(mr);
 }
 
@@ -296,12 +358,16 @@ void muc_mam(muc *m, muc_room *r, const stanza_ctx *c)
     dataform *f = x ? muc_form_parse(m, iq, x) : NULL;
     if (x && !f)
         return;
-    muc_store_query sq = {NULL, NULL, false, -1, -1, MAM_DEFAULT_MAX};
+    muc_store_query sq = {NULL, NULL, false, -1, -1, MAM_DEFAULT_MAX, false};
     const char *bad = read_query(c->payload, f, &sq);
-    if (bad) {
-        /* A field the room does not filter by (with, or one it does not
-         * know) is not implemented; a bad value of one it knows is not
-         * acceptable. */
+    char *nick = NULL;
+    int with = bad ? 0 : read_with(f, r, &nick);
+    if (with < 0) {
+        muc_error(m, iq, with == -1 ? STANZA_ERR_JID_MALFORMED : STANZA_ERR_INTERNAL_SERVER_ERROR,
+                  with == -1 ? "with is not a valid JID" : NULL);
+    } else if (bad) {
+        /* A field the room does not know is not implemented; a bad value
+         * of one it knows is not acceptable. */
         static const char *const values[] = {"start", "end",   "after-id", "before-id",
                                              "max",   "after", "before"};
         bool value = false;
@@ -313,8 +379,9 @@ void muc_mam(muc *m, muc_room *r, const stanza_ctx *c)
         muc_error(m, iq, value ? STANZA_ERR_NOT_ACCEPTABLE : STANZA_ERR_FEATURE_NOT_IMPLEMENTED,
                   text);
     } else {
-        query(m, r, c, &sq);
+        query(m, r, c, &sq, nick, with == 1);
     }
+    free(nick);
     dataform_free(f);
 }
 
@@ -373,7 +440,7 @@ static void on_meta_first(void *ud, muc_store_result res, muc_history_entry *row
     if (res == MUC_STORE_ROWS && n == 1) {
         snprintf(mq->first_id, sizeof mq->first_id, "%s", rows[0].stanza_id);
         mq->first_stamp = rows[0].stamp;
-        muc_store_query last = {NULL, NULL, true, -1, -1, 1};
+        muc_store_query last = {NULL, NULL, true, -1, -1, 1, false};
         if (muc_store_query_archive(mq->q->m->store, mq->q->room, &last, on_meta_last, mq) == 0)
             return;
     }
@@ -404,7 +471,7 @@ void muc_mam_metadata(muc *m, muc_room *r, const stanza_ctx *c)
     }
     mr->m = m;
     mq->q = mr;
-    muc_store_query first = {NULL, NULL, false, -1, -1, 1};
+    muc_store_query first = {NULL, NULL, false, -1, -1, 1, false};
     if (muc_store_query_archive(m->store, r->jid, &first, on_meta_first, mq) == 0)
         return;
     /* Without a store the history in memory is the archive; with one whose

@@ -584,6 +584,8 @@ int muc_store_query_archive(muc_store *s, const char *room_jid, const muc_store_
     ctx->ud = ud;
     ctx->max = q->max;
     ctx->reverse = reverse;
+    if (q->cursor)
+        after[0] = before[0] = '\0';
     const char *argv[] = {"EVAL",
                           lua_page,
                           "1",

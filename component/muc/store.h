@@ -49,6 +49,10 @@ typedef struct muc_store_query {
     bool last_page;     /* RSM <before/> empty: the newest page */
     double start, end;  /* time bounds (seconds); <0: none */
     unsigned max;
+    /* after/before are a scan's own cursor (mamwith.c), already seen in
+     * the archive: not checked again, so a message retracted in between
+     * does not end the scan with item-not-found. */
+    bool cursor;
 } muc_store_query;
 typedef enum {
     MUC_STORE_ROWS,    /* rows[0..n) is the page */

@@ -156,6 +156,69 @@ START_TEST(archive_unknown_ids_are_item_not_found)
 }
 END_TEST
 
+/* XEP-0313 4.1.1: 'with' on a room's archive names the sender by occupant
+ * JID; the room's bare JID is everyone; paging (RSM) runs over the matches
+ * only. Here the room's history in memory answers (no store). */
+#define WITH_Q(id, with, rsm)                                                                      \
+    "<iq type='set' id='" id "' from='" ALICE "' to='room1@" SVC "'><query "                       \
+    "xmlns='urn:xmpp:mam:2'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'>"        \
+    "<value>urn:xmpp:mam:2</value></field><field var='with'><value>" with "</value></field>"       \
+    "</x><set xmlns='http://jabber.org/protocol/rsm'>" rsm "</set></query></iq>"
+#define SID3 "000003b9aca00003"
+#define FIN(complete, rsm)                                                                         \
+    "<iq from=\"room1@" SVC "\" to=\"" ALICE "\" type=\"result\" id=\"w\"><fin "                   \
+    "xmlns=\"urn:xmpp:mam:2\" complete=\"" complete "\"><set "                                     \
+    "xmlns=\"http://jabber.org/protocol/rsm\">" rsm "</set></fin></iq>"
+
+START_TEST(archive_with_filters_by_sender)
+{
+    make_room("room1");
+    join(BOB, "room1", "Bob");
+    for (int i = 0; i < 5; i++) {
+        char in[256];
+        snprintf(in, sizeof in,
+                 "<message type='groupchat' from='%s' to='room1@" SVC
+                 "'><body>m%d</body></message>",
+                 i % 2 ? BOB : ALICE, i);
+        feed(in);
+    }
+    /* Bob's first message only, and not the last of his. */
+    expect(WITH_Q("w", "room1@" SVC "/Bob", "<max>1</max>"),
+           "<message from=\"room1@" SVC "\" to=\"" ALICE "\"><result xmlns=\"urn:xmpp:mam:2\" "
+           "id=\"" SID2 "\"><forwarded xmlns=\"urn:xmpp:forward:0\"><delay "
+           "xmlns=\"urn:xmpp:delay\" stamp=\"1970-01-12T13:46:40.000Z\"/><message "
+           "xmlns=\"jabber:client\" from=\"room1@" SVC "/Bob\" type=\"groupchat\">"
+           "<body>m1</body><occupant-id xmlns=\"urn:xmpp:occupant-id:0\" id=\"OID-2\"/>"
+           "</message></forwarded></result></message>" FIN(
+               "false", "<first>" SID2 "</first><last>" SID2 "</last>"));
+    const char *got = feed(WITH_Q("w", "room1@" SVC "/Bob", "<after>" SID2 "</after>"));
+    ck_assert(strstr(got, "<body>m3</body>") && !strstr(got, "<body>m2</body>") &&
+              !strstr(got, "<body>m4</body>"));
+    ck_assert_ptr_nonnull(strstr(got, FIN("true", "<first>" SID3 "</first><last>" SID3 "</last>")));
+    /* Backwards from the newest: Bob's last. */
+    got = feed(WITH_Q("w", "room1@" SVC "/Bob", "<max>1</max><before/>"));
+    ck_assert(strstr(got, "<body>m3</body>") && !strstr(got, "<body>m1</body>"));
+    ck_assert_ptr_nonnull(
+        strstr(got, FIN("false", "<first>" SID3 "</first><last>" SID3 "</last>")));
+    /* The room's bare JID is everyone; a nick's case is the nick's own. */
+    got = feed(WITH_Q("w", "ROOM1@" SVC, ""));
+    ck_assert(strstr(got, "<body>m0</body>") && strstr(got, "<body>m4</body>"));
+    /* Nobody here by that address or nick: an empty, complete page. */
+    expect(WITH_Q("w", "bob@example.org", ""), FIN("true", ""));
+    expect(WITH_Q("w", "room1@" SVC "/Nobody", ""), FIN("true", ""));
+    expect(WITH_Q("w", "room1@" SVC "/bob", ""), FIN("true", ""));
+    expect_has(WITH_Q("w", "bob@example.org", "<after>ffffffffffffffff</after>"),
+               STANZA_ERR("item-not-found"));
+    expect_has(WITH_Q("w", "@" SVC, ""), STANZA_ERR("jid-malformed"));
+    expect_has(WITH_Q("w", "room1@" SVC "/Bob", "<max>1</max><after>ffffffffffffffff</after>"),
+               STANZA_ERR("item-not-found"));
+    /* The form says 'with' is there to use. */
+    expect_has("<iq type='get' id='f' from='" ALICE "' to='room1@" SVC "'><query "
+               "xmlns='urn:xmpp:mam:2'/></iq>",
+               "<field var=\"with\" type=\"jid-single\"/>");
+}
+END_TEST
+
 START_TEST(moderator_retracts_a_message)
 {
     make_room("room1");
@@ -266,6 +329,7 @@ int main(void)
     tcase_add_test(tc, room_state_round_trip);
     tcase_add_test(tc, archive_query_pages);
     tcase_add_test(tc, archive_unknown_ids_are_item_not_found);
+    tcase_add_test(tc, archive_with_filters_by_sender);
     tcase_add_test(tc, moderator_retracts_a_message);
     tcase_add_test(tc, channel_search);
     suite_add_tcase(s, tc);
