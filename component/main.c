@@ -176,6 +176,7 @@ static void on_ready(void *ud)
     }
     d->was_ready = true;
     recheck_start(d);
+    service_link_up(d->svc);
     rtbl_link_ready(d->rtbl);
     /* systemd (Type=notify): ready once the host server accepted the link. */
     char status[300];
@@ -189,6 +190,7 @@ static void on_down(void *ud)
     daemon_state *d = ud;
     ev_timer_stop(d->loop, &d->recheck);
     muc_recheck_pause(service_muc(d->svc));
+    service_link_down(d->svc);
     rtbl_link_down(d->rtbl);
     notify_status("component link down, reconnecting");
 }
@@ -411,7 +413,8 @@ static int build(daemon_state *d)
     if (start_rtbl(d) < 0)
         return EXIT_CONFIG;
     char **topics = settings_topics(&d->cfg);
-    service_config sc = {.version = PACKAGE_VERSION, .redis = d->redis, .rtbl = d->rtbl};
+    service_config sc = {
+        .version = PACKAGE_VERSION, .redis = d->redis, .rtbl = d->rtbl, .loop = d->loop};
     settings_fill(&d->cfg, SETTINGS_SERVICE, &sc);
     sc.muc.topics = (const char *const *)topics;
     d->svc = topics ? service_new(&sc, &d->sink) : NULL;

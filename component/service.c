@@ -24,6 +24,7 @@ struct service {
     muc *rooms;
     adhoc *commands;
     desk *desk;
+    roster *roster;
     ublock *ublock;   /* NULL: no per-user blocking */
     rtbl *rtbl;       /* borrowed; NULL: no real-time block lists */
     muc_store *store; /* NULL: no Redis */
@@ -159,6 +160,9 @@ static const router_route own_routes[] = {
  * for a report in an item's payload), blocking IQs before the desk's (which takes
  * the blocks that carry reports, and every block when there is no
  * blocking), reports before the rooms (a report to a room is the desk's),
+ * the roster's (the host's privilege message and presence, the answers to
+ * its roster IQs, the who-is-online disco node) before the commands and the
+ * desk, which takes every message to the service;
  * commands and reports before what every IQ to the service must be
  * (check_iq), which comes before the service's own answers and channel
  * search. */
@@ -167,6 +171,7 @@ static int add_routes(service *svc)
     return router_add(svc->router, ROWS(own_features), svc) < 0 ||
                    (svc->rtbl && router_add(svc->router, ROWS(rtbl_routes), svc->rtbl) < 0) ||
                    (svc->ublock && router_add(svc->router, ROWS(ublock_routes), svc->ublock) < 0) ||
+                   router_add(svc->router, ROWS(roster_routes), svc->roster) < 0 ||
                    router_add(svc->router, ROWS(adhoc_routes), svc->commands) < 0 ||
                    router_add(svc->router, ROWS(desk_routes), svc->desk) < 0 ||
                    router_add(svc->router, ROWS(own_routes), svc) < 0 ||
@@ -182,6 +187,11 @@ static int add_routes(service *svc)
 static void on_desk_blocklist(void *ud, const char *owner)
 {
     ublock_reload(ud, owner);
+}
+
+static void on_desk_forget(void *ud, const char *who, bool domain)
+{
+    roster_forget(ud, who, domain);
 }
 
 /* Everything that needs Redis, or blocking, beside the rooms and the desk. */
@@ -201,7 +211,9 @@ static int attach(service *svc, const service_config *cfg)
             return -1;
         muc_set_store(svc->rooms, svc->store);
         desk_set_redis(svc->desk, cfg->redis, prefix);
+        roster_set_redis(svc->roster, cfg->redis, prefix);
     }
+    desk_on_forget(svc->desk, on_desk_forget, svc->roster);
     return 0;
 }
 
@@ -221,9 +233,13 @@ service *service_new(const service_config *cfg, const out *sink)
         svc->rooms = muc_new(&mc, sink);
         svc->commands = adhoc_new(svc->domain, sink);
     }
-    if (svc->rooms && svc->commands)
+    if (svc->rooms && svc->commands) {
         svc->desk = desk_new(&cfg->desk, svc->domain, svc->rooms, svc->commands, sink);
-    if (!svc->router || !svc->desk || attach(svc, cfg) < 0 || add_routes(svc) < 0) {
+        roster_config rc = cfg->roster;
+        rc.moderators = cfg->desk.moderators;
+        svc->roster = roster_new(&rc, svc->domain, cfg->loop, svc->commands, sink);
+    }
+    if (!svc->router || !svc->desk || !svc->roster || attach(svc, cfg) < 0 || add_routes(svc) < 0) {
         service_free(svc);
         return NULL;
     }
@@ -240,6 +256,7 @@ void service_free(service *svc)
     if (!svc)
         return;
     desk_free(svc->desk);
+    roster_free(svc->roster);
     adhoc_free(svc->commands);
     /* The rooms release their occupants' block lists and may still write
      * to the store as they go. */
@@ -344,6 +361,8 @@ static void on_rooms_loaded(void *ud, int rooms)
 
 void service_redis_state(service *svc, rdb_state state)
 {
+    if (state == RDB_UP)
+        roster_redis_up(svc->roster);
     if (state != RDB_UP || !svc->store)
         return;
     muc_store_redis_up(svc->store);
@@ -355,6 +374,16 @@ void service_on_loaded(service *svc, void (*cb)(void *ud), void *ud)
 {
     svc->loaded = cb;
     svc->loaded_ud = ud;
+}
+
+void service_link_up(service *svc)
+{
+    roster_link_up(svc->roster);
+}
+
+void service_link_down(service *svc)
+{
+    roster_link_down(svc->roster);
 }
 
 muc *service_muc(service *svc)

@@ -26,6 +26,7 @@
 #include "muc/muc.h"
 #include "out.h"
 #include "rdb.h"
+#include "roster/roster.h"
 #include "safety/gate.h"
 #include "stanza.h"
 #include "xml.h"
@@ -42,6 +43,8 @@ typedef struct service_config {
     const char *prefix;   /* the [redis] prefix */
     unsigned archive_max; /* messages kept in each room's archive */
     bool blocking;        /* per-user block lists (XEP-0191) */
+    roster_config roster; /* group rosters and who is online */
+    struct ev_loop *loop; /* for paced work (roster writes); NULL in unit tests */
     struct rtbl *rtbl;    /* real-time block lists (safety/rtbl.h), borrowed; NULL: none */
 } service_config;
 
@@ -69,6 +72,11 @@ gate_hooks service_gate_hooks(service *svc);
  * read back; loaded then runs, whatever came of it. */
 void service_redis_state(service *svc, rdb_state state);
 void service_on_loaded(service *svc, void (*loaded)(void *ud), void *ud);
+
+/* The link to the host server is up (again) or down: the host grants its
+ * privileges per connection. */
+void service_link_up(service *svc);
+void service_link_down(service *svc);
 
 /* The rooms, for statistics and the daemon's life (checks, shutdown). */
 muc *service_muc(service *svc);

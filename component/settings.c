@@ -11,6 +11,7 @@
 #include "rdb.h"
 #include "safety/gate.h"
 #include "safety/rtbl.h"
+#include "roster/grp.h"
 #include "service.h"
 
 #define OFF(f) offsetof(settings, f)
@@ -152,6 +153,18 @@ const config_key settings_schema[] = {
      0, 0, NULL,
      "when a service moderator acts on a report about a user of a remote domain, forward it to "
      "that domain's abuse addresses (XEP-0157)"},
+    {"roster", "enabled", CFG_BOOL, OFF(roster_enabled), "false", false, false, false, 0, 0, NULL,
+     "group rosters and who is online for the host server's users (XEP-0356)"},
+    {"roster", "admins", CFG_STRING, OFF(roster_admins), "", false, false, false, 0, 0, NULL,
+     "bare JIDs who manage the groups, comma separated (empty: [desk] moderators)"},
+    {"roster", "groups", CFG_STRING, OFF(roster_groups), "", false, false, false, 0, 0, NULL,
+     "groups created at start: 'Name: jid jid ...; Other: jid ...'"},
+    {"roster", "rate", CFG_INT, OFF(roster_rate), "200", false, false, false, 1, 100000, NULL,
+     "roster items written to the host per second"},
+    {"roster", "group_max", CFG_INT, OFF(roster_group_max), "10000", false, false, false, 2,
+     1000000, NULL, "members of one group"},
+    {"roster", "permission_wait", CFG_SECONDS, OFF(roster_permission_wait), "10s", false, false,
+     false, 1, 3600, NULL, "how long to wait for the host's privilege message before saying so"},
     {"gateways", "listen", CFG_STRING, OFF(gateways_listen), "127.0.0.1", false, false, false, 0, 0,
      NULL, "address where stoa-gateway processes connect"},
     {"gateways", "port", CFG_INT, OFF(gateways_port), "0", false, false, false, 0, 65535, NULL,
@@ -178,6 +191,15 @@ const config_key settings_schema[] = {
      "log to syslog instead of stderr"},
     {NULL, NULL, 0, 0, NULL, false, false, false, 0, 0, NULL, NULL},
 };
+
+/* [roster] groups is only checked here; the roster seeds the groups. */
+static int count_member(void *ud, const char *name, const char *member)
+{
+    (void)ud;
+    (void)name;
+    (void)member;
+    return 0;
+}
 
 /* ---- from the settings to the modules ---- */
 
@@ -227,6 +249,12 @@ static const binding bindings[] = {
     {SVC(desk.reports_per_minute), AS_UINT, "desk", "reports_per_minute"},
     {SVC(desk.audit_max), AS_UINT, "desk", "audit_max"},
     {SVC(desk.forward_reports), AS_BOOL, "desk", "forward_reports"},
+    {SVC(roster.enabled), AS_BOOL, "roster", "enabled"},
+    {SVC(roster.admins), AS_STR, "roster", "admins"},
+    {SVC(roster.groups), AS_STR, "roster", "groups"},
+    {SVC(roster.rate), AS_DOUBLE, "roster", "rate"},
+    {SVC(roster.group_max), AS_UINT, "roster", "group_max"},
+    {SVC(roster.permission_wait), AS_DOUBLE, "roster", "permission_wait"},
     {SVC(prefix), AS_STR, "redis", "prefix"},
     {SVC(archive_max), AS_UINT, "muc", "archive_max"},
     {SVC(blocking), AS_BOOL, "blocking", "enabled"},
@@ -434,6 +462,7 @@ static int validate(const char *name, settings *s, char *err, size_t errlen)
         {"blocking", "only_domains", "a domain", s->only_domains, JID_LIST_DOMAINS},
         {"desk", "moderators", "a bare user JID", s->desk_moderators, JID_LIST_USERS},
         {"desk", "report_servers", "a domain", s->desk_report_servers, JID_LIST_DOMAINS},
+        {"roster", "admins", "a bare user JID", s->roster_admins, JID_LIST_USERS},
         {"gateways", "host_domains", "a domain", s->gateways_host_domains, JID_LIST_DOMAINS},
     };
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
@@ -445,6 +474,12 @@ static int validate(const char *name, settings *s, char *err, size_t errlen)
             return -1;
         }
         config_list_free(l);
+    }
+    char gerr[300];
+    if (grp_parse_config(s->roster_groups, (size_t)s->roster_group_max, count_member, NULL, gerr,
+                         sizeof gerr) < 0) {
+        snprintf(err, errlen, "%s: [roster] groups: %s", name, gerr);
+        return -1;
     }
     if (s->gateways_port > 0 && !s->gateways_secret[0]) {
         snprintf(err, errlen, "%s: [gateways] secret must be set when port is", name);

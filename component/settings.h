@@ -61,6 +61,12 @@ typedef struct settings {
     double desk_report_retention, desk_escalate_window;
     long desk_escalate_reporters, desk_reports_per_minute, desk_audit_max;
     bool desk_forward_reports;
+    /* [roster] (group rosters and who is online, docs/rosters.md) */
+    bool roster_enabled;
+    char *roster_admins; /* comma-separated bare JIDs; "": the desk's moderators */
+    char *roster_groups; /* "Name: jid jid; Name2: jid" */
+    long roster_rate, roster_group_max;
+    double roster_permission_wait;
     /* [gateways] (stoa-gateway links, docs/gateway.md) */
     char *gateways_listen;
     long gateways_port; /* 0: no gateway listener */

@@ -61,6 +61,12 @@
 #define KEY_DESK_FLOOD "desk:flood:"             /* <pseudonym>: reports this minute */
 #define KEY_DESK_AUDIT "desk:audit"              /* stream, the audit log */
 
+/* ---- roster: group rosters (component/roster) ---- */
+#define KEY_ROSTER_GROUPS "roster:groups"    /* set of group names */
+#define KEY_ROSTER_MEMBERS "roster:members:" /* <group>: set of members' bare JIDs */
+#define KEY_ROSTER_SHOWN "roster:shown:"     /* <group>: set of groups it is displayed to */
+#define KEY_ROSTER_GIVEN "roster:given:"     /* <user's bare JID>: hash, contact -> groups */
+
 /* prefix, stem and who (NULL: none) as one new string; NULL on OOM. */
 char *keys_make(const char *prefix, const char *stem, const char *who);
 /* The same into out; -1 when it does not fit in n bytes. */

@@ -31,6 +31,7 @@
 #define NS_DELAY "urn:xmpp:delay"                     /* XEP-0203 */
 #define NS_JID0 "urn:xmpp:jid:0"                      /* XEP-0377's reported JID */
 #define NS_VCARD "vcard-temp"                         /* XEP-0054 */
+#define NS_VCARD_UPDATE "vcard-temp:x:update"         /* XEP-0153 */
 #define NS_PUBSUB "http://jabber.org/protocol/pubsub" /* XEP-0060 */
 #define NS_PUBSUB_EVENT "http://jabber.org/protocol/pubsub#event"
 
@@ -39,6 +40,7 @@
 #define NS_MUC_USER "http://jabber.org/protocol/muc#user"
 #define NS_MUC_ADMIN "http://jabber.org/protocol/muc#admin"
 #define NS_MUC_OWNER "http://jabber.org/protocol/muc#owner"
+#define NS_MUC_REQUEST "http://jabber.org/protocol/muc#request" /* XEP-0045 7.13, 8.6 */
 #define NS_MUC_ROOMINFO "http://jabber.org/protocol/muc#roominfo"
 #define NS_MUC_ROOMCONFIG "http://jabber.org/protocol/muc#roomconfig"
 #define NS_MUC_STABLE_ID "http://jabber.org/protocol/muc#stable_id"
@@ -65,6 +67,9 @@
 #define NS_REPORTING_SPAM "urn:xmpp:reporting:spam"   /* a reason, in :0 */
 #define NS_REPORTING_ABUSE "urn:xmpp:reporting:abuse" /* a reason, in :0 */
 #define NS_BLOCKING "urn:xmpp:blocking"
+#define NS_ROSTER "jabber:iq:roster"                              /* RFC 6121 */
+#define NS_PRIVILEGE1 "urn:xmpp:privilege:1"                      /* XEP-0356 0.2 (ejabberd) */
+#define NS_PRIVILEGE2 "urn:xmpp:privilege:2"                      /* XEP-0356 0.4 (Prosody) */
 #define NS_OOB "jabber:x:oob"                                     /* XEP-0066 */
 #define NS_SIMS "urn:xmpp:sims:1"                                 /* XEP-0385 */
 #define NS_SFS_PREFIX "urn:xmpp:sfs:"                             /* XEP-0447 */
@@ -78,5 +83,8 @@
 /* Documents Stoa keeps in Redis (schemas/redis-keys.md). */
 #define NS_STOA_ROOM_DOC "urn:stoa:muc:room:0"
 #define NS_STOA_OCC_RECORD "urn:stoa:muc:occ:0"
+/* contrib/ejabberd/mod_stoa_roster: a roster item written with its
+ * subscription, where ejabberd 23.01's privileged roster set cannot. */
+#define NS_STOA_ROSTER "urn:stoa:roster:0"
 
 #endif

@@ -261,6 +261,18 @@ void desk_free(desk *d)
     free(d);
 }
 
+void desk_on_forget(desk *d, void (*forget)(void *ud, const char *who, bool domain), void *ud)
+{
+    d->forget = forget;
+    d->forget_ud = ud;
+}
+
+void desk_forget(desk *d, const char *who, bool domain)
+{
+    if (d->forget)
+        d->forget(d->forget_ud, who, domain);
+}
+
 void desk_on_blocklist(desk *d, void (*changed)(void *ud, const char *owner), void *ud)
 {
     d->blocklist_changed = changed;

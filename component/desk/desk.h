@@ -57,6 +57,11 @@ void desk_set_redis(desk *d, rdb *r, const char *prefix);
  * block list loaded in the rooms follows (ublock_reload). */
 void desk_on_blocklist(desk *d, void (*changed)(void *ud, const char *owner), void *ud);
 
+/* Called after a service-wide ban of a bare JID, a domain block (domain
+ * true) or an erase, so the group rosters let go of them too
+ * (roster_forget). */
+void desk_on_forget(desk *d, void (*forget)(void *ud, const char *who, bool domain), void *ud);
+
 /* Handles c when it is a report (an IQ set to the service, a room or an
  * occupant; a server's message to the service) and returns true; false
  * leaves it to the caller. The desk's commands reach it through the ad-hoc

@@ -165,6 +165,7 @@ static void erase_submit(adhoc_req *q)
     }
     *j = (erase_job){d, q, target, 0, 0, 0, {0, 0, 0}, false, 1, 1};
     j->affs = muc_erase_jid(d->rooms, target, &j->hist, &j->kept);
+    desk_forget(d, target, false);
     room_list l = {d, target, NULL, 0, 0};
     muc_each_room(d->rooms, add_room, &l);
     send_scripts(j, &l);

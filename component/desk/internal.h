@@ -33,10 +33,15 @@ struct desk {
     pend *pending; /* waiting for Redis; orphaned when the desk goes */
     void (*blocklist_changed)(void *ud, const char *owner);
     void *blocklist_ud;
+    void (*forget)(void *ud, const char *who, bool domain);
+    void *forget_ud;
     bool forward;     /* [desk] forward_reports */
     desk_fwd *fwd;    /* forwards waiting for the remote domain's disco#info */
     unsigned fwd_seq; /* numbers their requests */
 };
+
+/* Tells the group rosters to let go of who (desk_on_forget). */
+void desk_forget(desk *d, const char *who, bool domain);
 
 /* ---- requests waiting for Redis (core.c) ----
  *

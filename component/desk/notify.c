@@ -1,7 +1,9 @@
-/* What the desk tells people in chat messages: moderators about new
- * reports and escalations, users about a warning. */
+/* What the desk tells people in chat messages: moderators (and the
+ * owners of the room concerned) about new reports, moderators about
+ * escalations, users about a warning. */
 #include <stdio.h>
 
+#include "config.h"
 #include "desk/internal.h"
 
 void desk_send_chat(desk *d, const char *from, const char *to, const char *body)
@@ -23,6 +25,20 @@ void desk_notify_mods(desk *d, const char *body)
         desk_send_chat(d, NULL, d->mods[i], body);
 }
 
+/* The owners of the room a report is about hear of it too, in the same
+ * words, unless they are service moderators (who have heard already): it
+ * is their room, and the desk's commands show them the reports of the rooms
+ * they manage (desk_scope). Only owners: admins are the owners' to choose
+ * and tell. */
+static void notify_owners(desk *d, const char *room, const char *body)
+{
+    char **owners = *room ? muc_room_owners(d->rooms, room) : NULL;
+    for (size_t i = 0; owners && owners[i]; i++)
+        if (!desk_is_mod(d, owners[i]))
+            desk_send_chat(d, NULL, owners[i], body);
+    config_list_free(owners);
+}
+
 void desk_notify_report(desk *d, const char *id, const char *target, const char *reason,
                         const char *room, long long held, const char *text)
 {
@@ -33,6 +49,7 @@ void desk_notify_report(desk *d, const char *id, const char *target, const char 
              id, target, reason, *room ? " in " : "", room, held, held == 1 ? "" : "s",
              *text ? " Reporter says: \"" : "", text, *text ? "\"" : "", d->domain);
     desk_notify_mods(d, body);
+    notify_owners(d, room, body);
 }
 
 void desk_notify_escalation(desk *d, const char *target, long long distinct, unsigned rooms)

@@ -127,6 +127,7 @@ static const char *ban(const act_ctx *a, char *note, size_t nlen, stanza_error *
                    a->dur);
     store(d, &c, "ban", a->target);
     unsigned n = muc_expel(d->rooms, NULL, a->target, false, 301, NULL, a->reason);
+    desk_forget(d, a->target, false);
     char detail[32];
     snprintf(detail, sizeof detail, "%lds", a->dur);
     desk_audit(d, a->actor, "ban", a->target, NULL, a->reason, detail);
@@ -149,6 +150,7 @@ static const char *block_domain(const act_ctx *a, char *note, size_t nlen, stanz
     desk_store_announce_block(&c, d->prefix ? d->prefix : "", a->target);
     store(d, &c, "announcement of the block", a->target);
     unsigned n = muc_expel(d->rooms, NULL, a->target, true, 301, NULL, a->reason);
+    desk_forget(d, a->target, true);
     desk_audit(d, a->actor, "block-domain", a->target, NULL, a->reason, NULL);
     snprintf(note, nlen, "%s is blocked; %u occupant%s sent out.", a->target, n, plural(n));
     return NULL;

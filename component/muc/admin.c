@@ -19,8 +19,8 @@ typedef struct change {
 } change;
 
 /* Returns NULL when `actor` may make the change, else an error to send. */
-static const char *check(const muc_room *r, const muc_occupant *actor, muc_aff actor_aff,
-                         const change *c, stanza_error *e)
+static const char *check(const muc_room *r, const muc_occupant *actor, const char *actor_bare,
+                         muc_aff actor_aff, const change *c, stanza_error *e)
 {
     *e = STANZA_ERR_NOT_ALLOWED;
     if (c->is_role) {
@@ -47,8 +47,21 @@ static const char *check(const muc_room *r, const muc_occupant *actor, muc_aff a
         *e = STANZA_ERR_FORBIDDEN;
         return "only admins and owners may change affiliations";
     }
-    if (actor_aff == AFF_ADMIN && (cur >= AFF_ADMIN || c->aff >= AFF_ADMIN))
-        return "only owners may grant or change admin and owner";
+    /* XEP-0045 9.1: "If an admin or owner attempts to ban himself, the
+     * service MUST deny the request and return a <conflict/> error". */
+    if (c->aff == AFF_OUTCAST && strcmp(c->target, actor_bare) == 0) {
+        *e = STANZA_ERR_CONFLICT;
+        return "you cannot ban yourself";
+    }
+    /* 10.3 and 10.6: granting admin or owner is the owners' ("MUST return
+     * a <forbidden/> error"); 9.1: an admin who tries to ban an owner (or
+     * change an admin) is refused with not-allowed. */
+    if (actor_aff == AFF_ADMIN && c->aff >= AFF_ADMIN) {
+        *e = STANZA_ERR_FORBIDDEN;
+        return "only owners may grant admin or owner";
+    }
+    if (actor_aff == AFF_ADMIN && cur >= AFF_ADMIN)
+        return "only owners may change admins and owners";
     if (cur == AFF_OWNER && c->aff != AFF_OWNER && muc_room_owner_count(r) <= 1) {
         *e = STANZA_ERR_CONFLICT;
         return "a room must keep at least one owner";
@@ -198,6 +211,9 @@ static const char *parse_item(const xml_node *it, change *ch, stanza_error *e)
     const char *role = xml_attr(it, "role");
     const char *aff = xml_attr(it, "affiliation");
     const char *target = xml_attr(it, "jid");
+    /* XEP-0045 17.4: one or the other; both in one item is a bad request. */
+    if (role && aff)
+        return "an item changes a role or an affiliation, not both";
     if (role && nick) {
         ch->is_role = true;
         if (muc_role_parse(role, &ch->role) < 0)
@@ -272,7 +288,7 @@ void muc_admin(muc *m, muc_room *r, const stanza_ctx *c)
             e = STANZA_ERR_POLICY_VIOLATION;
             why = "too many items in one request";
         } else if (!(why = parse_item(it, &changes[n], &e))) {
-            why = check(r, actor, actor_aff, &changes[n], &e);
+            why = check(r, actor, c->from_bare, actor_aff, &changes[n], &e);
             n++;
         }
     }

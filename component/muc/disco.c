@@ -120,6 +120,8 @@ static void room_info(muc *m, muc_room *r, const xml_node *iq)
     feature(q, NS_MODERATE1);
     feature(q, NS_RETRACT1);
     feature(q, NS_MUC_SELF_PING);
+    feature(q, NS_MUC_REQUEST);
+    feature(q, NS_VCARD);
     feature(q, r->cfg.public ? "muc_public" : "muc_hidden");
     feature(q, r->cfg.persistent ? "muc_persistent" : "muc_temporary");
     feature(q, r->cfg.members_only ? "muc_membersonly" : "muc_open");
@@ -137,6 +139,10 @@ static void room_info(muc *m, muc_room *r, const xml_node *iq)
         field(x, "muc#roominfo_lang", "Language", r->cfg.lang);
         /* The topic category is ours: x- marks it as not registered. */
         field(x, "x-stoa#topic", "Topic", r->cfg.topic);
+        /* XEP-0486: only when the room has an avatar. */
+        if (*r->avatar_hash)
+            dataform_add_field(x, "muc#roominfo_avatarhash", DATAFORM_TEXT_MULTI, "Avatar hash",
+                               r->avatar_hash, 0);
     }
     muc_send(m, res);
     xml_free(res);
@@ -150,7 +156,21 @@ void muc_room_disco(muc *m, muc_room *r, const stanza_ctx *c)
         muc_error(m, iq, STANZA_ERR_FEATURE_NOT_IMPLEMENTED, NULL);
         return;
     }
-    if (xml_attr(q, "node")) {
+    const char *node = xml_attr(q, "node");
+    if (node && strcmp(node, "x-roomuser-item") == 0 && strcmp(xml_ns(q), NS_DISCO_INFO) == 0) {
+        /* XEP-0045 7.12: nobody has a registered nick here (no 7.10), so
+         * "the room MUST return a service discovery <query/> element that
+         * is empty". */
+        xml_node *e;
+        xml_node *res = stanza_iq_reply(iq, "query", NS_DISCO_INFO, &e);
+        if (e && xml_set_attr(e, "node", node) == 0)
+            muc_send(m, res);
+        else
+            muc_error(m, iq, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        xml_free(res);
+        return;
+    }
+    if (node) {
         muc_error(m, iq, STANZA_ERR_ITEM_NOT_FOUND, "no such node");
         return;
     }

@@ -207,6 +207,17 @@ static const char *read_query(const xml_node *q, const dataform *f, muc_store_qu
         bad = "before-id";
     if (dataform_get(f, "with"))
         bad = "with"; /* a room's archive is not filtered by correspondent */
+    /* 4.1.5: "If a client includes a form field that the server does not
+     * recognise, the server MUST respond with a 'feature-not-implemented'
+     * error" (reported as the field's name: see muc_mam). */
+    for (size_t i = 0; f && i < dataform_count(f); i++) {
+        const char *var = dataform_var_at(f, i);
+        bool known = strcmp(var, "FORM_TYPE") == 0;
+        for (size_t k = 0; !known && k < sizeof query_fields / sizeof query_fields[0]; k++)
+            known = strcmp(var, query_fields[k].var) == 0;
+        if (!known && strcmp(var, "with") != 0)
+            bad = var;
+    }
     const xml_node *set = xml_child(q, "set", NS_RSM);
     xml_node *n;
     if (set && (n = xml_child(set, "max", NS_RSM))) {
@@ -283,13 +294,125 @@ void muc_mam(muc *m, muc_room *r, const stanza_ctx *c)
     muc_store_query sq = {NULL, NULL, false, -1, -1, MAM_DEFAULT_MAX};
     const char *bad = read_query(c->payload, f, &sq);
     if (bad) {
+        /* A field the room does not filter by (with, or one it does not
+         * know) is not implemented; a bad value of one it knows is not
+         * acceptable. */
+        static const char *const values[] = {"start", "end",   "after-id", "before-id",
+                                             "max",   "after", "before"};
+        bool value = false;
+        for (size_t i = 0; i < sizeof values / sizeof values[0]; i++)
+            value |= strcmp(bad, values[i]) == 0;
         char text[96];
-        snprintf(text, sizeof text, "unacceptable value for %s", bad);
-        muc_error(m, iq,
-                  bad[0] == 'w' ? STANZA_ERR_FEATURE_NOT_IMPLEMENTED : STANZA_ERR_NOT_ACCEPTABLE,
+        snprintf(text, sizeof text, value ? "unacceptable value for %.40s" : "unknown field %.40s",
+                 bad);
+        muc_error(m, iq, value ? STANZA_ERR_NOT_ACCEPTABLE : STANZA_ERR_FEATURE_NOT_IMPLEMENTED,
                   text);
     } else {
         query(m, r, c, &sq);
     }
     dataform_free(f);
+}
+
+/* ---- archive metadata (XEP-0313 5) ---- */
+
+/* The first message, held while the last is asked for. */
+typedef struct meta_query {
+    mam_reply *q;
+    char first_id[17];
+    double first_stamp;
+} meta_query;
+
+/* 5: "If the archive is not empty, this element MUST include <start/> and
+ * <end/> elements ...; If the archive is empty, the server MUST instead send
+ * an empty <metadata/> element." */
+static void send_meta(mam_reply *q, const char *first_id, double first_stamp, const char *last_id,
+                      double last_stamp)
+{
+    xml_node *iq = xml_new("iq", NS_COMPONENT);
+    xml_node *md = iq ? xml_append_new(iq, "metadata", NS_MAM) : NULL;
+    bool ok = md && xml_set_attr(iq, "from", q->room) == 0 && xml_set_attr(iq, "to", q->to) == 0 &&
+              xml_set_attr(iq, "type", "result") == 0 && xml_set_attr(iq, "id", q->iq_id) == 0;
+    const char *names[] = {"start", "end"}, *ids[] = {first_id, last_id};
+    double stamps[] = {first_stamp, last_stamp};
+    for (int i = 0; ok && first_id && i < 2; i++) {
+        char stamp[64];
+        xtime_format(stamps[i], stamp);
+        xml_node *e = xml_append_new(md, names[i], NULL);
+        ok = e && xml_set_attr(e, "id", ids[i]) == 0 && xml_set_attr(e, "timestamp", stamp) == 0;
+    }
+    if (ok)
+        muc_send(q->m, iq);
+    else
+        reply_error(q, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+    xml_free(iq);
+}
+
+static void on_meta_last(void *ud, muc_store_result res, muc_history_entry *rows, size_t n,
+                         bool complete)
+{
+    (void)complete;
+    meta_query *mq = ud;
+    if (res == MUC_STORE_ROWS && n == 1)
+        send_meta(mq->q, mq->first_id, mq->first_stamp, rows[0].stanza_id, rows[0].stamp);
+    else /* emptied in between, or Redis went away: ask again later */
+        reply_error(mq->q, STANZA_ERR_RESOURCE_CONSTRAINT, "the archive is unavailable");
+    reply_free(mq->q);
+    free(mq);
+}
+
+static void on_meta_first(void *ud, muc_store_result res, muc_history_entry *rows, size_t n,
+                          bool complete)
+{
+    (void)complete;
+    meta_query *mq = ud;
+    if (res == MUC_STORE_ROWS && n == 1) {
+        snprintf(mq->first_id, sizeof mq->first_id, "%s", rows[0].stanza_id);
+        mq->first_stamp = rows[0].stamp;
+        muc_store_query last = {NULL, NULL, true, -1, -1, 1};
+        if (muc_store_query_archive(mq->q->m->store, mq->q->room, &last, on_meta_last, mq) == 0)
+            return;
+    }
+    if (res == MUC_STORE_ROWS && n == 0)
+        send_meta(mq->q, NULL, 0, NULL, 0);
+    else
+        reply_error(mq->q, STANZA_ERR_RESOURCE_CONSTRAINT, "the archive is unavailable");
+    reply_free(mq->q);
+    free(mq);
+}
+
+void muc_mam_metadata(muc *m, muc_room *r, const stanza_ctx *c)
+{
+    const xml_node *iq = c->st;
+    if (!c->from_bare || !c->from_full || !may_read(r, c)) {
+        muc_error(m, iq, STANZA_ERR_FORBIDDEN, "you may not read this room's archive");
+        return;
+    }
+    meta_query *mq = calloc(1, sizeof *mq);
+    mam_reply *mr = mq ? calloc(1, sizeof *mr) : NULL;
+    if (!mr || !(mr->iq_id = strdup(xml_attr(iq, "id"))) || !(mr->room = strdup(r->jid)) ||
+        !(mr->to = strdup(c->from_full))) {
+        if (mr)
+            reply_free(mr);
+        free(mq);
+        muc_error(m, iq, STANZA_ERR_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+    mr->m = m;
+    mq->q = mr;
+    muc_store_query first = {NULL, NULL, false, -1, -1, 1};
+    if (muc_store_query_archive(m->store, r->jid, &first, on_meta_first, mq) == 0)
+        return;
+    /* Without a store the history in memory is the archive; with one whose
+     * Redis is away it is only the newest part: no answer is better than a
+     * wrong start. */
+    if (m->store)
+        reply_error(mr, STANZA_ERR_RESOURCE_CONSTRAINT, "the archive is unavailable");
+    else if (r->hist_len == 0)
+        send_meta(mr, NULL, 0, NULL, 0);
+    else
+        send_meta(mr, muc_history_at(r, 0)->stanza_id, muc_history_at(r, 0)->stamp,
+                  muc_history_at(r, r->hist_len - 1)->stanza_id,
+                  muc_history_at(r, r->hist_len - 1)->stamp);
+    reply_free(mr);
+    free(mq);
 }

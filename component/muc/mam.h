@@ -10,5 +10,7 @@
 #include "muc/room.h"
 
 void muc_mam(muc *m, muc_room *r, const stanza_ctx *c);
+/* The archive's first and last message ids and times (XEP-0313 5). */
+void muc_mam_metadata(muc *m, muc_room *r, const stanza_ctx *c);
 
 #endif

@@ -17,6 +17,7 @@
 #include <sys/random.h>
 
 #include "muc/admin.h"
+#include "muc/avatar.h"
 #include "muc/disco.h"
 #include "muc/fanout.h"
 #include "muc/iqfwd.h"
@@ -29,6 +30,7 @@
 #include "muc/room.h"
 #include "muc/search.h"
 #include "muc/store.h"
+#include "muc/voice.h"
 #include "xtime.h"
 
 /* ---- the service ---- */
@@ -182,10 +184,12 @@ static const room_iq room_iqs[] = {
     {NS_DISCO_ITEMS, NULL, true, true, muc_room_disco},
     {NS_MUC_OWNER, NULL, true, true, muc_owner},
     {NS_MUC_ADMIN, NULL, true, true, muc_admin},
-    {NS_MAM, NULL, true, true, muc_mam},
+    {NS_MAM, "query", true, true, muc_mam},
+    {NS_MAM, "metadata", true, false, muc_mam_metadata},
     {NS_MODERATE1, "moderate", false, true, muc_moderate},
     {NS_FASTEN, "apply-to", false, true, muc_moderate},
     {NS_PING, NULL, true, false, ping},
+    {NS_VCARD, NULL, true, true, muc_avatar_iq},
 };
 
 static void handle_iq(muc *m, muc_room *r, const stanza_ctx *c)
@@ -252,10 +256,10 @@ bool muc_route(void *ud, const stanza_ctx *c)
                                        muc_room_aff(r, c->from_bare) != AFF_OWNER));
     if (hidden)
         muc_error(m, c->st, STANZA_ERR_ITEM_NOT_FOUND, "no such room");
-    else if (c->kind == STANZA_MESSAGE)
-        muc_message(m, r, c);
-    else
+    else if (c->kind != STANZA_MESSAGE)
         handle_iq(m, r, c);
+    else if (!muc_voice_message(m, r, c))
+        muc_message(m, r, c);
     return true;
 }
 
@@ -269,6 +273,11 @@ const router_route muc_routes[MUC_ROUTES] = {
     {0, 0, NULL, NULL, NULL, NS_MUC},
     {0, 0, NULL, NULL, NULL, NS_SID},
     {0, 0, NULL, NULL, NULL, NS_OCCUPANT_ID},
+    /* XEP-0045 7.4: reflected messages keep their id, "on both the service
+     * domain and on individual MUCs". */
+    {0, 0, NULL, NULL, NULL, NS_MUC_STABLE_ID},
+    /* XEP-0486: the service's rooms have avatars (avatar.c). */
+    {0, 0, NULL, NULL, NULL, NS_VCARD},
     /* Rooms and occupants: everything, answers too (an occupant's answer
      * to an IQ the room forwarded, a client's to the room's own check). */
     {ROUTE_ANY | ROUTE_IQ_ANSWER, ROUTE_TO_NODES, NULL, NULL, muc_route, NULL},

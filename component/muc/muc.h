@@ -10,7 +10,8 @@
  * room info), search.c (XEP-0433), owner.c (configuration), admin.c (roles
  * and affiliations), mam.c (archive queries), moderation.c (retraction),
  * iqfwd.c (IQs between occupants), recheck.c (occupants checked after a
- * restart), sanction.c (what the desk does in rooms). Persistence is
+ * restart), sanction.c (what the desk does in rooms), nick.c (nickname
+ * rules), voice.c (voice requests), avatar.c (the room's vCard avatar). Persistence is
  * store.c, occstore.c and persist.c, which the model reaches only through
  * its change hook.
  *
@@ -52,7 +53,7 @@ bool muc_route(void *ud, const stanza_ctx *c);
 /* The rows the rooms add to the service's router (ud: the muc): rooms and
  * occupants, channel search on the service, and their disco#info
  * features. They go after the desk's (reports to rooms are the desk's). */
-#define MUC_ROUTES 5
+#define MUC_ROUTES 7
 extern const router_route muc_routes[MUC_ROUTES];
 
 /* disco#items on the service itself (node may be NULL): public rooms, or
@@ -114,6 +115,9 @@ bool muc_may_manage(muc *m, const char *room_jid, const char *bare);
  * an empty array when none). */
 char **muc_managed_rooms(muc *m, const char *bare);
 bool muc_room_exists(muc *m, const char *room_jid);
+/* The owners of room_jid (bare JIDs of people), as a NULL-terminated array
+ * (NULL on OOM, an empty array when there is no such room). */
+char **muc_room_owners(muc *m, const char *room_jid);
 /* The real bare JID behind "room@service/nick", NULL when nobody by that
  * nick is in the room. */
 char *muc_occupant_real(muc *m, const char *occupant_jid);

@@ -8,6 +8,7 @@
 #include "muc/fanout.h"
 #include "muc/history.h"
 #include "muc/message.h"
+#include "muc/nick.h"
 #include "muc/presence.h"
 #include "ns.h"
 
@@ -154,6 +155,12 @@ static void change_nick(muc *m, muc_room *r, muc_session *s, const xml_node *st,
         muc_error(m, st, STANZA_ERR_CONFLICT, "that nickname is in use");
         return;
     }
+    stanza_error e;
+    const char *why = muc_nick_refusal(r, nick, o->bare, o, &e);
+    if (why) {
+        muc_error(m, st, e, why);
+        return;
+    }
     if (o->nsessions > 1) {
         muc_error(m, st, STANZA_ERR_NOT_ACCEPTABLE,
                   "leave from your other clients before changing nickname");
@@ -271,6 +278,12 @@ static void join(muc *m, muc_room *r, const xml_node *st, const char *full, cons
                  const char *nick, const char *local)
 {
     bool created = false;
+    stanza_error e;
+    /* Before anything is made for it (XEP-0045 17.1). */
+    if (muc_nick_blank(nick)) {
+        muc_error(m, st, STANZA_ERR_JID_MALFORMED, "a nickname must have something visible in it");
+        return;
+    }
     if (!r) {
         r = muc_room_create(m, local, bare);
         if (!r) {
@@ -280,7 +293,6 @@ static void join(muc *m, muc_room *r, const xml_node *st, const char *full, cons
         created = true;
     }
     muc_aff aff = muc_room_aff(r, bare);
-    stanza_error e;
     muc_occupant *seat = muc_occupant_by_nick(r, nick);
     const char *why = refusal(r, bare, aff, st, seat && strcmp(seat->bare, bare) == 0, &e);
     if (why) {
@@ -293,6 +305,13 @@ static void join(muc *m, muc_room *r, const xml_node *st, const char *full, cons
     bool new_occupant = !o;
     if (o && strcmp(o->bare, bare) != 0) {
         muc_error(m, st, STANZA_ERR_CONFLICT, "that nickname is in use");
+        return;
+    }
+    why = o ? NULL : muc_nick_refusal(r, nick, bare, NULL, &e);
+    if (why) {
+        muc_error(m, st, e, why);
+        if (created)
+            muc_room_reap(r);
         return;
     }
     if (!o) {

@@ -245,6 +245,8 @@ void muc_room_destroy(muc_room *r)
     free(r->jid);
     free(r->jid_attr);
     free(r->occ_key);
+    free(r->avatar_type);
+    free(r->avatar_b64);
     free(r);
 }
 
@@ -470,6 +472,7 @@ void muc_occupant_remove(muc_room *r, muc_occupant *o)
     free(o->nick);
     free(o->bare);
     free(o->from_attr);
+    free(o->fold);
     free(o);
 }
 
@@ -501,6 +504,8 @@ int muc_occupant_rename(muc_room *r, muc_occupant *o, const char *nick)
     hmap_del(&r->by_nick, o->nick);
     free(o->nick);
     free(o->from_attr);
+    free(o->fold);
+    o->fold = NULL;
     o->nick = n;
     o->from_attr = f;
     if (hmap_put(&r->by_nick, o->nick, o) < 0)

@@ -81,6 +81,7 @@ struct muc_occupant {
     size_t index;               /* position in room->occupants */
     double joined;              /* muc_now() when the occupant came in */
     struct ublock_list *blocks; /* whom this person blocks (safety/ublock.h) */
+    char *fold;                 /* owned: the nick's look-alike key (nick.c), made on first use */
 };
 
 typedef struct muc_aff_entry {
@@ -115,6 +116,10 @@ typedef struct muc_room {
     size_t hist_cap, hist_len, hist_head;
     double created;
     char *occ_key; /* owned: occstore.c's key for its occupants, made on first use */
+    /* The room's avatar (avatar.c): its vCard's PHOTO, NULL when none. */
+    char *avatar_type;    /* "image/png", ... */
+    char *avatar_b64;     /* the image in base64, without whitespace */
+    char avatar_hash[41]; /* hex SHA-1 of the image (XEP-0153); "" when none */
 } muc_room;
 
 /* ---- what changed, for persistence ---- */

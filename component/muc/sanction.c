@@ -21,28 +21,48 @@ bool muc_may_manage(muc *m, const char *room_jid, const char *bare)
     return r && muc_room_aff(r, bare) >= AFF_ADMIN;
 }
 
+/* Appends a copy of s to the NULL-terminated *out (n entries, room for
+ * cap); on OOM the list stays as it was. */
+static void strv_push(char ***out, size_t *n, size_t *cap, const char *s)
+{
+    if (*n == *cap) {
+        char **a = realloc(*out, (*cap * 2 + 1) * sizeof *a);
+        if (!a)
+            return;
+        *out = a;
+        *cap *= 2;
+    }
+    if (((*out)[*n] = strdup(s)))
+        (*n)++;
+    (*out)[*n] = NULL;
+}
+
 char **muc_managed_rooms(muc *m, const char *bare)
 {
     size_t n = 0, cap = 4;
     char **out = calloc(cap + 1, sizeof *out);
-    if (!out)
-        return NULL;
     size_t it = 0;
     void *v;
-    while (hmap_next(&m->rooms, &it, NULL, &v)) {
+    while (out && hmap_next(&m->rooms, &it, NULL, &v)) {
         muc_room *r = v;
-        if (muc_room_aff(r, bare) < AFF_ADMIN)
-            continue;
-        if (n == cap) {
-            char **a = realloc(out, (cap * 2 + 1) * sizeof *a);
-            if (!a)
-                break;
-            out = a;
-            cap *= 2;
-        }
-        if ((out[n] = strdup(r->jid)))
-            n++;
-        out[n] = NULL;
+        if (muc_room_aff(r, bare) >= AFF_ADMIN)
+            strv_push(&out, &n, &cap, r->jid);
+    }
+    return out;
+}
+
+char **muc_room_owners(muc *m, const char *room_jid)
+{
+    muc_room *r = muc_room_by_jid(m, room_jid);
+    size_t n = 0, cap = 4;
+    char **out = calloc(cap + 1, sizeof *out);
+    size_t it = 0;
+    void *v;
+    while (out && r && hmap_next(&r->affs, &it, NULL, &v)) {
+        const muc_aff_entry *a = v;
+        /* Owners are people: a whole domain made owner has nobody to tell. */
+        if (a->aff == AFF_OWNER && strchr(a->jid, '@'))
+            strv_push(&out, &n, &cap, a->jid);
     }
     return out;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "keys.h"
+#include "muc/avatar.h"
 #include "log.h"
 #include "safety/linkpol.h"
 #include "xmlparse.h"
@@ -242,6 +243,12 @@ char *muc_room_state(const muc_room *r)
         set_opt(a, "reason", affs[i]->reason);
     }
     free(affs);
+    /* The avatar (avatar.c) is the room's too: at most 32 KiB of image. */
+    xml_node *av = r->avatar_type ? xml_append_new(root, "avatar", NULL) : NULL;
+    if (av) {
+        xml_set_attr(av, "type", r->avatar_type);
+        xml_append_text(av, r->avatar_b64);
+    }
     char *out = xml_to_string(root, NULL);
     xml_free(root);
     return out;
@@ -333,6 +340,9 @@ muc_room *muc_room_restore(muc *m, const char *state, size_t len)
             const char *who = xml_attr(n, "jid");
             if (who && muc_aff_parse(xml_attr(n, "aff"), &a) == 0)
                 muc_room_set_aff(r, who, a, xml_attr(n, "reason"));
+        } else if (strcmp(xml_name(n), "avatar") == 0) {
+            /* Checked again: a damaged one is dropped, the room kept. */
+            muc_avatar_restore(r, xml_attr(n, "type"), xml_text(n));
         }
     }
 out:

@@ -6,12 +6,16 @@
 //       --ws ws://127.0.0.1:PORT/xmpp-websocket --jid alice@localhost \
 //       --password PW --room lobby@rooms.localhost --nick alice-web \
 //       --peer bob-bot --send 'hello from the browser' --expect 'hello back' \
-//       --screenshot .state/test-logs/browser/room.png
+//       --screenshot .state/test-logs/browser/room.png \
+//       [--room-avatar BASE64-PNG]
 //
 // Steps: open the page (Converse logs in over WebSocket and joins the room),
 // wait until the occupant list shows --nick and --peer, send --send into the
 // room, wait for its reflection, then wait for a message from --peer whose
-// text is --expect, and keep a screenshot. Any request to a host other than
+// text is --expect, and keep a screenshot. With --room-avatar, the room's
+// heading must show that image (the room's vCard, XEP-0486) before the
+// message is sent, and the heading gets a screenshot of its own
+// (room-avatar.png beside --screenshot). Any request to a host other than
 // loopback is refused and fails the run. Progress goes to stdout as lines
 // "run.mjs: STEP ...", the browser's console to --console-log. Exit status:
 // 0 when every step passed, 1 with "run.mjs: FAILED: ..." on stderr (and a
@@ -57,6 +61,7 @@ try {
             send: { type: 'string' },
             expect: { type: 'string' },
             screenshot: { type: 'string' },
+            'room-avatar': { type: 'string' },
             'console-log': { type: 'string' },
             timeout: { type: 'string', default: '45' },
         },
@@ -128,6 +133,15 @@ async function messagesFrom(nick) {
         return [...muc.querySelectorAll(`.chat-msg[data-from="${room}/${nick}"] .chat-msg__text`)]
             .map((e) => e.textContent.trim());
     }, { room: opts.room, nick });
+}
+
+// The image the room's heading shows as its avatar (an href), or null.
+async function roomAvatar() {
+    return page.evaluate((room) => {
+        const img = document.querySelector(
+            `converse-muc[jid="${room}"] .chat-head converse-avatar svg image`);
+        return img ? img.getAttribute('href') : null;
+    }, opts.room);
 }
 
 // Polls fn() until check(value) is true; on timeout throws with the last value.
@@ -205,6 +219,18 @@ async function main() {
     const nicks = await waitFor(`occupant list of ${opts.room} shows ${opts.nick} and ${opts.peer}`,
         occupantNicks, (n) => n && n.includes(opts.nick) && n.includes(opts.peer));
     step(`occupants: ${JSON.stringify(nicks)}`);
+
+    if (opts['room-avatar']) {
+        const want = `data:image/png;base64,${opts['room-avatar']}`;
+        await waitFor(`the heading of ${opts.room} shows the room's avatar`,
+            () => roomAvatar(), (href) => href === want);
+        step('room avatar shown in the heading');
+        current = 'screenshot of the heading';
+        const shot = path.join(path.dirname(path.resolve(opts.screenshot)), 'room-avatar.png');
+        await page.locator(`converse-muc[jid="${opts.room}"] .chat-head`).first()
+            .screenshot({ path: shot });
+        step(`screenshot: ${shot}`);
+    }
 
     current = 'type the message';
     const textarea = page.locator(`converse-muc[jid="${opts.room}"] textarea.chat-textarea`);

@@ -43,8 +43,20 @@ class XmppServer(Process):
         pubsub: Optional[str] = None,
         pubsub_admin: str = "",
         contact_abuse: Optional[list] = None,
+        privileged: Optional[str] = None,
+        priv_roster: str = "both",
+        priv_presence: str = "roster",
+        roster_module: bool = True,
     ):
         super().__init__(state_dir)
+        # A Stoa domain given XEP-0356 privileges (mod_privilege) for group
+        # rosters and who is online, with these roster and presence
+        # permissions; on ejabberd with contrib/ejabberd/mod_stoa_roster
+        # unless roster_module is False (docs/rosters.md).
+        self.privileged = privileged
+        self.priv_roster = priv_roster
+        self.priv_presence = priv_presence
+        self.roster_module = roster_module
         # A pubsub service of the server's own (Prosody's mod_pubsub as a
         # component, ejabberd's mod_pubsub), playing a real-time block list
         # publisher; Prosody lets only pubsub_admin create nodes.
@@ -68,6 +80,12 @@ class XmppServer(Process):
     def ready(self) -> bool:
         return (group_listens(self.proc.pid, self.c2s_port)
                 and group_listens(self.proc.pid, self.component_port))
+
+    def privilege_values(self) -> Dict[str, str]:
+        if not self.privileged:
+            return {}
+        return {"PRIVILEGED": self.privileged, "PRIV_ROSTER": self.priv_roster,
+                "PRIV_PRESENCE": self.priv_presence}
 
 
 class Prosody(XmppServer):
@@ -95,6 +113,7 @@ class Prosody(XmppServer):
             "COMPONENT_PORT": self.component_port, "LOG_LEVEL": self.log_level,
             "PUBSUB": self.pubsub or "", "PUBSUB_ADMIN": self.pubsub_admin,
             "CONTACT_ABUSE": self.contact_abuse,
+            **self.privilege_values(),
         }
         if self.http_port is not None:
             # HTTP with WebSocket (RFC 7395) on loopback; cross_domain_websocket
@@ -171,16 +190,22 @@ def erlang_dir(patterns, what: str) -> Path:
 
 
 def install_stoa_report_module(contrib: Path) -> Path:
-    """Installs mod_stoa_report into a contrib modules directory (what
-    ejabberd reads from CONTRIB_MODULES_PATH, the layout `ejabberdctl
+    return install_contrib_module(contrib, STOA_REPORT_MODULE)
+
+
+def install_contrib_module(contrib: Path, module: str) -> Path:
+    """Installs contrib/ejabberd/<module> into a contrib modules directory
+    (what ejabberd reads from CONTRIB_MODULES_PATH, the layout `ejabberdctl
     module_install` makes: <module>/<module>.spec and <module>/ebin/), with
     erlc against the installed ejabberd; once per state directory. The .beam."""
-    lib = contrib / STOA_REPORT_MODULE
+    src_dir = ROOT / "contrib" / "ejabberd" / module
+    source = src_dir / "src" / f"{module}.erl"
+    lib = contrib / module
     ebin = lib / "ebin"
     ebin.mkdir(parents=True, exist_ok=True)
-    shutil.copy(STOA_REPORT_DIR / f"{STOA_REPORT_MODULE}.spec", lib)
-    beam = ebin / f"{STOA_REPORT_MODULE}.beam"
-    if beam.exists() and beam.stat().st_mtime >= STOA_REPORT_SOURCE.stat().st_mtime:
+    shutil.copy(src_dir / f"{module}.spec", lib)
+    beam = ebin / f"{module}.beam"
+    if beam.exists() and beam.stat().st_mtime >= source.stat().st_mtime:
         return beam
     erlc = shutil.which("erlc")
     if not erlc:
@@ -189,7 +214,7 @@ def install_stoa_report_module(contrib: Path) -> Path:
     xmpp_inc = erlang_dir(("/usr/lib/erlang/lib/p1_xmpp-*/include",
                            "/usr/lib/erlang/lib/xmpp-*/include"), "p1_xmpp include directory")
     cmd = [erlc, "-Werror", "-o", str(ebin), "-pa", str(inc.parent / "ebin"),
-           "-I", str(inc), "-I", str(xmpp_inc), str(STOA_REPORT_SOURCE)]
+           "-I", str(inc), "-I", str(xmpp_inc), str(source)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     if r.returncode != 0 or not beam.exists():
         raise ServerError(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stdout}{r.stderr}")
@@ -230,6 +255,8 @@ class Ejabberd(XmppServer):
             "COMPONENT_PORT": self.component_port, "LOG_LEVEL": self.log_level,
             "REPORT_MODULE": self.report_module(), "PUBSUB": self.pubsub or "",
             "CONTACT_ABUSE": self.contact_abuse,
+            "ROSTER_MODULE": self.roster_module_entry(),
+            **self.privilege_values(),
             "EXTRA_LISTENERS": "\n".join(
                 f'  -\n    port: {self.component_ports[d]}\n    ip: "127.0.0.1"\n'
                 f'    module: ejabberd_service\n    access: all\n    hosts:\n'
@@ -266,6 +293,14 @@ class Ejabberd(XmppServer):
             return ""
         install_stoa_report_module(self.dir / "contrib")
         return _render_config.ejabberd_report_module(self.report_to)
+
+    def roster_module_entry(self) -> str:
+        """With privileged and roster_module: installs mod_stoa_roster and
+        returns its modules: entry."""
+        if not (self.privileged and self.roster_module):
+            return ""
+        install_contrib_module(self.dir / "contrib", "mod_stoa_roster")
+        return _render_config.ejabberd_roster_module(self.privileged)
 
     def base_cmd(self) -> List[str]:
         return [

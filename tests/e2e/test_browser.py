@@ -2,9 +2,11 @@
 
 Prosody (with WebSocket on a private HTTP port) and stoa-component run as in
 the other tests. A slixmpp occupant (bob) creates an instant room on the
-component; tests/browser/run.mjs then has Converse.js, served from
+component and gives it an avatar (XEP-0486: a vCard on the room JID);
+tests/browser/run.mjs then has Converse.js, served from
 tests/browser/node_modules over a local HTTP server, log alice in over
-WebSocket and join the room. The browser must show both occupants, its
+WebSocket and join the room. The browser must show the room's avatar in the
+room's heading (browser/room-avatar.png), both occupants, its
 message must reach bob, and bob's reply must appear in the page. A screenshot
 of the room is kept in the test logs (browser/room.png).
 
@@ -15,6 +17,7 @@ when any is missing the test fails and says so (it is never skipped).
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
 import http.server
 import os
@@ -30,6 +33,7 @@ import pytest
 
 from conftest import DOMAIN, HOST, SECRET, USERS, component_settings, started
 from servers import ROOT, Prosody, free_port
+from test_rooms_avatar import stoa_avatar
 from xmpp import NS_CLIENT, Client, XmppError
 
 BROWSER_DIR = ROOT / "tests" / "browser"
@@ -137,7 +141,7 @@ def test_converse_in_chromium(web_prosody, redis, component_factory, static_site
     node = require_browser_tools()
     t_start = time.monotonic()
     out = logs_dir()
-    for old in out.glob("room*.png"):
+    for old in out.glob("room*.png"):  # room.png, room-avatar.png, room-failure.png
         old.unlink()
 
     comp = component_factory(component_settings(web_prosody.component_port, redis.port))
@@ -159,6 +163,11 @@ def test_converse_in_chromium(web_prosody, redis, component_factory, static_site
         reply = bob.iq(room, f"<query xmlns='{NS_MUC_OWNER}'>"
                              "<x xmlns='jabber:x:data' type='submit'/></query>", itype="set")
         assert reply.get("type") == "result", ET.tostring(reply).decode()
+        # The room's avatar (XEP-0486), set by its owner before the browser comes.
+        avatar = base64.b64encode(stoa_avatar()).decode()
+        reply = bob.iq(room, f"<vCard xmlns='vcard-temp'><PHOTO><TYPE>image/png</TYPE>"
+                             f"<BINVAL>{avatar}</BINVAL></PHOTO></vCard>", itype="set")
+        assert reply.get("type") == "result", ET.tostring(reply).decode()
 
         bob_presences = []
         bob.xmpp.add_event_handler("presence", lambda p: bob_presences.append(p.xml))
@@ -169,7 +178,7 @@ def test_converse_in_chromium(web_prosody, redis, component_factory, static_site
                "--jid", f"alice@{HOST}", "--password", USERS["alice"],
                "--room", room, "--nick", web_nick, "--peer", bot_nick,
                "--send", to_bot, "--expect", to_browser,
-               "--screenshot", str(out / "room.png"),
+               "--screenshot", str(out / "room.png"), "--room-avatar", avatar,
                "--console-log", str(out / "browser-console.log"),
                "--timeout", str(DRIVER_TIMEOUT)]
         with open(stdout_path, "w") as so, open(stderr_path, "w") as se:
@@ -217,6 +226,8 @@ def test_converse_in_chromium(web_prosody, redis, component_factory, static_site
         stdout = stdout_path.read_text()
         assert f"received from {bot_nick}" in stdout, driver_output()
         assert (out / "room.png").stat().st_size > 10_000, "screenshot missing or empty"
+        assert "room avatar shown in the heading" in stdout, driver_output()
+        assert (out / "room-avatar.png").stat().st_size > 1_000, "heading screenshot missing"
 
         # bob saw alice enter through the component.
         joined = [p for p in bob_presences

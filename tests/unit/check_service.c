@@ -70,19 +70,21 @@ static const char *reply_to(const char *in)
 
 START_TEST(disco_info)
 {
-    expect("<iq type='get' id='d1' from='alice@example.org/pc' to='rooms.example.org'>"
-           "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
-           "<iq id=\"d1\" to=\"alice@example.org/pc\" from=\"rooms.example.org\" type=\"result\">"
-           "<query xmlns=\"http://jabber.org/protocol/disco#info\">"
-           "<identity category=\"conference\" type=\"text\" name=\"Rooms &amp; more\"/>"
-           "<feature var=\"http://jabber.org/protocol/disco#info\"/>"
-           "<feature var=\"http://jabber.org/protocol/disco#items\"/>"
-           "<feature var=\"urn:xmpp:ping\"/><feature var=\"jabber:iq:version\"/>"
-           "<feature var=\"http://jabber.org/protocol/commands\"/>"
-           "<feature var=\"urn:xmpp:reporting:1\"/>"
-           "<feature var=\"http://jabber.org/protocol/muc\"/><feature var=\"urn:xmpp:sid:0\"/>"
-           "<feature var=\"urn:xmpp:occupant-id:0\"/>"
-           "<feature var=\"urn:xmpp:channel-search:0:search\"/></query></iq>");
+    expect(
+        "<iq type='get' id='d1' from='alice@example.org/pc' to='rooms.example.org'>"
+        "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
+        "<iq id=\"d1\" to=\"alice@example.org/pc\" from=\"rooms.example.org\" type=\"result\">"
+        "<query xmlns=\"http://jabber.org/protocol/disco#info\">"
+        "<identity category=\"conference\" type=\"text\" name=\"Rooms &amp; more\"/>"
+        "<feature var=\"http://jabber.org/protocol/disco#info\"/>"
+        "<feature var=\"http://jabber.org/protocol/disco#items\"/>"
+        "<feature var=\"urn:xmpp:ping\"/><feature var=\"jabber:iq:version\"/>"
+        "<feature var=\"http://jabber.org/protocol/commands\"/>"
+        "<feature var=\"urn:xmpp:reporting:1\"/>"
+        "<feature var=\"http://jabber.org/protocol/muc\"/><feature var=\"urn:xmpp:sid:0\"/>"
+        "<feature var=\"urn:xmpp:occupant-id:0\"/>"
+        "<feature var=\"http://jabber.org/protocol/muc#stable_id\"/><feature var=\"vcard-temp\"/>"
+        "<feature var=\"urn:xmpp:channel-search:0:search\"/></query></iq>");
 }
 END_TEST
 
