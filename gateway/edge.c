@@ -13,6 +13,7 @@
 #include "rdb.h"
 #include "safety/gate.h"
 #include "safety/linkpol.h"
+#include "safety/rtbl.h"
 #include "xmlparse.h"
 
 /* The gateway's buckets are not the component's (gate.h, rate_scope). */
@@ -27,6 +28,7 @@ struct edge {
     rdb *r;                        /* commands: the gate's script, block checks */
     rdb *sub;                      /* the desk's announcements of blocks */
     gate *g;
+    rtbl *rtbl;              /* a reader of the component's mirror; NULL: no Redis */
     buf scratch;             /* one refusal, between the gate's sink begin and commit */
     xmlparse_limits refusal; /* a refusal may quote the stanza it answers */
 };
@@ -104,6 +106,7 @@ static void on_redis_state(void *ud, rdb_state s)
 {
     edge *e = ud;
     gate_redis_state(e->g, s);
+    rtbl_redis_state(e->rtbl, s);
     if (s == RDB_UP)
         recheck_all(e);
 }
@@ -134,6 +137,35 @@ static void on_announcement(void *ud, const char *msg, size_t len)
     jid_free(&j);
 }
 
+/* ---- real-time block lists: the component's, read from Redis ---- */
+
+static const char *rtbl_refusal = "on a real-time block list";
+
+/* The list naming `domain`, or NULL; partners (allow_domains) are exempt
+ * as from the spam-domain list. */
+static const char *rtbl_hit(const edge *e, const char *domain)
+{
+    return listed(e->allow, domain) ? NULL : rtbl_list_of(e->rtbl, domain);
+}
+
+static void rtbl_close_one(void *ud, peer_info *p)
+{
+    edge *e = ud;
+    const char *list = rtbl_hit(e, p->domain);
+    unsigned n = list ? peers_close_domain(e->ps, p->domain, "policy-violation", rtbl_refusal) : 0;
+    if (n)
+        log_info("edge: %s is on the real-time block list %s: %u stream%s closed", p->domain, list,
+                 n, n == 1 ? "" : "s");
+}
+
+/* A list changed: domains it now names lose their open streams at once
+ * (streams close asynchronously: the peers stay in the table). */
+static void on_rtbl_change(void *ud)
+{
+    edge *e = ud;
+    peers_each_connected(e->ps, rtbl_close_one, e);
+}
+
 /* ---- the peers' edge ---- */
 
 static bool admit(void *ud, peer_info *p, const char *local, const char **why)
@@ -146,6 +178,12 @@ static bool admit(void *ud, peer_info *p, const char *local, const char **why)
     }
     if (listed(e->block, p->domain)) {
         *why = "this domain is blocked";
+        return false;
+    }
+    const char *list = rtbl_hit(e, p->domain);
+    if (list) {
+        log_info("edge: %s refused: on the real-time block list %s", p->domain, list);
+        *why = rtbl_refusal;
         return false;
     }
     if (p->incoming_streams >= (unsigned)e->set->max_streams_per_domain) {
@@ -288,6 +326,15 @@ edge *edge_new(struct ev_loop *loop, const gwset *set, peers *ps, const edge_hoo
         edge_free(e);
         return NULL;
     }
+    if (e->r) {
+        rtbl_config rc = {.prefix = set->redis_prefix};
+        if (!(e->rtbl = rtbl_new(loop, e->r, &rc, NULL, err, errlen))) {
+            snprintf(err, errlen, "out of memory"); /* a reader has nothing else to fail */
+            edge_free(e);
+            return NULL;
+        }
+        rtbl_on_change(e->rtbl, on_rtbl_change, e);
+    }
     gate_set_congested(e->g, hooks->congested, hooks->ud);
     peers_set_edge(ps, &edge_calls, e);
     return e;
@@ -307,8 +354,10 @@ void edge_free(edge *e)
         return;
     if (e->g)
         gate_close(e->g);
+    rtbl_close(e->rtbl);
     rdb_free(e->sub);
     rdb_free(e->r);
+    rtbl_free(e->rtbl);
     gate_free(e->g);
     config_list_free(e->block);
     config_list_free(e->only);

@@ -7,7 +7,10 @@
  * holds max_streams_per_domain streams, and, a Redis round trip later, when
  * the desk blocked it ({p}safety:ban:domain:<d>) or it is on the community
  * spam-domain list (outside allow_domains): then the stream that was just
- * admitted closes. The desk announces a new block on a pub/sub channel
+ * admitted closes. A domain on a real-time block list (lib/safety/rtbl.h,
+ * read from the component's mirror in Redis, outside allow_domains) is
+ * refused from memory, and loses its open streams when a list names it
+ * later; listed JIDs are the rooms' to refuse (members are exempt). The desk announces a new block on a pub/sub channel
  * (KEY_BLOCKS_CHANNEL); every gateway closes that domain's open streams at
  * once, and checks every connected domain again whenever its subscription
  * is (re)established, so a block made while it was away is not missed.

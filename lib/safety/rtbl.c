@@ -39,8 +39,13 @@ static bool has(const rtbl_node *n, const char *id)
 
 bool rtbl_listed(const rtbl *t, const char *who)
 {
+    return rtbl_list_of(t, who) != NULL;
+}
+
+const char *rtbl_list_of(const rtbl *t, const char *who)
+{
     if (!t || !who || !*who)
-        return false;
+        return NULL;
     const char *at = strchr(who, '@');
     const char *domain = at ? at + 1 : who;
     char hw[65] = "", hd[65] = "";
@@ -50,7 +55,7 @@ bool rtbl_listed(const rtbl *t, const char *who)
             continue;
         if (!n->hashes) {
             if (has(n, domain))
-                return true;
+                return n->key;
             continue;
         }
         /* Hashed once, and only when a node of hashes holds anything. */
@@ -60,9 +65,23 @@ bool rtbl_listed(const rtbl *t, const char *who)
                 rtbl_sha256_hex(who, hw);
         }
         if (has(n, hd) || (at && has(n, hw)))
-            return true;
+            return n->key;
     }
-    return false;
+    return NULL;
+}
+
+void rtbl_on_change(rtbl *t, void (*fn)(void *ud), void *ud)
+{
+    if (!t)
+        return;
+    t->on_change = fn;
+    t->change_ud = ud;
+}
+
+void rtbl_changed(rtbl *t)
+{
+    if (t->on_change && !t->closed)
+        t->on_change(t->change_ud);
 }
 
 size_t rtbl_count(const rtbl *t)
@@ -262,6 +281,7 @@ void rtbl_item_change(rtbl *t, rtbl_node *n, const char *id, bool add)
      * what the fetch will bring for that item. */
     if (n->fresh && (add ? set_add(n->fresh, id) : (set_del(n->fresh, id), 0)) < 0)
         log_error("rtbl: %s: out of memory adding an item", n->key);
+    rtbl_changed(t);
     if (!redis_ok(t) || n->dirty) {
         n->dirty = true;
         return;
@@ -277,6 +297,7 @@ void rtbl_node_clear(rtbl *t, rtbl_node *n)
     n->changes++;
     set_free(&n->items);
     n->items = (hmap)HMAP_INIT;
+    rtbl_changed(t);
     write_whole(t, n);
 }
 
@@ -305,6 +326,7 @@ void rtbl_fetch_done(rtbl *t, rtbl_node *n)
     n->items = *n->fresh;
     free(n->fresh);
     n->fresh = NULL;
+    rtbl_changed(t);
     log_info("rtbl: %s: %zu entries (%zu added, %zu removed)", n->key, n->items.count, added,
              removed);
     if (n->bad)
@@ -350,6 +372,7 @@ static void on_members(void *ud, redisReply *reply)
                     set_add(&fresh, rdb_str(rdb_elem(reply, i)));
             set_free(&node->items);
             node->items = fresh;
+            rtbl_changed(t);
         }
     }
     free(q->key);

@@ -65,6 +65,13 @@ void rtbl_free(rtbl *t);
 /* The lookup, for the rooms and the gateway's edge: whether `who` (a
  * normalized bare JID, or a domain alone) is on any list. t may be NULL. */
 bool rtbl_listed(const rtbl *t, const char *who);
+/* The same lookup naming the list: "<service>/<node>" of the first node
+ * that lists `who` (owned by t, valid until the next change), or NULL. */
+const char *rtbl_list_of(const rtbl *t, const char *who);
+/* fn(ud) after every change of the lists held (a mirror read, a fetch, a
+ * notification), so that a holder can act on senders already admitted
+ * (the gateway closes a listed domain's streams). fn NULL: none. */
+void rtbl_on_change(rtbl *t, void (*fn)(void *ud), void *ud);
 /* Entries held, over every node (statistics, tests). */
 size_t rtbl_count(const rtbl *t);
 

@@ -45,9 +45,13 @@ struct rtbl {
     bool link_up;        /* between rtbl_link_ready and rtbl_link_down */
     double refresh;      /* seconds between whole fetches */
     double next_refresh; /* monotonic */
+    void (*on_change)(void *ud);
+    void *change_ud;
 };
 
 /* rtbl.c */
+/* The lists held changed: tells the holder (rtbl_on_change). */
+void rtbl_changed(rtbl *t);
 rtbl_node *rtbl_node_find(rtbl *t, const char *name);
 /* The normalized item id of `id` for node n into out (65 bytes for a hash,
  * a domain up to 1024): 0, or -1 with why. */

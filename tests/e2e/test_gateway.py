@@ -10,6 +10,7 @@ dialback, which this gateway is configured to accept.
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import subprocess
 import xml.etree.ElementTree as ET
@@ -487,6 +488,56 @@ def test_desk_block_closes_an_open_stream(fed):
         far.close()
         alice.close()
     chat_both_ways(fed, fed.remote, f"unblocked@{ROOMS}")
+
+
+RTBL_NODE = "xmppbl.test/muc_bans_sha256"
+
+
+def rtbl_mirror(fed, domain, add):
+    """What the component's rtbl writes when its service publishes (add) or
+    retracts the SHA-256 of `domain` on a node of hashes: the set, the
+    index of nodes, then the serial every reader polls."""
+    digest = hashlib.sha256(domain.encode()).hexdigest()
+    rcli(fed, "HSET", f"{PREFIX}safety:rtbl:nodes", RTBL_NODE, "hashes")
+    rcli(fed, "SADD" if add else "SREM", f"{PREFIX}safety:rtbl:items:{RTBL_NODE}", digest)
+    rcli(fed, "INCR", f"{PREFIX}safety:rtbl:serial")
+
+
+def test_rtbl_listed_domain_is_closed_refused_and_admitted_after_removal(fed):
+    """A domain on a real-time block list (the component's mirror in Redis)
+    loses its open stream within the poll interval (0.5 s), is refused at
+    the next stream open, and federates again once the list drops it."""
+    room = f"rtbl@{ROOMS}"
+    alice, far = joined(fed, fed.remote, room)
+    try:
+        far.groupchat(room, "before the listing")
+        alice.wait_for(lambda s: body(s) == "before the listing", 10, "the message")
+        mark = fed.gateway.mark()
+        t0 = time.monotonic()
+        rtbl_mirror(fed, REMOTE, True)
+        line = fed.gateway.wait_log(
+            rf"edge: {REMOTE} is on the real-time block list {RTBL_NODE}: \d+ stream", 5, mark)
+        assert time.monotonic() - t0 < 3, "the listing took too long to close the streams"
+        fed.gateway.wait_log(rf"s2s incoming {ROOMS} <- {REMOTE} closed", 5, mark)
+        # remote.test opens a new stream for the next stanza: refused at once.
+        far.groupchat(room, "after the listing")
+        fed.gateway.wait_log(rf"edge: {REMOTE} refused: on the real-time block list "
+                             rf"{RTBL_NODE}", 30, mark)
+        fed.gateway.wait_log(rf"s2s {ROOMS} <- {REMOTE} refused: on a real-time block list",
+                             5, mark)
+        alice.expect_nothing(lambda s: body(s) == "after the listing", 1.0)
+        assert f"{REMOTE}: 0 streams" not in line, line
+    finally:
+        rtbl_mirror(fed, REMOTE, False)
+        far.close()
+        alice.close()
+    mark = fed.gateway.mark()
+    chat_both_ways(fed, fed.remote, f"rtbl-removed@{ROOMS}")
+    fed.gateway.wait_log(rf"s2s {ROOMS} <- {REMOTE} ready", 5, mark)
+    with open(fed.gateway.log_path, "rb") as f:
+        f.seek(mark)
+        assert b"real-time block list" not in f.read()
+    rcli(fed, "HDEL", f"{PREFIX}safety:rtbl:nodes", RTBL_NODE)
 
 
 def test_two_gateways_share_redis(fed):

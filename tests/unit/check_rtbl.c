@@ -190,6 +190,35 @@ START_TEST(notifications_publish_and_retract)
 }
 END_TEST
 
+static unsigned changes;
+
+static void on_change(void *ud)
+{
+    (void)ud;
+    changes++;
+}
+
+/* The gateway's edge names the list in its log and closes the streams of
+ * a domain listed after it was admitted: both from what the rtbl says. */
+START_TEST(list_named_and_changes_told)
+{
+    changes = 0;
+    rtbl_on_change(t, on_change, NULL);
+    ck_assert_ptr_null(rtbl_list_of(t, "evil.example"));
+    event("muc_bans_sha256", "<item id='" H_EVIL_DOMAIN "'/>");
+    ck_assert_uint_eq(changes, 1);
+    ck_assert_str_eq(rtbl_list_of(t, "evil.example"), SVC "/muc_bans_sha256");
+    event("spam_source_domains", "<item id='spam.example'/>");
+    ck_assert_str_eq(rtbl_list_of(t, "spam.example"), SVC "/spam_source_domains");
+    event("muc_bans_sha256", "<retract id='" H_EVIL_DOMAIN "'/>");
+    ck_assert_uint_eq(changes, 3);
+    ck_assert_ptr_null(rtbl_list_of(t, "evil.example"));
+    rtbl_on_change(t, NULL, NULL);
+    event("spam_source_domains", "<retract id='spam.example'/>");
+    ck_assert_uint_eq(changes, 3);
+}
+END_TEST
+
 START_TEST(a_notification_during_a_fetch_is_kept)
 {
     free(ready());
@@ -404,6 +433,7 @@ static Suite *suite(void)
     tcase_add_test(tc, fetch_applies_hashes_of_jids_and_domains);
     tcase_add_test(tc, stale_and_foreign_answers_are_ignored);
     tcase_add_test(tc, notifications_publish_and_retract);
+    tcase_add_test(tc, list_named_and_changes_told);
     tcase_add_test(tc, a_notification_during_a_fetch_is_kept);
     tcase_add_test(tc, pages_are_followed_and_applied_whole);
     tcase_add_test(tc, max_items_bounds_a_node);
