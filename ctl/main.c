@@ -1,6 +1,6 @@
 /* stoactl: the operator's command line for Stoa's shared state in Redis:
- * rooms, reports, bans, domain blocks, limits, erase and the audit log
- * (man stoactl; docs/operating.md). It reads stoa-component's own
+ * rooms, reports, bans, domain blocks, limits, erase, roster groups and
+ * the audit log (man stoactl; docs/operating.md). It reads stoa-component's own
  * configuration file for the Redis address, password, database and
  * prefix, writes through the desk's own commands (desk/store.h), and
  * records every change in the desk's audit log. */
