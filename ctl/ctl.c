@@ -79,6 +79,7 @@ int ctl_open(ctl *c, const char *config_path)
     c->prefix = strdup(s.redis_prefix);
     c->domain = strdup(s.domain);
     c->audit_max = (unsigned)s.desk_audit_max;
+    c->group_max = (unsigned)s.roster_group_max;
     if (!c->prefix || !c->domain) {
         st = ctl_fail(CTL_SOFTWARE, "out of memory");
         goto out;

@@ -36,6 +36,7 @@ typedef struct ctl {
     char *prefix; /* [redis] prefix */
     char *domain; /* [component] domain */
     unsigned audit_max;
+    unsigned group_max; /* [roster] group_max */
     char actor[128]; /* who the audit log names: "stoactl:<user>" or --actor */
     /* the verb's options */
     const char *reason;

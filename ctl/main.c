@@ -1,6 +1,6 @@
 /* stoactl: the operator's command line for Stoa's shared state in Redis:
- * rooms, reports, bans, domain blocks, limits, erase and the audit log
- * (man stoactl; docs/operating.md). It reads stoa-component's own
+ * rooms, reports, bans, domain blocks, limits, erase, roster groups and
+ * the audit log (man stoactl; docs/operating.md). It reads stoa-component's own
  * configuration file for the Redis address, password, database and
  * prefix, writes through the desk's own commands (desk/store.h), and
  * records every change in the desk's audit log. */
@@ -16,10 +16,17 @@
 
 enum { O_REASON = 1, O_DURATION = 2, O_YES = 4, O_COUNT = 8 };
 
+/* What stoactl's changes to the groups mean for a component running. */
+#define GROUPS_NOTE                                                                                \
+    "stoa-component reads the groups from Redis once, when it starts: a running\n"                 \
+    "component applies this change to the rosters at its next start (the ad-hoc\n"                 \
+    "commands apply theirs at once). A person taken out of every group keeps the\n"                \
+    "contacts the groups gave them; the ad-hoc roster-remove takes them out."
+
 typedef struct verb {
     const char *noun, *verb; /* verb NULL: the noun alone is the command */
     int (*run)(ctl *c, char **args);
-    int nargs;           /* positional arguments, exactly */
+    int nargs;           /* positional arguments, exactly; -n: at least n */
     const char *args;    /* how they are written in the usage */
     unsigned opts;       /* O_* it takes */
     const char *summary; /* one line */
@@ -64,6 +71,23 @@ static const verb verbs[] = {
      "erase a person's reports, bans, mutes, block list and archived room messages",
      "Needs --yes; cannot be undone. Room affiliations and the history a running\n"
      "stoa-component holds in memory are erased by the desk's erase command (XMPP)."},
+    {"groups", "list", ctl_groups_list, 0, "", 0, "list the roster groups",
+     "Columns: group, members, the groups it is displayed to.\n" GROUPS_NOTE},
+    {"groups", "show", ctl_groups_show, 1, "GROUP", 0,
+     "show a group's members and the groups it is displayed to", NULL},
+    {"groups", "create", ctl_groups_create, 1, "GROUP", 0, "create an empty roster group",
+     "A name is 1 to 64 bytes of UTF-8, without control characters, ',' ';' ':' or\n"
+     "spaces around it; it is the roster group the members find each other under.\n" GROUPS_NOTE},
+    {"groups", "delete", ctl_groups_delete, 1, "GROUP", O_YES,
+     "delete a group, its members and its displays", "Needs --yes.\n" GROUPS_NOTE},
+    {"groups", "add", ctl_groups_add, -2, "GROUP JID...", 0, "add bare JIDs to a group",
+     "Refused, nothing changed, past [roster] group_max members.\n" GROUPS_NOTE},
+    {"groups", "remove", ctl_groups_remove, -2, "GROUP JID...", 0, "take bare JIDs out of a group",
+     "Refused, nothing changed, if one is not a member.\n" GROUPS_NOTE},
+    {"groups", "display", ctl_groups_display, 2, "GROUP OTHER", 0,
+     "display GROUP to OTHER: their members hold each other", GROUPS_NOTE},
+    {"groups", "undisplay", ctl_groups_undisplay, 2, "GROUP OTHER", 0,
+     "stop displaying GROUP to OTHER", GROUPS_NOTE},
     {"audit", NULL, ctl_audit_list, 0, "", O_COUNT,
      "show the audit log of the desk and stoactl, newest first", NULL},
 };
@@ -95,7 +119,6 @@ static void usage(FILE *f)
         fprintf(f, "      %s\n", verbs[i].summary);
     }
     fprintf(f,
-            "  stoactl groups ...\n      not yet: roster groups arrive in a later version\n"
             "\nGlobal options:\n"
             "  -c, --config FILE  stoa-component's configuration (default %s)\n"
             "      --actor NAME   who the audit log names (default stoactl:$SUDO_USER or "
@@ -186,9 +209,6 @@ static const verb *find(const char *noun, const char *name)
 static int command(ctl *c, const char *config, int argc, char **argv)
 {
     const char *noun = argv[0];
-    if (strcmp(noun, "groups") == 0)
-        return ctl_fail(CTL_UNAVAILABLE, "groups: not yet: roster groups arrive in a later "
-                                         "version of Stoa");
     bool noun_alone = find(noun, NULL) && !find(noun, NULL)->verb;
     const char *name = noun_alone || argc < 2 ? NULL : argv[1];
     if (!noun_alone && (!name || strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)) {
@@ -210,11 +230,13 @@ static int command(ctl *c, const char *config, int argc, char **argv)
         return st;
     }
     int nargs = argc - skip - optind;
-    if (nargs != v->nargs) {
+    if (v->nargs >= 0 ? nargs != v->nargs : nargs < -v->nargs) {
         fprintf(stderr, "Usage:\n");
         usage_line(stderr, v);
-        return ctl_fail(CTL_USAGE, "%s takes %d argument%s%s%s", v->verb ? v->verb : v->noun,
-                        v->nargs, v->nargs == 1 ? "" : "s", v->nargs ? ": " : "", v->args);
+        int want = v->nargs < 0 ? -v->nargs : v->nargs;
+        return ctl_fail(CTL_USAGE, "%s takes %s%d argument%s%s%s", v->verb ? v->verb : v->noun,
+                        v->nargs < 0 ? "at least " : "", want, want == 1 ? "" : "s",
+                        want ? ": " : "", v->args);
     }
     if ((st = ctl_open(c, config)) == CTL_OK)
         st = v->run(c, argv + skip + optind);

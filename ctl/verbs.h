@@ -1,5 +1,5 @@
 /* stoactl's verbs: each takes the positional arguments its table row
- * asked for (args[0]...) and returns an exit status (ctl.h). */
+ * asked for (args[0]..., NULL-terminated) and returns an exit status (ctl.h). */
 #ifndef STOA_CTL_VERBS_H
 #define STOA_CTL_VERBS_H
 
@@ -22,5 +22,13 @@ int ctl_limits_add(ctl *c, char **args);
 int ctl_limits_remove(ctl *c, char **args);
 int ctl_audit_list(ctl *c, char **args);
 int ctl_erase(ctl *c, char **args);
+int ctl_groups_list(ctl *c, char **args);
+int ctl_groups_show(ctl *c, char **args);
+int ctl_groups_create(ctl *c, char **args);
+int ctl_groups_delete(ctl *c, char **args);
+int ctl_groups_add(ctl *c, char **args);
+int ctl_groups_remove(ctl *c, char **args);
+int ctl_groups_display(ctl *c, char **args);
+int ctl_groups_undisplay(ctl *c, char **args);
 
 #endif

@@ -20,6 +20,7 @@ import pytest
 
 from conftest import DOMAIN, HOST, SECRET, finish_component, started
 from servers import Component, Ejabberd, Prosody
+from test_stoactl import ctl
 from xmpp import Client, dump, error_condition, error_text, xml_text
 
 NS_CMD = "http://jabber.org/protocol/commands"
@@ -340,6 +341,22 @@ def test_restart_changes_nothing(rs):
     assert roster_of(alice) == before
     assert alice.pushes[pushes:] == [], alice.pushes[pushes:]
     assert rs.component.count(r"roster: .* failed", since=mark) == 0
+
+
+def test_group_from_stoactl_applied_at_start(rs):
+    """A group stoactl makes in Redis reaches the rosters when the component
+    next starts, and not before: the component reads the groups only then
+    (man stoactl)."""
+    alice = rs.connect("alice")
+    name = f"Ctl {uuid.uuid4().hex[:6]}"
+    ctl(rs.component.config_path, "groups", "create", name)
+    rs.groups.append(name)
+    ctl(rs.component.config_path, "groups", "add", name, jid("alice"), jid("bob"))
+    time.sleep(2)
+    assert jid("bob") not in roster_of(alice)
+    rs.component.restart()
+    rs.component.wait_log(r"roster: localhost grants roster read and write", timeout=30)
+    wait_roster(alice, lambda r: both(r, "bob", name), what="alice holds bob after the start")
 
 
 def test_bad_input(rs):

@@ -55,12 +55,10 @@ def rows(out: str, first: str) -> List[List[str]]:
 def test_every_verb_has_help(tmp_path):
     conf = tmp_path / "none.conf"  # --help never reads the configuration
     text = ctl(conf, "--help")
-    verbs = re.findall(r"^  stoactl (\w+)(?: (list|inspect|destroy|view|dismiss|add|remove))?",
+    verbs = re.findall(r"^  stoactl (\w+)(?: (list|inspect|destroy|view|dismiss|add|remove|show|create|delete|display|undisplay))?",
                        text, re.M)
-    assert len(verbs) >= 17, text
+    assert len(verbs) >= 25, text
     for noun, verb in verbs:
-        if noun == "groups":
-            continue
         out = ctl(conf, noun, *([verb] if verb else []), "--help")
         assert out.startswith("Usage:\n  stoactl " + noun), out
     assert "Usage:" in ctl(conf, "bans", "--help")
@@ -73,7 +71,8 @@ def test_every_verb_has_help(tmp_path):
     ctl(conf, "bans", "list", "--yes", status=64)
     ctl(conf, "bans", "add", "x@y", "--duration", "soon", status=65)
     ctl(conf, "reports", "list", "--count", "0", status=65)
-    assert "not yet" in ctl(conf, "groups", "list", status=69)
+    assert "at least 2" in ctl(conf, "groups", "add", "G", status=64)
+    assert "next start" in ctl(conf, "groups", "create", "--help")
     assert "cannot read" in ctl(conf, "bans", "list", status=78)
 
 
