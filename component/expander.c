@@ -41,18 +41,6 @@ struct expander {
     unsigned gen;
 };
 
-static char *dup_escaped(const char *s)
-{
-    buf b = BUF_INIT;
-    if (buf_append_xml_escaped(&b, s, strlen(s)) < 0) {
-        buf_free(&b);
-        return NULL;
-    }
-    char *r = buf_strdup(&b);
-    buf_free(&b);
-    return r;
-}
-
 static void forget(expander *x)
 {
     for (size_t i = 0; i < x->ntargets; i++) {
@@ -223,7 +211,7 @@ static const expander_target *target(expander *x, const char *jid, const xml_nod
     if (!t)
         return NULL;
     t->jid = strdup(jid);
-    t->jid_attr = dup_escaped(jid);
+    t->jid_attr = buf_xml_escaped_dup(jid);
     if (!t->jid || !t->jid_attr) {
         free(t->jid);
         free(t->jid_attr);

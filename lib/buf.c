@@ -120,6 +120,14 @@ char *buf_strdup(const buf *b)
     return s;
 }
 
+char *buf_xml_escaped_dup(const char *s)
+{
+    buf b = BUF_INIT;
+    char *r = buf_append_xml_escaped(&b, s, strlen(s)) < 0 ? NULL : buf_strdup(&b);
+    buf_free(&b);
+    return r;
+}
+
 void buf_shrink(buf *b, size_t keep)
 {
     size_t unread = b->len - b->off;

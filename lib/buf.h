@@ -42,6 +42,9 @@ void buf_consume(buf *b, size_t n);
 void buf_reset(buf *b);
 /* Returns a NUL-terminated copy of the unread bytes, or NULL on OOM. Caller frees. */
 char *buf_strdup(const buf *b);
+/* A NUL-terminated copy of s escaped for XML text or attributes, or NULL on
+ * OOM. Caller frees. */
+char *buf_xml_escaped_dup(const char *s);
 /* Gives storage back when a burst left a large, mostly empty buffer. */
 void buf_shrink(buf *b, size_t keep);
 void buf_free(buf *b);

@@ -17,18 +17,6 @@ double muc_now(const muc *m)
     return m->now();
 }
 
-static char *attr_escape(const char *s)
-{
-    buf b = BUF_INIT;
-    if (buf_append_xml_escaped(&b, s, strlen(s)) < 0) {
-        buf_free(&b);
-        return NULL;
-    }
-    char *r = buf_strdup(&b);
-    buf_free(&b);
-    return r;
-}
-
 /* ---- what changed ---- */
 
 void muc_set_change_hook(muc *m, muc_change_fn fn, void *ud)
@@ -192,7 +180,7 @@ muc_room *muc_room_create(muc *m, const char *local, const char *owner_bare)
     if (!r->local || !r->jid)
         goto fail;
     snprintf(r->jid, n, "%s@%s", local, m->domain);
-    r->jid_attr = attr_escape(r->jid);
+    r->jid_attr = buf_xml_escaped_dup(r->jid);
     if (!r->jid_attr)
         goto fail;
     /* Defaults follow what Prosody and ejabberd ship: a temporary, public,
@@ -365,7 +353,7 @@ static char *occupant_from(const muc_room *r, const char *nick)
     if (!s)
         return NULL;
     snprintf(s, n, "%s/%s", r->jid, nick);
-    char *e = attr_escape(s);
+    char *e = buf_xml_escaped_dup(s);
     free(s);
     return e;
 }
@@ -412,7 +400,7 @@ muc_session *muc_session_add(muc_room *r, muc_occupant *o, const char *full)
     if (!s)
         return NULL;
     s->jid = strdup(full);
-    s->jid_attr = attr_escape(full);
+    s->jid_attr = buf_xml_escaped_dup(full);
     s->pres = strdup("");
     if (!s->jid || !s->jid_attr || !s->pres || hmap_put(&r->by_jid, s->jid, s) < 0) {
         free(s->jid);
