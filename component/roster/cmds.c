@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "dataform.h"
 #include "jid.h"
 #include "keys.h"
@@ -70,7 +71,7 @@ static const char *group_of(adhoc_req *q, const char *var)
 }
 
 /* The members field as normalized bare user JIDs (a NULL-terminated array
- * the caller frees with free_list), or NULL with the request ended. */
+ * the caller frees with config_list_free), or NULL with the request ended. */
 static char **members_of(adhoc_req *q, size_t *n)
 {
     const dataform *f = adhoc_req_form(q);
@@ -98,13 +99,6 @@ static char **members_of(adhoc_req *q, size_t *n)
     return out;
 }
 
-static void free_list(char **l)
-{
-    for (size_t i = 0; l && l[i]; i++)
-        free(l[i]);
-    free(l);
-}
-
 /* ---- a change: Redis first, then the model and the rosters ---- */
 
 typedef enum { CH_CREATE, CH_DELETE, CH_ADD, CH_REMOVE, CH_SHOW, CH_HIDE } change_kind;
@@ -119,40 +113,20 @@ static void change_free(void *p)
 {
     change *ch = p;
     if (ch)
-        free_list(ch->members);
+        config_list_free(ch->members);
     free(ch);
-}
-
-typedef struct names_walk {
-    char **v;
-    size_t n, cap;
-} names_walk;
-
-static void collect(void *ud, const char *s)
-{
-    names_walk *w = ud;
-    if (w->n + 1 >= w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 16;
-        char **v = realloc(w->v, cap * sizeof *v);
-        if (!v)
-            return;
-        w->v = v;
-        w->cap = cap;
-    }
-    if ((w->v[w->n] = strdup(s)))
-        w->v[++w->n] = NULL;
 }
 
 static void apply_delete(roster *r, const char *group)
 {
     /* Everyone who held the group's members: taken out one by one, so each
      * roster is rewritten through the members' pairs. */
-    names_walk w = {NULL, 0, 0};
-    grp_each_member(r->groups, group, collect, &w);
+    grp_names w = {NULL, 0, 0};
+    grp_each_member(r->groups, group, grp_names_add, &w);
     for (size_t i = 0; i < w.n; i++)
         if (grp_remove(r->groups, group, w.v[i]) == 0)
             apply_member(r->ap, group, w.v[i]);
-    free_list(w.v);
+    config_list_free(w.v);
     grp_delete(r->groups, group);
 }
 
@@ -178,12 +152,12 @@ static void apply_change(roster *r, const change *ch, const char *group, const c
     case CH_SHOW:
     case CH_HIDE: {
         grp_display(r->groups, group, other, ch->kind == CH_SHOW);
-        names_walk w = {NULL, 0, 0};
-        grp_each_member(r->groups, group, collect, &w);
-        grp_each_member(r->groups, other, collect, &w);
+        grp_names w = {NULL, 0, 0};
+        grp_each_member(r->groups, group, grp_names_add, &w);
+        grp_each_member(r->groups, other, grp_names_add, &w);
         for (size_t i = 0; i < w.n; i++)
             apply_user(r->ap, w.v[i]);
-        free_list(w.v);
+        config_list_free(w.v);
         break;
     }
     }

@@ -415,3 +415,18 @@ int grp_parse_config(const char *text, size_t max,
     free(copy);
     return rc;
 }
+
+void grp_names_add(void *ud, const char *s)
+{
+    grp_names *l = ud;
+    if (l->n + 1 >= l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        char **v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return;
+        l->v = v;
+        l->cap = cap;
+    }
+    if ((l->v[l->n] = strdup(s)))
+        l->v[++l->n] = NULL;
+}

@@ -58,6 +58,17 @@ void grp_each_display(const grp_set *g, const char *name, bool to,
 void grp_each_group_of(const grp_set *g, const char *user, void (*fn)(void *ud, const char *name),
                        void *ud);
 
+/* A list of names collected from a walk above (a walk must not change the
+ * maps it walks): v is NULL-terminated; free it with config_list_free. A
+ * name that cannot be copied (OOM) is left out. */
+typedef struct grp_names {
+    char **v;
+    size_t n, cap;
+} grp_names;
+
+/* Appends a copy of s; ud is a grp_names, so it serves as a walk's fn. */
+void grp_names_add(void *ud, const char *s);
+
 /* The roster groups under which user should hold contact: the names of the
  * groups both are members of, of the groups displayed to one of user's
  * groups that contact is in, and of the groups user is in that are displayed

@@ -380,37 +380,6 @@ void roster_link_down(roster *r)
 
 /* ---- the desk's hygiene ---- */
 
-typedef struct names {
-    char **v;
-    size_t n, cap;
-} names;
-
-static void names_add(names *l, const char *s)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        char **v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return;
-        l->v = v;
-        l->cap = cap;
-    }
-    if ((l->v[l->n] = strdup(s)))
-        l->n++;
-}
-
-static void names_free(names *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-}
-
-static void add_name(void *ud, const char *s)
-{
-    names_add(ud, s);
-}
-
 int roster_leave(roster *r, const char *group, const char *member)
 {
     char key[512];
@@ -428,7 +397,7 @@ typedef struct forget_walk {
     roster *r;
     const char *who;
     bool domain;
-    names found;
+    grp_names found;
 } forget_walk;
 
 static void match_member(void *ud, const char *member)
@@ -436,7 +405,7 @@ static void match_member(void *ud, const char *member)
     forget_walk *w = ud;
     const char *at = strchr(member, '@');
     if (w->domain ? at && strcmp(at + 1, w->who) == 0 : strcmp(member, w->who) == 0)
-        names_add(&w->found, member);
+        grp_names_add(&w->found, member);
 }
 
 static void forget_in(void *ud, const char *group)
@@ -453,17 +422,17 @@ void roster_forget(roster *r, const char *who, bool domain)
     /* Collected first: a walk must not change the maps it walks. */
     grp_each(r->groups, forget_in, &w);
     for (size_t i = 0; i < w.found.n; i++) {
-        names groups = {NULL, 0, 0};
-        grp_each_group_of(r->groups, w.found.v[i], add_name, &groups);
+        grp_names groups = {NULL, 0, 0};
+        grp_each_group_of(r->groups, w.found.v[i], grp_names_add, &groups);
         for (size_t g = 0; g < groups.n; g++)
             if (roster_leave(r, groups.v[g], w.found.v[i]) < 0)
                 log_warn("roster: Redis away: %s stays in group %s", w.found.v[i], groups.v[g]);
-        names_free(&groups);
+        config_list_free(groups.v);
     }
     if (w.found.n)
         log_info("roster: %s taken out of the groups (%zu member%s)", who, w.found.n,
                  w.found.n == 1 ? "" : "s");
-    names_free(&w.found);
+    config_list_free(w.found.v);
 }
 
 /* ---- life ---- */
