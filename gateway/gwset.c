@@ -166,10 +166,6 @@ int gwset_load_string(const char *name, const char *text, gwset *s, char *err, s
 
 void gwset_free(gwset *s)
 {
-    if (s->component_secret)
-        memset(s->component_secret, 0, strlen(s->component_secret));
-    if (s->dialback_secret)
-        memset(s->dialback_secret, 0, strlen(s->dialback_secret));
     config_list_free(s->domain_list);
     config_free_values(gwset_schema, s);
     memset(s, 0, sizeof *s);
